@@ -1,0 +1,13 @@
+package deps
+import (
+ _ "github.com/labstack/echo/v4"
+ _ "github.com/golang-jwt/jwt/v5"
+ _ "go.mongodb.org/mongo-driver/v2/mongo"
+ _ "go.etcd.io/bbolt"
+ _ "go.yaml.in/yaml/v3"
+ _ "github.com/google/uuid"
+ _ "github.com/gowebpki/jcs"
+ _ "golang.org/x/crypto/bcrypt"
+ _ "golang.org/x/crypto/argon2"
+ _ "github.com/prometheus/client_golang/prometheus"
+)
