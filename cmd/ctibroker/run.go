@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError asks main to exit with a code without printing anything more: the
+// verb has already said what went wrong.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// Main holds what every verb needs: where to write, and how to read the environment.
+type Main struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Stdin  io.Reader
+	Getenv func(string) string
+}
+
+// NewMain returns a Main writing to stdout and stderr and reading the process environment.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{Stdout: stdout, Stderr: stderr, Stdin: os.Stdin, Getenv: os.Getenv}
+}
+
+// verb is one subcommand.
+type verb struct {
+	name    string // one or two words: "validate", "token issue"
+	summary string
+	run     func(m *Main, ctx context.Context, args []string) error
+}
+
+func (m *Main) verbs() []verb {
+	return []verb{
+		{"help", "list the verbs, or show one verb's flags", (*Main).runHelp},
+		{"version", "print the version", (*Main).runVersion},
+		{"validate", "validate a STIX 2.1 bundle, envelope, object or pattern", (*Main).runValidate},
+	}
+}
+
+// Run dispatches args to a verb. Two-word verbs ("token issue") are matched first.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		m.usage(m.Stderr)
+		return exitError(2)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		m.usage(m.Stdout)
+		return nil
+	case "-version", "--version":
+		args = []string{"version"}
+	}
+	v, rest, ok := m.lookup(args)
+	if !ok {
+		fmt.Fprintf(m.Stderr, "ctibroker: unknown verb %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+		m.usage(m.Stderr)
+		return exitError(2)
+	}
+	err := v.run(m, ctx, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func (m *Main) lookup(args []string) (verb, []string, bool) {
+	vs := m.verbs()
+	if len(args) >= 2 {
+		for _, v := range vs {
+			if v.name == args[0]+" "+args[1] {
+				return v, args[2:], true
+			}
+		}
+	}
+	for _, v := range vs {
+		if v.name == args[0] {
+			return v, args[1:], true
+		}
+	}
+	return verb{}, nil, false
+}
+
+func (m *Main) usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: ctibroker VERB [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Verbs:")
+	vs := m.verbs()
+	sort.Slice(vs, func(i, j int) bool { return vs[i].name < vs[j].name })
+	for _, v := range vs {
+		fmt.Fprintf(w, "  %-16s %s\n", v.name, v.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'ctibroker VERB --help' for a verb's flags.")
+}
+
+// flagSet returns a FlagSet for verb name whose usage names the verb and its synopsis.
+func (m *Main) flagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ctibroker %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func (m *Main) runHelp(_ context.Context, args []string) error {
+	if len(args) == 0 {
+		m.usage(m.Stdout)
+		return nil
+	}
+	v, _, ok := m.lookup(args)
+	if !ok {
+		return fmt.Errorf("help: unknown verb %q", strings.Join(args, " "))
+	}
+	// Every verb answers --help with its flags.
+	return v.run(m, context.Background(), []string{"--help"})
+}
+
+func (m *Main) runVersion(_ context.Context, args []string) error {
+	fs := m.flagSet("version", "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, "ctibroker", version)
+	return nil
+}
