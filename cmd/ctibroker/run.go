@@ -44,7 +44,6 @@ func (m *Main) verbs() []verb {
 	return []verb{
 		{"help", "list the verbs, or show one verb's flags", (*Main).runHelp},
 		{"version", "print the version", (*Main).runVersion},
-		{"validate", "validate a STIX 2.1 bundle, envelope, object or pattern", (*Main).runValidate},
 	}
 }
 
