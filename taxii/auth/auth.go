@@ -1,0 +1,332 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors Authenticate and AuthenticateMISPKey return, possibly wrapped with
+// a reason that never contains a secret. The taxii server answers
+// ErrInvalidCredentials and ErrDisabled with 401 and Challenge(), and decides
+// itself whether ErrNoCredentials means anonymous access or 401.
+var (
+	// ErrNoCredentials: the request has no Authorization header.
+	ErrNoCredentials = errors.New("no credentials")
+	// ErrInvalidCredentials: unknown user, wrong secret, malformed header,
+	// unsupported scheme, or a JWT that failed verification.
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	// ErrDisabled: the credentials are right but the consumer is disabled.
+	ErrDisabled = errors.New("consumer disabled")
+)
+
+// Defaults applied by New and Reload.
+const (
+	DefaultCacheTTL     = 60 * time.Second
+	DefaultIssuer       = "ctibroker"
+	DefaultAudience     = "ctibroker"
+	DefaultSubjectClaim = "sub"
+	DefaultLeeway       = 60 * time.Second
+	DefaultMaxFailures  = 10
+	DefaultWindow       = time.Minute
+	DefaultBlock        = 5 * time.Minute
+	DefaultMaxAddresses = 10000
+	// maxCacheEntries bounds the credential cache.
+	maxCacheEntries = 10000
+)
+
+// Challenge returns the WWW-Authenticate value for 401 responses (TAXII 2.1
+// §1.6.9): the Basic and Bearer challenges.
+func Challenge() string { return `Basic realm="ctibroker", Bearer realm="ctibroker"` }
+
+// Authenticator verifies request credentials against the configured
+// consumers. It is safe for concurrent use; Reload swaps its configuration
+// atomically.
+type Authenticator struct {
+	opt     Options
+	state   atomic.Pointer[state]
+	limiter *limiter
+	hmacKey []byte // random per process: cache keys and the env-secret index
+
+	cacheMu sync.Mutex
+	cache   map[[32]byte]cacheEntry
+}
+
+type cacheEntry struct {
+	st      *state // the configuration the credential was verified against
+	name    string
+	scheme  Scheme
+	expires time.Time
+}
+
+// New returns an Authenticator for cfg. It reads every secret from the
+// environment now and returns an error naming the consumer (or JWT key) and
+// the variable when one is missing.
+func New(cfg Config, opt Options) (*Authenticator, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Getenv == nil {
+		opt.Getenv = os.Getenv
+	}
+	if opt.CacheTTL <= 0 {
+		opt.CacheTTL = DefaultCacheTTL
+	}
+	if opt.ClientAddr == nil {
+		opt.ClientAddr = func(r *http.Request) string { return hostOf(r.RemoteAddr) }
+	}
+	a := &Authenticator{opt: opt, hmacKey: make([]byte, 32), cache: make(map[[32]byte]cacheEntry)}
+	if _, err := rand.Read(a.hmacKey); err != nil {
+		return nil, err
+	}
+	st, err := a.build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.state.Store(st)
+	a.limiter = newLimiter(st.limit, opt.Now)
+	return a, nil
+}
+
+// Reload replaces consumers, credentials and JWT keys with those of cfg,
+// atomically. When cfg is invalid it returns the error and keeps the current
+// configuration. Cached credentials are forgotten; failed-login counts are
+// kept.
+func (a *Authenticator) Reload(cfg Config) error {
+	st, err := a.build(cfg)
+	if err != nil {
+		return err
+	}
+	a.state.Store(st)
+	a.limiter.setConfig(st.limit)
+	a.cacheMu.Lock()
+	clear(a.cache)
+	a.cacheMu.Unlock()
+	return nil
+}
+
+// Consumer returns the configured consumer called name, enabled or not.
+func (a *Authenticator) Consumer(name string) (*Consumer, bool) {
+	c, ok := a.state.Load().consumers[name]
+	if !ok {
+		return nil, false
+	}
+	cp := *c
+	return &cp, true
+}
+
+// Consumers returns the names of all configured consumers in config order.
+func (a *Authenticator) Consumers() []string {
+	return append([]string(nil), a.state.Load().order...)
+}
+
+// Authenticate verifies the Authorization header of r and returns the
+// consumer it names. Failures other than ErrNoCredentials are written to the
+// audit log. Rate limiting is the caller's: check AllowAttempt before and
+// call RecordFailure after an ErrInvalidCredentials.
+func (a *Authenticator) Authenticate(r *http.Request) (*Consumer, error) {
+	h := r.Header.Get("Authorization")
+	if strings.TrimSpace(h) == "" {
+		return nil, ErrNoCredentials
+	}
+	c, claimed, err := a.authenticate(a.state.Load(), h)
+	if err != nil {
+		a.auditFailure(a.opt.ClientAddr(r), claimed, err)
+	}
+	return c, err
+}
+
+// AuthenticateMISPKey verifies the key MISP server sync sends raw as
+// "Authorization: <key>" against the consumers' misp_key_env and
+// misp_key_hash. An empty key is ErrNoCredentials. Failures are not audited
+// here (no request); the caller does that.
+func (a *Authenticator) AuthenticateMISPKey(key string) (*Consumer, error) {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return nil, ErrNoCredentials
+	}
+	st := a.state.Load()
+	ck := a.cacheKey("misp", "", key)
+	if c, ok := a.cached(st, ck); ok {
+		return st.consumer(c.name, c.scheme)
+	}
+	name, ok := st.mispKeys.lookup(a, key)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown MISP key", ErrInvalidCredentials)
+	}
+	a.remember(st, ck, name, SchemeMISPKey)
+	return st.consumer(name, SchemeMISPKey)
+}
+
+// authenticate returns the consumer, the consumer name the request claimed
+// (for the audit log; empty when unknown) and the error.
+func (a *Authenticator) authenticate(st *state, header string) (*Consumer, string, error) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(header), " ")
+	rest = strings.TrimSpace(rest)
+	if rest == "" {
+		return nil, "", fmt.Errorf("%w: malformed Authorization header", ErrInvalidCredentials)
+	}
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			if raw, err = base64.RawStdEncoding.DecodeString(rest); err != nil {
+				return nil, "", fmt.Errorf("%w: Basic credentials are not base64", ErrInvalidCredentials)
+			}
+		}
+		user, pass, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return nil, "", fmt.Errorf("%w: Basic credentials without ':'", ErrInvalidCredentials)
+		}
+		return a.basic(st, user, pass)
+	case "token":
+		c, err := a.apiKey(st, rest)
+		return c, "", err
+	case "bearer":
+		if strings.Count(rest, ".") == 2 {
+			return a.bearer(st, rest)
+		}
+		c, err := a.apiKey(st, rest)
+		return c, "", err
+	}
+	return nil, "", fmt.Errorf("%w: unsupported Authorization scheme", ErrInvalidCredentials)
+}
+
+func (a *Authenticator) basic(st *state, user, pass string) (*Consumer, string, error) {
+	if pass == "" {
+		return nil, "", fmt.Errorf("%w: empty password", ErrInvalidCredentials)
+	}
+	cr, known := st.creds[user]
+	claimed := ""
+	if known {
+		claimed = user
+	}
+	ck := a.cacheKey("basic", user, pass)
+	if c, ok := a.cached(st, ck); ok {
+		con, err := st.consumer(c.name, c.scheme)
+		return con, c.name, err
+	}
+	var name string
+	var scheme Scheme
+	switch {
+	case known && cr.matchPassword(pass, a.opt.OnSlowHash):
+		name, scheme = user, SchemeBasic
+	case known && cr.matchAPIKey(pass, a.opt.OnSlowHash):
+		name, scheme = user, SchemeAPIKey
+	case known:
+		return nil, claimed, fmt.Errorf("%w: wrong password for consumer %q", ErrInvalidCredentials, user)
+	default:
+		n, ok := st.apiKeys.lookup(a, pass)
+		if !ok {
+			return nil, "", fmt.Errorf("%w: unknown user and no API key matches", ErrInvalidCredentials)
+		}
+		name, scheme = n, SchemeAPIKey
+	}
+	a.remember(st, ck, name, scheme)
+	con, err := st.consumer(name, scheme)
+	return con, name, err
+}
+
+func (a *Authenticator) apiKey(st *state, key string) (*Consumer, error) {
+	ck := a.cacheKey("key", "", key)
+	if c, ok := a.cached(st, ck); ok {
+		return st.consumer(c.name, c.scheme)
+	}
+	name, ok := st.apiKeys.lookup(a, key)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown API key", ErrInvalidCredentials)
+	}
+	a.remember(st, ck, name, SchemeAPIKey)
+	return st.consumer(name, SchemeAPIKey)
+}
+
+func (a *Authenticator) bearer(st *state, token string) (*Consumer, string, error) {
+	if st.jwt == nil || len(st.jwt.keys) == 0 {
+		return nil, "", fmt.Errorf("%w: no JWT keys configured", ErrInvalidCredentials)
+	}
+	sub, err := st.jwt.verify(token, a.opt.Now)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInvalidCredentials, err)
+	}
+	name, ok := st.bySubject[sub]
+	if !ok {
+		return nil, "", fmt.Errorf("%w: JWT subject names no consumer", ErrInvalidCredentials)
+	}
+	c, err := st.consumer(name, SchemeBearer)
+	return c, name, err
+}
+
+// cacheKey is HMAC-SHA256 under the process key of the credential; the
+// cache never holds the credential itself.
+func (a *Authenticator) cacheKey(kind, user, secret string) [32]byte {
+	m := hmac.New(sha256.New, a.hmacKey)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(secret))
+	var k [32]byte
+	m.Sum(k[:0])
+	return k
+}
+
+func (a *Authenticator) cached(st *state, k [32]byte) (cacheEntry, bool) {
+	a.cacheMu.Lock()
+	defer a.cacheMu.Unlock()
+	e, ok := a.cache[k]
+	if !ok {
+		return e, false
+	}
+	if e.st != st || !a.opt.Now().Before(e.expires) {
+		delete(a.cache, k)
+		return e, false
+	}
+	return e, true
+}
+
+func (a *Authenticator) remember(st *state, k [32]byte, name string, scheme Scheme) {
+	now := a.opt.Now()
+	a.cacheMu.Lock()
+	defer a.cacheMu.Unlock()
+	if len(a.cache) >= maxCacheEntries {
+		for key, e := range a.cache {
+			if e.st != st || !now.Before(e.expires) {
+				delete(a.cache, key)
+			}
+		}
+		if len(a.cache) >= maxCacheEntries {
+			clear(a.cache)
+		}
+	}
+	a.cache[k] = cacheEntry{st: st, name: name, scheme: scheme, expires: now.Add(a.opt.CacheTTL)}
+}
+
+func (a *Authenticator) auditFailure(remote, consumer string, err error) {
+	_ = a.opt.Audit.Log(AuditEvent{Event: EventLoginFailed, Consumer: consumer, Remote: remote, Detail: err.Error()})
+}
+
+// envEqual compares a presented secret with one read from the environment in
+// constant time (for equal lengths; the length of the expected secret may
+// leak, as with subtle.ConstantTimeCompare).
+func envEqual(presented, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(want)) == 1
+}
+
+// hostOf returns the host part of a "host:port" address, or addr itself.
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
