@@ -190,11 +190,8 @@ func (a *Authenticator) authenticate(st *state, header string) (*Consumer, strin
 			return nil, "", fmt.Errorf("%w: Basic credentials without ':'", ErrInvalidCredentials)
 		}
 		return a.basic(st, user, pass)
-	case "token":
-		c, err := a.apiKey(st, rest)
-		return c, "", err
-	case "bearer":
-		if strings.Count(rest, ".") == 2 {
+	case "token", "bearer":
+		if looksLikeJWT(rest) {
 			return a.bearer(st, rest)
 		}
 		c, err := a.apiKey(st, rest)
@@ -255,7 +252,12 @@ func (a *Authenticator) bearer(st *state, token string) (*Consumer, string, erro
 	if st.jwt == nil || len(st.jwt.keys) == 0 {
 		return nil, "", fmt.Errorf("%w: no JWT keys configured", ErrInvalidCredentials)
 	}
-	sub, err := st.jwt.verify(token, a.opt.Now)
+	ck := a.cacheKey("jwt", "", token)
+	if c, ok := a.cached(st, ck); ok {
+		con, err := st.consumer(c.name, c.scheme)
+		return con, c.name, err
+	}
+	sub, exp, err := st.jwt.verify(token, a.opt.Now)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrInvalidCredentials, err)
 	}
@@ -263,9 +265,15 @@ func (a *Authenticator) bearer(st *state, token string) (*Consumer, string, erro
 	if !ok {
 		return nil, "", fmt.Errorf("%w: JWT subject names no consumer", ErrInvalidCredentials)
 	}
+	// Cached no longer than the token is valid without leeway.
+	a.rememberUntil(st, ck, name, SchemeBearer, exp)
 	c, err := st.consumer(name, SchemeBearer)
 	return c, name, err
 }
+
+// looksLikeJWT reports whether s has the three dot-separated parts of a
+// JWS compact serialisation (RFC 7515 §7.1); API keys never contain two dots.
+func looksLikeJWT(s string) bool { return strings.Count(s, ".") == 2 }
 
 // cacheKey is HMAC-SHA256 under the process key of the credential; the
 // cache never holds the credential itself.
@@ -296,7 +304,17 @@ func (a *Authenticator) cached(st *state, k [32]byte) (cacheEntry, bool) {
 }
 
 func (a *Authenticator) remember(st *state, k [32]byte, name string, scheme Scheme) {
+	a.rememberUntil(st, k, name, scheme, time.Time{})
+}
+
+// rememberUntil caches a verified credential for CacheTTL, or until limit
+// when that comes first.
+func (a *Authenticator) rememberUntil(st *state, k [32]byte, name string, scheme Scheme, limit time.Time) {
 	now := a.opt.Now()
+	expires := now.Add(a.opt.CacheTTL)
+	if !limit.IsZero() && limit.Before(expires) {
+		expires = limit
+	}
 	a.cacheMu.Lock()
 	defer a.cacheMu.Unlock()
 	if len(a.cache) >= maxCacheEntries {
@@ -309,7 +327,7 @@ func (a *Authenticator) remember(st *state, k [32]byte, name string, scheme Sche
 			clear(a.cache)
 		}
 	}
-	a.cache[k] = cacheEntry{st: st, name: name, scheme: scheme, expires: now.Add(a.opt.CacheTTL)}
+	a.cache[k] = cacheEntry{st: st, name: name, scheme: scheme, expires: expires}
 }
 
 func (a *Authenticator) auditFailure(remote, consumer string, err error) {

@@ -129,6 +129,11 @@ type Options struct {
 	// ClientAddr gives the client address of a request for the audit log.
 	// Default: the host part of r.RemoteAddr.
 	ClientAddr func(r *http.Request) string
+	// SkipConsumerSecrets leaves the consumers' *_env secrets unread, for
+	// tools that only issue tokens (ctibroker token issue) and should not need
+	// every consumer's secret in their environment. Such an Authenticator
+	// accepts only hashed credentials and JWTs. Never set it for serve.
+	SkipConsumerSecrets bool
 	// OnSlowHash, when set, is called each time a bcrypt or argon2id hash is
 	// computed (tests count with it).
 	OnSlowHash func()

@@ -20,7 +20,7 @@ const (
 // Consumer is an authenticated client and what it may do. Authenticate
 // returns a fresh copy per request; callers must not modify it.
 type Consumer struct {
-	// Name is the configured consumer name ("anonymous" for Anonymous()).
+	// Name is the configured consumer name (AnonymousName for Anonymous()).
 	Name string
 	// Anonymous is true for the consumer of requests without credentials.
 	Anonymous bool
@@ -41,7 +41,7 @@ type Consumer struct {
 // grants, community data only, TLP:CLEAR only. The taxii server decides
 // which endpoints and public collections it may see.
 func Anonymous() *Consumer {
-	return &Consumer{Name: "anonymous", Anonymous: true, MaxShare: ShareCommunity, MaxTLP: TLPClear}
+	return &Consumer{Name: AnonymousName, Anonymous: true, MaxShare: ShareCommunity, MaxTLP: TLPClear}
 }
 
 // CanRead reports whether c may read collectionID.
@@ -85,6 +85,9 @@ func grants(all bool, m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// AnonymousName is the Name of Anonymous(); no configured consumer may use it.
+const AnonymousName = "anonymous"
 
 type consumerKey struct{}
 

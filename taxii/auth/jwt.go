@@ -383,7 +383,7 @@ func (k jwk) publicKey() (any, error) {
 // the token's kid and alg together, so a token can only be verified with a
 // key pinned to its own algorithm (no algorithm confusion); "none" is never
 // a valid method.
-func (js *jwtState) verify(token string, now func() time.Time) (string, error) {
+func (js *jwtState) verify(token string, now func() time.Time) (sub string, exp time.Time, err error) {
 	p := jwt.NewParser(
 		jwt.WithValidMethods(js.algs),
 		jwt.WithLeeway(js.leeway),
@@ -393,7 +393,7 @@ func (js *jwtState) verify(token string, now func() time.Time) (string, error) {
 		jwt.WithTimeFunc(now),
 	)
 	claims := jwt.MapClaims{}
-	_, err := p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+	_, err = p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		kid := ""
 		if v, ok := t.Header["kid"]; ok {
 			s, isStr := v.(string)
@@ -415,13 +415,17 @@ func (js *jwtState) verify(token string, now func() time.Time) (string, error) {
 		return set, nil
 	})
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
-	sub, _ := claims[js.subjectClaim].(string)
+	sub, _ = claims[js.subjectClaim].(string)
 	if sub == "" {
-		return "", fmt.Errorf("claim %q missing or not a string", js.subjectClaim)
+		return "", time.Time{}, fmt.Errorf("claim %q missing or not a string", js.subjectClaim)
 	}
-	return sub, nil
+	e, err := claims.GetExpirationTime()
+	if err != nil || e == nil {
+		return "", time.Time{}, errors.New("exp claim unreadable")
+	}
+	return sub, e.Time, nil
 }
 
 // IssueToken returns a JWT for the named consumer valid for ttl, signed with

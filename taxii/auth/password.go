@@ -55,6 +55,17 @@ func HashAPIKey(key string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// NewAPIKey returns a new random API key: 32 bytes from crypto/rand as
+// unpadded base64url (43 characters, never a '.'), for api_key_env or, via
+// HashAPIKey, api_key_hash.
+func NewAPIKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
 // hashKind is the family of a configured hash.
 type hashKind int
 

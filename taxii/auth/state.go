@@ -177,6 +177,9 @@ func (a *Authenticator) addConsumer(st *state, cc ConsumerConfig) error {
 	if strings.ContainsAny(cc.Name, ":\x00") || strings.TrimSpace(cc.Name) != cc.Name {
 		return errors.New("name: must not contain ':' or surrounding spaces")
 	}
+	if cc.Name == AnonymousName {
+		return fmt.Errorf("name: %q is reserved for requests without credentials", AnonymousName)
+	}
 	if _, dup := st.consumers[cc.Name]; dup {
 		return errors.New("name: declared twice")
 	}
@@ -247,6 +250,8 @@ func (a *Authenticator) secret(env, envField, hash, hashField string, allowSHA25
 	switch {
 	case env != "" && hash != "":
 		return "", nil, fmt.Errorf("set one of %s and %s, not both", envField, hashField)
+	case env != "" && a.opt.SkipConsumerSecrets:
+		return "", nil, nil
 	case env != "":
 		v := a.opt.Getenv(env)
 		if v == "" {
