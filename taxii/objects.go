@@ -1,0 +1,290 @@
+package taxii
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/taxii/auth"
+)
+
+// Response headers of the paged endpoints (§3.2).
+const (
+	HeaderDateAddedFirst = "X-TAXII-Date-Added-First"
+	HeaderDateAddedLast  = "X-TAXII-Date-Added-Last"
+)
+
+// readable resolves the collection for a read: invisible → 404 (anonymous:
+// 401), visible but not readable (write-only) → 403 (§5.3–§5.8).
+func readable(c echo.Context) (*rootState, *Collection, error) {
+	rs, col, err := collection(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !canRead(consumer(c), col) {
+		return nil, nil, fmt.Errorf("collection %s is not readable by %q: %w", col.ID, consumer(c).Name, ErrForbidden)
+	}
+	return rs, col, nil
+}
+
+// pagedQuery parses the query of ep and opens its cursor, if any. With a
+// verified `next`, added_after is ignored: `next` wins (taxii.md item 81).
+func (s *Server) pagedQuery(c echo.Context, rs *rootState, col *Collection, ep endpoint, objectID string) (*query, cursorScope, error) {
+	q, err := parseQuery(c.QueryParams(), ep, &rs.APIRoot)
+	if err != nil {
+		return nil, cursorScope{}, err
+	}
+	scope := cursorScope{collection: col.ID, ep: ep, objectID: objectID, q: q, consumer: consumer(c).Name}
+	if q.next != "" {
+		pos, err := openCursor(s.cursorKey, scope, q.next)
+		if err != nil {
+			return nil, cursorScope{}, err
+		}
+		q.filter.Next = pos
+		q.filter.AddedAfter = time.Time{}
+	}
+	return q, scope, nil
+}
+
+// objectParam validates :object (§5.6: a STIX id); anything else cannot exist.
+func objectParam(c echo.Context) (string, error) {
+	id := c.Param("object")
+	if !stixIDRE.MatchString(id) {
+		return "", fmt.Errorf("object %q: not a STIX identifier: %w", id, ErrNotFound)
+	}
+	return id, nil
+}
+
+// getObjects serves §5.4: an envelope spliced from the stored bytes.
+func (s *Server) getObjects(c echo.Context) error {
+	rs, col, err := readable(c)
+	if err != nil {
+		return err
+	}
+	q, scope, err := s.pagedQuery(c, rs, col, epObjects, "")
+	if err != nil {
+		return err
+	}
+	page, err := s.store.QueryObjects(c.Request().Context(), col.ID, q.filter)
+	if err != nil {
+		return err
+	}
+	s.polled(consumer(c), col, len(page.Records))
+	return s.writeEnvelope(c, q, scope, page)
+}
+
+// getObject serves §5.6: the versions of one object (default: the last).
+func (s *Server) getObject(c echo.Context) error {
+	rs, col, err := readable(c)
+	if err != nil {
+		return err
+	}
+	id, err := objectParam(c)
+	if err != nil {
+		return err
+	}
+	q, scope, err := s.pagedQuery(c, rs, col, epObject, id)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.GetObject(c.Request().Context(), col.ID, id, q.filter)
+	if err != nil {
+		return err
+	}
+	s.metrics.served.WithLabelValues(col.ID).Add(float64(len(page.Records)))
+	return s.writeEnvelope(c, q, scope, page)
+}
+
+// getManifest serves §5.3 (with `next`, which taxii2-client's as_pages needs).
+func (s *Server) getManifest(c echo.Context) error {
+	rs, col, err := readable(c)
+	if err != nil {
+		return err
+	}
+	q, scope, err := s.pagedQuery(c, rs, col, epManifest, "")
+	if err != nil {
+		return err
+	}
+	page, err := s.store.QueryManifest(c.Request().Context(), col.ID, q.filter)
+	if err != nil {
+		return err
+	}
+	s.polled(consumer(c), col, len(page.Records))
+	return s.writePaged(c, q, scope, page, "objects", func(w *bufio.Writer, r *storage.Record) {
+		w.WriteString(`{"id":`)
+		writeJSONString(w, r.ID)
+		w.WriteString(`,"date_added":"`)
+		w.WriteString(formatTAXIITime(r.DateAdded))
+		w.WriteString(`","version":"`)
+		w.WriteString(formatSTIXTime(r.Version))
+		w.WriteString(`","media_type":`)
+		spec := r.SpecVersion
+		if spec == "" {
+			spec = "2.1"
+		}
+		writeJSONString(w, "application/stix+json;version="+spec)
+		w.WriteByte('}')
+	})
+}
+
+// getVersions serves §5.8: the version strings of one object.
+func (s *Server) getVersions(c echo.Context) error {
+	rs, col, err := readable(c)
+	if err != nil {
+		return err
+	}
+	id, err := objectParam(c)
+	if err != nil {
+		return err
+	}
+	q, scope, err := s.pagedQuery(c, rs, col, epVersions, id)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.ListVersions(c.Request().Context(), col.ID, id, q.filter)
+	if err != nil {
+		return err
+	}
+	return s.writePaged(c, q, scope, page, "versions", func(w *bufio.Writer, r *storage.Record) {
+		w.WriteByte('"')
+		w.WriteString(formatSTIXTime(r.Version))
+		w.WriteByte('"')
+	})
+}
+
+// deleteObject serves §5.7 with its permission matrix: read and write → delete;
+// read xor write → 403; neither → 404 (collection()).
+func (s *Server) deleteObject(c echo.Context) error {
+	_, col, err := collection(c)
+	if err != nil {
+		return err
+	}
+	cons := consumer(c)
+	if !canRead(cons, col) || !canWrite(cons, col) {
+		return fmt.Errorf("deleting from collection %s needs read and write access: %w", col.ID, ErrForbidden)
+	}
+	id, err := objectParam(c)
+	if err != nil {
+		return err
+	}
+	q, err := parseQuery(c.QueryParams(), epDelete, &cfgState(c).roots[col.APIRoot].APIRoot)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.DeleteObject(c.Request().Context(), col.ID, id, q.filter)
+	if err != nil {
+		return err
+	}
+	_ = s.audit.Log(auth.AuditEvent{
+		Event: auth.EventObjectDeleted, Consumer: cons.Name, Remote: clientIP(c), RequestID: requestID(c),
+		Detail: fmt.Sprintf("collection=%s object=%s versions=%d query=%s", col.ID, id, n, c.QueryString()),
+	})
+	c.Response().Header().Set(echo.HeaderContentType, MediaTypeTAXII)
+	return c.NoContent(http.StatusOK)
+}
+
+func clientIP(c echo.Context) string {
+	if v, ok := c.Get(ctxClientIPKey).(interface{ String() string }); ok {
+		return v.String()
+	}
+	return ""
+}
+
+// polled records an objects or manifest read in the metrics.
+func (s *Server) polled(cons *auth.Consumer, col *Collection, n int) {
+	s.metrics.served.WithLabelValues(col.ID).Add(float64(n))
+	s.metrics.lastPoll.WithLabelValues(cons.Name).Set(float64(s.now().UnixMicro()) / 1e6)
+}
+
+// writeEnvelope writes an envelope (§3.7) whose objects are the stored bytes.
+func (s *Server) writeEnvelope(c echo.Context, q *query, scope cursorScope, page *storage.Page) error {
+	return s.writePaged(c, q, scope, page, "objects", func(w *bufio.Writer, r *storage.Record) {
+		w.Write(r.JSON)
+	})
+}
+
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+// writePaged writes a paged resource {"more":…,"next":…,"<key>":[…]} streaming
+// the items, with the X-TAXII-Date-Added-First/Last headers (§3.2). An empty
+// page with nothing more is {} (§3.7: never "objects": []). On an empty page
+// the headers echo added_after when it was given and are omitted otherwise.
+func (s *Server) writePaged(c echo.Context, q *query, scope cursorScope, page *storage.Page, key string, item func(*bufio.Writer, *storage.Record)) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, MediaTypeTAXII)
+	if n := len(page.Records); n > 0 {
+		h.Set(HeaderDateAddedFirst, formatTAXIITime(page.Records[0].DateAdded))
+		h.Set(HeaderDateAddedLast, formatTAXIITime(page.Records[n-1].DateAdded))
+	} else if !q.addedAfter.IsZero() {
+		h.Set(HeaderDateAddedFirst, formatTAXIITime(q.addedAfter))
+		h.Set(HeaderDateAddedLast, formatTAXIITime(q.addedAfter))
+	}
+	c.Response().WriteHeader(http.StatusOK)
+	w := writerPool.Get().(*bufio.Writer)
+	w.Reset(c.Response())
+	defer func() { w.Reset(nil); writerPool.Put(w) }()
+	w.WriteByte('{')
+	sep := false
+	if page.More {
+		w.WriteString(`"more":true`)
+		if page.Next != "" {
+			w.WriteString(`,"next":"`)
+			w.WriteString(sealCursor(s.cursorKey, scope, page.Next))
+			w.WriteByte('"')
+		}
+		sep = true
+	} else if len(page.Records) > 0 {
+		w.WriteString(`"more":false`)
+		sep = true
+	}
+	if len(page.Records) > 0 {
+		if sep {
+			w.WriteByte(',')
+		}
+		w.WriteByte('"')
+		w.WriteString(key)
+		w.WriteString(`":[`)
+		for i := range page.Records {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			item(w, &page.Records[i])
+		}
+		w.WriteByte(']')
+	}
+	w.WriteByte('}')
+	return w.Flush()
+}
+
+// writeJSONString writes s as a JSON string.
+func writeJSONString(w *bufio.Writer, s string) {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b == '"' || b == '\\' || b >= 0x80 {
+			q, _ := json.Marshal(s)
+			w.Write(q)
+			return
+		}
+	}
+	w.WriteByte('"')
+	w.WriteString(s)
+	w.WriteByte('"')
+}
+
+// formatSTIXTime formats an object version as a STIX timestamp: milliseconds,
+// or the finer precision the version carries.
+func formatSTIXTime(t time.Time) string {
+	t = t.UTC()
+	switch {
+	case t.Nanosecond()%int(time.Millisecond) == 0:
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case t.Nanosecond()%int(time.Microsecond) == 0:
+		return t.Format("2006-01-02T15:04:05.000000Z")
+	}
+	return t.Format("2006-01-02T15:04:05." + "000000000" + "Z")
+}

@@ -1,0 +1,47 @@
+package taxii
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes registers every route. Each TAXII path is served with and without its
+// trailing slash (§3.1 asks clients for the slash; MISP and OpenCTI drop it),
+// never redirected.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Pre(collapseSlashes)
+	e.Use(s.access)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	metricsHandler := echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	e.GET("/metrics", metricsHandler)
+
+	t := e.Group("", s.authenticate)
+	both := func(method, path string, h echo.HandlerFunc) {
+		t.Add(method, path, h)
+		t.Add(method, path+"/", h)
+	}
+	// §4.1 discovery, §4.2 API root, §4.3 status
+	both(http.MethodGet, "/taxii2", negotiate(false, s.getDiscovery))
+	both(http.MethodGet, "/:root", negotiate(false, s.getAPIRoot))
+	both(http.MethodGet, "/:root/status/:status", negotiate(false, s.getStatus))
+	// §5.1 collections, §5.2 collection
+	both(http.MethodGet, "/:root/collections", negotiate(false, s.getCollections))
+	both(http.MethodGet, "/:root/collections/:collection", negotiate(false, s.getCollection))
+	// §5.3 manifest, §5.4 get objects, §5.5 add objects
+	both(http.MethodGet, "/:root/collections/:collection/manifest", negotiate(true, s.getManifest))
+	both(http.MethodGet, "/:root/collections/:collection/objects", negotiate(true, s.getObjects))
+	both(http.MethodPost, "/:root/collections/:collection/objects", negotiate(false, s.addObjects))
+	// §5.6 get an object, §5.7 delete an object, §5.8 versions
+	both(http.MethodGet, "/:root/collections/:collection/objects/:object", negotiate(true, s.getObject))
+	both(http.MethodDelete, "/:root/collections/:collection/objects/:object", negotiate(false, s.deleteObject))
+	both(http.MethodGet, "/:root/collections/:collection/objects/:object/versions", negotiate(false, s.getVersions))
+	return e
+}
