@@ -345,7 +345,7 @@ func (p *parser) propTest() ComparisonExpr {
 		p.next()
 	}
 	opTok := p.tok
-	valOff := 0
+	var hc *hashCheck
 	switch opTok.kind {
 	case tEq, tNeq:
 		c.Op = OpEqual
@@ -353,8 +353,8 @@ func (p *parser) propTest() ComparisonExpr {
 			c.Op = OpNotEqual
 		}
 		p.next()
-		valOff = p.tok.start
-		c.Value = p.literal(true)
+		hc = hashCheckFor(c.Path)
+		c.Value = p.literal(true, hc)
 	case tLt, tLe, tGt, tGe:
 		switch opTok.kind {
 		case tLt:
@@ -367,19 +367,18 @@ func (p *parser) propTest() ComparisonExpr {
 			c.Op = OpGreaterEqual
 		}
 		p.next()
-		valOff = p.tok.start
-		c.Value = p.literal(false)
+		c.Value = p.literal(false, nil)
 	case tIn:
 		c.Op = OpIn
 		p.next()
 		p.expect(tLParen, "'(' to open the IN set")
-		valOff = p.tok.start
+		hc = hashCheckFor(c.Path)
 		c.Values = []Literal{}
 		if p.tok.kind != tRParen {
-			c.Values = append(c.Values, p.literal(true))
+			c.Values = append(c.Values, p.literal(true, hc))
 			for p.tok.kind == tComma {
 				p.next()
-				c.Values = append(c.Values, p.literal(true))
+				c.Values = append(c.Values, p.literal(true, hc))
 			}
 		}
 		p.expect(tRParen, "',' or ')' in the IN set")
@@ -407,17 +406,20 @@ func (p *parser) propTest() ComparisonExpr {
 		}
 		p.failTok("expected a comparison operator (=, !=, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET, ISSUPERSET)")
 	}
-	p.checkHash(c, valOff)
 	return c
 }
 
-// literal reads a primitiveLiteral (withBool) or an orderableLiteral.
-func (p *parser) literal(withBool bool) Literal {
+// literal reads a primitiveLiteral (withBool) or an orderableLiteral. A string
+// is checked by hc when hc is not nil.
+func (p *parser) literal(withBool bool, hc *hashCheck) Literal {
 	t := p.tok
 	var l Literal
 	switch t.kind {
 	case tString:
 		l = Literal{Kind: KindString, Str: t.str}
+		if hc != nil && !hc.ok(t.str) {
+			p.fail(t.start, fmt.Sprintf("%s is not a valid %s hash (%s)", Quote(clip(t.str)), hc.name, hc.want))
+		}
 	case tInt:
 		l = Literal{Kind: KindInt, Int: t.num}
 	case tFloat:
@@ -496,19 +498,16 @@ func (p *parser) objectPath() ObjectPath {
 	}
 }
 
-// checkHash applies cti-pattern-validator's hash check: when the path goes
+// hashCheckFor applies cti-pattern-validator's hash rule: when path goes
 // through a "hashes" property and ends in a key naming a known algorithm, each
-// string compared with =, != or IN must be a hash of that algorithm.
-// (cti-pattern-validator also checks LIKE and MATCHES values, which are
-// patterns, not hashes; this parser does not.)
-func (p *parser) checkHash(c *Comparison, valOff int) {
-	if c.Op != OpEqual && c.Op != OpNotEqual && c.Op != OpIn {
-		return
-	}
-	steps := c.Path.Steps
+// string compared with =, != or IN must be a hash of that algorithm. It returns
+// the check, or nil. (cti-pattern-validator also checks LIKE and MATCHES
+// values, which are patterns, not hashes; this parser does not.)
+func hashCheckFor(path ObjectPath) *hashCheck {
+	steps := path.Steps
 	last := steps[len(steps)-1]
-	if last.Kind != StepKey {
-		return
+	if last.Kind != StepKey || len(steps) < 2 {
+		return nil
 	}
 	through := false
 	for _, s := range steps[:len(steps)-1] {
@@ -518,26 +517,20 @@ func (p *parser) checkHash(c *Comparison, valOff int) {
 		}
 	}
 	if !through {
-		return
+		return nil
 	}
-	check, ok := hashChecks[strings.ToUpper(strings.ReplaceAll(last.Key, "-", ""))]
+	hc, ok := hashChecks[strings.ToUpper(strings.ReplaceAll(last.Key, "-", ""))]
 	if !ok {
-		return
+		return nil
 	}
-	vals := c.Values
-	if c.Op != OpIn {
-		vals = []Literal{c.Value}
-	}
-	for _, v := range vals {
-		if v.Kind == KindString && !check.ok(v.Str) {
-			p.fail(valOff, fmt.Sprintf("%s is not a valid %s hash (%s)", Quote(clip(v.Str)), last.Key, check.want))
-		}
-	}
+	hc.name = last.Key
+	return &hc
 }
 
 type hashCheck struct {
 	hexLens []int // allowed lengths in hex digits; nil for SSDEEP
 	want    string
+	name    string // the key as written in the path
 }
 
 func (h hashCheck) ok(s string) bool {
@@ -570,20 +563,20 @@ func (h hashCheck) ok(s string) bool {
 // hashChecks is cti-pattern-validator's table (object_validator.py), keyed by
 // the algorithm name upper-cased without hyphens.
 var hashChecks = map[string]hashCheck{
-	"MD5":       {[]int{32}, "32 hex digits"},
-	"MD6":       {[]int{32, 40, 56, 64, 96, 128}, "32, 40, 56, 64, 96 or 128 hex digits"},
-	"RIPEMD160": {[]int{40}, "40 hex digits"},
-	"SHA1":      {[]int{40}, "40 hex digits"},
-	"SHA224":    {[]int{56}, "56 hex digits"},
-	"SHA256":    {[]int{64}, "64 hex digits"},
-	"SHA384":    {[]int{96}, "96 hex digits"},
-	"SHA512":    {[]int{128}, "128 hex digits"},
-	"SHA3224":   {[]int{56}, "56 hex digits"},
-	"SHA3256":   {[]int{64}, "64 hex digits"},
-	"SHA3384":   {[]int{96}, "96 hex digits"},
-	"SHA3512":   {[]int{128}, "128 hex digits"},
-	"SSDEEP":    {nil, "1 to 128 characters of [A-Za-z0-9/+:.]"},
-	"WHIRLPOOL": {[]int{128}, "128 hex digits"},
+	"MD5":       {[]int{32}, "32 hex digits", ""},
+	"MD6":       {[]int{32, 40, 56, 64, 96, 128}, "32, 40, 56, 64, 96 or 128 hex digits", ""},
+	"RIPEMD160": {[]int{40}, "40 hex digits", ""},
+	"SHA1":      {[]int{40}, "40 hex digits", ""},
+	"SHA224":    {[]int{56}, "56 hex digits", ""},
+	"SHA256":    {[]int{64}, "64 hex digits", ""},
+	"SHA384":    {[]int{96}, "96 hex digits", ""},
+	"SHA512":    {[]int{128}, "128 hex digits", ""},
+	"SHA3224":   {[]int{56}, "56 hex digits", ""},
+	"SHA3256":   {[]int{64}, "64 hex digits", ""},
+	"SHA3384":   {[]int{96}, "96 hex digits", ""},
+	"SHA3512":   {[]int{128}, "128 hex digits", ""},
+	"SSDEEP":    {nil, "1 to 128 characters of [A-Za-z0-9/+:.]", ""},
+	"WHIRLPOOL": {[]int{128}, "128 hex digits", ""},
 }
 
 func parseInt(s string) (int64, bool) {
