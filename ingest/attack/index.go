@@ -1,0 +1,4 @@
+package attack
+
+// Index resolves ATT&CK ids.
+type Index struct{}

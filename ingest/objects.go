@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/stix/pattern"
+)
+
+// Namespace is ctibroker's fixed UUIDv5 namespace for the objects it authors with
+// deterministic ids (indicators, relationships, context SDOs). It is itself
+// UUIDv5(NameSpaceURL, "https://github.com/ctibroker/ctibroker"); it never changes,
+// since every stored indicator id depends on it. It is not the STIX SCO namespace
+// (STIX 2.1 §2.9 forbids using that one for SDOs and SROs).
+const Namespace = "904645c6-47d1-52c8-8348-4d734cccac8e"
+
+// SCONamespace is the STIX 2.1 namespace for deterministic SCO ids (§2.9).
+const SCONamespace = "00abedb4-aa42-466c-9c01-fed23315a9b7"
+
+var (
+	namespaceUUID = uuid.MustParse(Namespace)
+	scoNamespace  = uuid.MustParse(SCONamespace)
+)
+
+// Pattern returns the canonical STIX pattern of v: "[ipv4-addr:value = '198.51.100.3']",
+// "[file:hashes.'SHA-256' = 'e3b0…']". The value is escaped as a STIX string
+// literal (\ then '), by stix/pattern's builder.
+func Pattern(v Value) string {
+	path := "value"
+	if v.Type == TypeFile {
+		path = "hashes." + v.HashAlgo
+	}
+	return pattern.Equals(v.Type, path, v.Value)
+}
+
+// IndicatorID returns the id of the one indicator ctibroker authors for v:
+// "indicator--" + UUIDv5(Namespace, Pattern(v)).
+func IndicatorID(v Value) string {
+	return "indicator--" + uuid.NewSHA1(namespaceUUID, []byte(Pattern(v))).String()
+}
+
+// ObservableID returns the deterministic id of v's SCO (STIX 2.1 §2.9): UUIDv5
+// under SCONamespace over the JCS (RFC 8785) form of its ID contributing
+// properties, {"value": …} or {"hashes": {"SHA-256": …}}.
+func ObservableID(v Value) string {
+	return v.Type + "--" + uuid.NewSHA1(scoNamespace, contributing(v)).String()
+}
+
+// contributing returns the JCS serialisation of v's ID contributing properties.
+// With a single string member JCS reduces to the key and the string in ES6
+// JSON.stringify form, written here directly.
+func contributing(v Value) []byte {
+	b := make([]byte, 0, len(v.Value)+32)
+	if v.Type == TypeFile {
+		b = append(b, `{"hashes":{`...)
+		b = appendJCSString(b, v.HashAlgo)
+		b = append(b, ':')
+		b = appendJCSString(b, v.Value)
+		return append(b, "}}"...)
+	}
+	b = append(b, `{"value":`...)
+	b = appendJCSString(b, v.Value)
+	return append(b, '}')
+}
+
+// appendJCSString appends s as an RFC 8785 string: only '"', '\\' and control
+// characters are escaped (\b \t \n \f \r short forms, others \u00xx lower-case
+// hex); everything else, non-ASCII included, is copied as UTF-8.
+func appendJCSString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x80 {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, "\ufffd"...)
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		switch c {
+		case '"':
+			b = append(b, `\"`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '\b':
+			b = append(b, `\b`...)
+		case '\t':
+			b = append(b, `\t`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\f':
+			b = append(b, `\f`...)
+		case '\r':
+			b = append(b, `\r`...)
+		default:
+			if c < 0x20 {
+				b = append(b, `\u00`...)
+				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			} else {
+				b = append(b, c)
+			}
+		}
+		i++
+	}
+	return append(b, '"')
+}
+
+// relationshipID returns the deterministic id of the relationship of type rel
+// from source to target.
+func relationshipID(rel, source, target string) string {
+	return "relationship--" + uuid.NewSHA1(namespaceUUID, []byte(rel+"|"+source+"|"+target)).String()
+}
+
+// indicatorDoc is the indicator ctibroker authors for a value. Until the stix
+// typed structs land it is marshalled from this private struct.
+type indicatorDoc struct {
+	Type           string          `json:"type"`
+	SpecVersion    string          `json:"spec_version"`
+	ID             string          `json:"id"`
+	CreatedByRef   string          `json:"created_by_ref,omitempty"`
+	Created        stix.Timestamp  `json:"created"`
+	Modified       stix.Timestamp  `json:"modified"`
+	Name           string          `json:"name"`
+	Pattern        string          `json:"pattern"`
+	PatternType    string          `json:"pattern_type"`
+	PatternVersion string          `json:"pattern_version"`
+	ValidFrom      stix.Timestamp  `json:"valid_from"`
+	ValidUntil     *stix.Timestamp `json:"valid_until,omitempty"`
+}
+
+// scoDoc is the SCO of a value.
+type scoDoc struct {
+	Type        string            `json:"type"`
+	SpecVersion string            `json:"spec_version"`
+	ID          string            `json:"id"`
+	Value       string            `json:"value,omitempty"`
+	Hashes      map[string]string `json:"hashes,omitempty"`
+}
+
+// relationshipDoc is a relationship ctibroker authors.
+type relationshipDoc struct {
+	Type             string         `json:"type"`
+	SpecVersion      string         `json:"spec_version"`
+	ID               string         `json:"id"`
+	CreatedByRef     string         `json:"created_by_ref,omitempty"`
+	Created          stix.Timestamp `json:"created"`
+	Modified         stix.Timestamp `json:"modified"`
+	RelationshipType string         `json:"relationship_type"`
+	SourceRef        string         `json:"source_ref"`
+	TargetRef        string         `json:"target_ref"`
+}
+
+func (d *indicatorDoc) raw() (stix.RawObject, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return stix.RawObject{}, err
+	}
+	c, m := d.Created, d.Modified
+	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: d.SpecVersion, ID: d.ID,
+		CreatedByRef: d.CreatedByRef, Created: &c, Modified: &m}, JSON: b}, nil
+}
+
+func newSCO(v Value, id string) (stix.RawObject, error) {
+	d := scoDoc{Type: v.Type, SpecVersion: "2.1", ID: id}
+	if v.Type == TypeFile {
+		d.Hashes = map[string]string{v.HashAlgo: v.Value}
+	} else {
+		d.Value = v.Value
+	}
+	b, err := json.Marshal(&d)
+	if err != nil {
+		return stix.RawObject{}, err
+	}
+	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: "2.1", ID: id}, JSON: b}, nil
+}
+
+func newRelationship(rel, source, target, identity string, at stix.Timestamp) (stix.RawObject, error) {
+	d := relationshipDoc{Type: "relationship", SpecVersion: "2.1", ID: relationshipID(rel, source, target),
+		CreatedByRef: identity, Created: at, Modified: at, RelationshipType: rel, SourceRef: source, TargetRef: target}
+	b, err := json.Marshal(&d)
+	if err != nil {
+		return stix.RawObject{}, err
+	}
+	c, m := at, at
+	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: "2.1", ID: d.ID, CreatedByRef: identity,
+		Created: &c, Modified: &m}, JSON: b}, nil
+}
+
+// scoTypes are the STIX 2.1 SCO types (§6): they carry no created/modified.
+var scoTypes = map[string]bool{
+	"artifact": true, "autonomous-system": true, "directory": true, "domain-name": true, "email-addr": true,
+	"email-message": true, "file": true, "ipv4-addr": true, "ipv6-addr": true, "mac-addr": true, "mutex": true,
+	"network-traffic": true, "process": true, "software": true, "url": true, "user-account": true,
+	"windows-registry-key": true, "x509-certificate": true,
+}
+
+// itoa is strconv.Itoa, kept short for warning records.
+func itoa(i int) string { return strconv.Itoa(i) }

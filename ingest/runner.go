@@ -1,0 +1,669 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// DefaultPool is the collection the Runner writes the intelligence pool into when
+// Runner.Pool is empty.
+const DefaultPool = "pool"
+
+// Store is what the Runner needs from a backend: it reads the last stored version
+// of the objects it is about to write (to write no version when nothing changed),
+// writes objects, keeps feed cursors and provenance. Every storage backend
+// satisfies it; ingest never imports one.
+type Store interface {
+	storage.ObjectReader
+	storage.ObjectWriter
+	storage.FeedStateStore
+	storage.ProvenanceStore
+}
+
+// Runner runs feeds: it pulls a feed's Source from its saved cursor and, batch by
+// batch, makes the objects and observations durable and only then saves the
+// batch's cursor. A crash or error mid-run therefore re-fetches on the next run and
+// never skips.
+type Runner struct {
+	Store    Store
+	Logger   *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
+	Pool     string           // the pool collection (must exist); empty: DefaultPool
+	Identity string           // the instance identity, created_by_ref of authored objects
+}
+
+// Stats counts what one run did. Objects are counted per stored object (a new
+// value yields an indicator, its SCO and a based-on relationship: 3 new objects).
+type Stats struct {
+	Feed         string
+	Batches      int // batches applied
+	Observations int // observations accepted (normalised, of an enabled type)
+	Skipped      int // observations of a type the feed does not enable
+	New          int // objects stored for the first time
+	Changed      int // objects stored as a new version
+	Unchanged    int // objects whose stored version already matches: nothing written
+	Revoked      int // objects revoked, and indicators withdrawn (valid_until set)
+	Provenance   int // provenance records inserted
+	Warnings     int
+	Duration     time.Duration
+}
+
+// String formats the counts on one line, as `ctibroker ingest` prints them.
+func (s *Stats) String() string {
+	return fmt.Sprintf("%s: %d new, %d changed, %d unchanged, %d revoked objects; %d observations, %d warnings (%d batches, %s)",
+		s.Feed, s.New, s.Changed, s.Unchanged, s.Revoked, s.Observations, s.Warnings, s.Batches, s.Duration.Round(time.Millisecond))
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Runner) pool() string {
+	if r.Pool != "" {
+		return r.Pool
+	}
+	return DefaultPool
+}
+
+// run is the state of one Run.
+type run struct {
+	*Runner
+	feed  *Feed
+	cfg   *FeedConfig
+	stats *Stats
+	log   *slog.Logger
+	start time.Time
+	seen  map[valueKey]struct{} // snapshot feeds: values in this pull
+}
+
+type valueKey struct{ kind, value string }
+
+// Run pulls f once from its saved cursor to the end. It returns the run's stats
+// (also on error, counting what was made durable) and the first error: the
+// Source's, the store's, or ctx's. On success the feed state records the last
+// success; on error the error count and message, with the cursor of the last
+// batch made durable.
+func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
+	if r.Store == nil || f == nil || f.Source == nil {
+		return nil, errors.New("ingest: Runner.Run needs a Store, a Feed and its Source")
+	}
+	cfg := &f.Config
+	st := &Stats{Feed: cfg.Name}
+	ru := &run{Runner: r, feed: f, cfg: cfg, stats: st, start: r.now(),
+		log: r.logger().With("component", "ingest", "feed", cfg.Name)}
+	state, err := r.Store.FeedState(ctx, cfg.Name)
+	if errors.Is(err, storage.ErrNotFound) {
+		state, err = &storage.FeedState{Feed: cfg.Name}, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("feed %q: load state: %w", cfg.Name, err)
+	}
+	snapshot := false
+	if s, ok := f.Source.(SnapshotSource); ok && s.Snapshot() {
+		snapshot = true
+		ru.seen = map[valueKey]struct{}{}
+	}
+	var pending Cursor // snapshot feeds: the cursor saved when the pull completes
+	pullErr := f.Source.Pull(ctx, Cursor(state.Cursor), func(b Batch) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := ru.apply(ctx, &b); err != nil {
+			return err
+		}
+		st.Batches++
+		if b.Cursor == nil {
+			return nil
+		}
+		if snapshot {
+			pending = b.Cursor
+			return nil
+		}
+		state.Cursor = b.Cursor
+		if err := r.Store.PutFeedState(ctx, state); err != nil {
+			return fmt.Errorf("save cursor: %w", err)
+		}
+		return nil
+	})
+	if pullErr == nil && snapshot && st.Batches > 0 {
+		pullErr = ru.diffSnapshot(ctx, state)
+		if pullErr == nil && pending != nil {
+			state.Cursor = pending
+		}
+	}
+	st.Duration = r.now().Sub(ru.start)
+	if pullErr != nil {
+		state.ErrorCount++
+		state.LastError = pullErr.Error()
+		if err := r.Store.PutFeedState(context.WithoutCancel(ctx), state); err != nil {
+			ru.log.Error("save feed state after error", "err", err)
+		}
+		ru.log.Error("run failed", "err", pullErr, "batches", st.Batches)
+		return st, fmt.Errorf("feed %q: %w", cfg.Name, pullErr)
+	}
+	state.LastSuccess = r.now()
+	state.LastError = ""
+	state.ErrorCount = 0
+	if err := r.Store.PutFeedState(ctx, state); err != nil {
+		return st, fmt.Errorf("feed %q: save state: %w", cfg.Name, err)
+	}
+	ru.log.Info("run done", "new", st.New, "changed", st.Changed, "unchanged", st.Unchanged,
+		"revoked", st.Revoked, "observations", st.Observations, "warnings", st.Warnings, "batches", st.Batches)
+	return st, nil
+}
+
+func (ru *run) warn(w Warning) {
+	if w.Feed == "" {
+		w.Feed = ru.cfg.Name
+	}
+	ru.stats.Warnings++
+	ru.log.Warn("record skipped", "record", w.Record, "field", w.Field, "msg", w.Msg)
+}
+
+// apply makes one batch durable: the feed's objects, then the authored objects
+// for its observations, then the provenance records, then withdrawals.
+func (ru *run) apply(ctx context.Context, b *Batch) error {
+	for _, w := range b.Warnings {
+		ru.warn(w)
+	}
+	if len(b.Objects) > 0 {
+		coll := ru.cfg.Collection
+		if coll == "" {
+			coll = ru.pool()
+		}
+		if err := ru.putObjects(ctx, coll, b.Objects); err != nil {
+			return err
+		}
+	}
+	if len(b.Observations) > 0 {
+		return ru.observe(ctx, b.Observations)
+	}
+	return nil
+}
+
+// lastVersions returns the last stored version of each id present in collection.
+func (ru *run) lastVersions(ctx context.Context, coll string, ids []string) (map[string]storage.Record, error) {
+	out := make(map[string]storage.Record, len(ids))
+	const chunk = 1000
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(i+chunk, len(ids))]
+		f := storage.Filter{IDs: part, Versions: []string{storage.VersionLast}, Limit: len(part)}
+		for {
+			page, err := ru.Store.QueryObjects(ctx, coll, f)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", coll, err)
+			}
+			for _, rec := range page.Records {
+				out[rec.ID] = rec
+			}
+			if !page.More || page.Next == "" {
+				break
+			}
+			f.Next = page.Next
+		}
+	}
+	return out, nil
+}
+
+// versionOf returns an object's STIX version: modified, else created, else zero
+// (SCOs).
+func versionOf(c *stix.Common) time.Time {
+	if c.Modified != nil {
+		return c.Modified.Time
+	}
+	if c.Created != nil {
+		return c.Created.Time
+	}
+	return time.Time{}
+}
+
+// putObjects stores a feed's objects. Objects received as STIX (stix.RawObject) are
+// stored byte-exact and only when their version is not stored yet. Typed objects
+// ctibroker builds are versioned by content: when the stored last version has the
+// same content apart from created/modified nothing is written; otherwise a new
+// version keeps the first created and gets a later modified.
+func (ru *run) putObjects(ctx context.Context, coll string, objs []stix.Object) error {
+	ids := make([]string, 0, len(objs))
+	for _, o := range objs {
+		ids = append(ids, o.Base().ID)
+	}
+	last, err := ru.lastVersions(ctx, coll, ids)
+	if err != nil {
+		return err
+	}
+	now := stix.NewTimestamp(ru.now())
+	write := make([]stix.RawObject, 0, len(objs))
+	for i, o := range objs {
+		c := o.Base()
+		if c.ID == "" || c.Type == "" {
+			ru.warn(Warning{Record: "object " + itoa(i), Field: "id", Msg: "object without type or id skipped"})
+			continue
+		}
+		prev, exists := last[c.ID]
+		var raw stix.RawObject
+		switch x := o.(type) {
+		case *stix.RawObject:
+			raw = *x
+		default:
+			var err error
+			if raw, err = ru.versionTyped(o, prev, exists, now); err != nil {
+				return fmt.Errorf("object %s: %w", c.ID, err)
+			}
+		}
+		ver := versionOf(&raw.Common)
+		switch {
+		case exists && (ver.IsZero() || prev.Version.Equal(ver) || bytes.Equal(prev.JSON, raw.JSON)):
+			ru.stats.Unchanged++
+			continue
+		case !exists:
+			ru.stats.New++
+		case raw.Revoked && !revokedJSON(prev.JSON):
+			ru.stats.Revoked++
+		default:
+			ru.stats.Changed++
+		}
+		write = append(write, raw)
+		last[c.ID] = storage.Record{ID: c.ID, Version: ver, JSON: raw.JSON}
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	if _, err := ru.Store.PutObjects(ctx, coll, write); err != nil {
+		return fmt.Errorf("store objects in %s: %w", coll, err)
+	}
+	return nil
+}
+
+// revokedJSON reports whether stored object bytes say revoked: true.
+func revokedJSON(b []byte) bool {
+	var c struct {
+		Revoked bool `json:"revoked"`
+	}
+	return json.Unmarshal(b, &c) == nil && c.Revoked
+}
+
+// versionTyped marshals a typed object, reusing the stored version's created and
+// modified when the content is unchanged.
+func (ru *run) versionTyped(o stix.Object, prev storage.Record, exists bool, now stix.Timestamp) (stix.RawObject, error) {
+	c := o.Base()
+	sco := scoTypes[c.Type]
+	if !exists {
+		if !sco && c.Created == nil {
+			t := now
+			c.Created = &t
+		}
+		if !sco && c.Modified == nil && c.Type != "marking-definition" {
+			t := *c.Created
+			c.Modified = &t
+		}
+		b, err := json.Marshal(o)
+		return stix.RawObject{Common: *c, JSON: b}, err
+	}
+	if sco {
+		b, err := json.Marshal(o)
+		return stix.RawObject{Common: *c, JSON: b}, err
+	}
+	var pc struct {
+		Created  *stix.Timestamp `json:"created"`
+		Modified *stix.Timestamp `json:"modified"`
+	}
+	if err := json.Unmarshal(prev.JSON, &pc); err != nil {
+		return stix.RawObject{}, fmt.Errorf("stored version: %w", err)
+	}
+	own := c.Modified
+	c.Created, c.Modified = pc.Created, pc.Modified
+	b, err := json.Marshal(o)
+	if err != nil || bytes.Equal(b, prev.JSON) {
+		return stix.RawObject{Common: *c, JSON: b}, err
+	}
+	// Content changed: a new version after the stored one.
+	mod := now
+	if own != nil && pc.Modified != nil && own.After(pc.Modified.Time) {
+		mod = *own
+	}
+	if pc.Modified != nil && !mod.After(pc.Modified.Time) {
+		mod = stix.Timestamp{Time: pc.Modified.Add(time.Millisecond)}
+	}
+	c.Modified = &mod
+	b, err = json.Marshal(o)
+	return stix.RawObject{Common: *c, JSON: b}, err
+}
+
+// obs is one accepted observation after normalisation.
+type obs struct {
+	Observation
+	v   Value
+	key valueKey
+}
+
+// observe normalises a batch's observations, stores the authored objects (pool)
+// and the provenance records, then applies withdrawals.
+func (ru *run) observe(ctx context.Context, in []Observation) error {
+	now := ru.now()
+	accepted := make([]obs, 0, len(in))
+	for i, o := range in {
+		var v Value
+		var err error
+		if o.Type == "" {
+			v, err = Guess(o.Value)
+		} else {
+			v, err = Normalize(o.Type, o.Value)
+		}
+		if err != nil {
+			ru.warn(Warning{Feed: o.Feed, Record: "observation " + itoa(i) + " (" + o.Value + ")", Field: "value", Msg: err.Error()})
+			continue
+		}
+		if !ru.cfg.typeEnabled(v) {
+			ru.stats.Skipped++
+			continue
+		}
+		if o.Feed == "" {
+			o.Feed = ru.cfg.Name
+		}
+		if o.Seen.IsZero() || o.Seen.After(now) {
+			o.Seen = now
+		}
+		if len(o.Verdict) > 0 && !json.Valid(o.Verdict) {
+			ru.warn(Warning{Feed: o.Feed, Record: "observation " + itoa(i) + " (" + o.Value + ")", Field: "verdict", Msg: "not valid JSON; dropped"})
+			o.Verdict = nil
+		}
+		ru.stats.Observations++
+		k := valueKey{v.Kind(), v.Value}
+		if ru.seen != nil && !o.Revoked {
+			ru.seen[k] = struct{}{}
+		}
+		accepted = append(accepted, obs{Observation: o, v: v, key: k})
+	}
+	if err := ru.author(ctx, accepted, now); err != nil {
+		return err
+	}
+	recs := make([]storage.Provenance, 0, len(accepted))
+	done := make(map[valueKey]bool, len(accepted))
+	var withdrawn []obs
+	for _, o := range accepted {
+		if o.Revoked {
+			withdrawn = append(withdrawn, o)
+		}
+		if done[o.key] {
+			continue
+		}
+		done[o.key] = true
+		verdict, err := ru.verdict(&o.Observation)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, storage.Provenance{Feed: o.Feed, Type: o.key.kind, Value: o.v.Value,
+			Day: o.Seen.UTC().Truncate(24 * time.Hour), Verdict: verdict, Revoked: o.Revoked})
+	}
+	if len(recs) > 0 {
+		res, err := ru.Store.AddProvenance(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("store provenance: %w", err)
+		}
+		ru.stats.Provenance += res.Added
+	}
+	return ru.withdraw(ctx, withdrawn, now)
+}
+
+// provenanceVerdict is the JSON kept in a provenance record: the provider's native
+// verdict and context, plus what the feed config says about the value.
+type provenanceVerdict struct {
+	Detect      bool            `json:"detect"`
+	Verdict     json.RawMessage `json:"verdict,omitempty"`
+	Context     *Context        `json:"context,omitempty"`
+	TLP         string          `json:"tlp,omitempty"`
+	Share       string          `json:"share"`
+	Reliability *int            `json:"reliability,omitempty"`
+	Seen        stix.Timestamp  `json:"seen"`
+}
+
+func (ru *run) verdict(o *Observation) ([]byte, error) {
+	pv := provenanceVerdict{Detect: o.Detect, Verdict: o.Verdict, TLP: o.Context.TLP, Share: ru.cfg.ShareLevel(),
+		Seen: stix.NewTimestamp(o.Seen)}
+	if pv.TLP == "" {
+		pv.TLP = ru.cfg.DefaultTLP
+	}
+	if ru.cfg.Reliability.Set {
+		r := ru.cfg.Reliability.Score
+		pv.Reliability = &r
+	}
+	c := o.Context
+	c.TLP = ""
+	if c.Malware != nil || c.Actors != nil || c.AttackIDs != nil || c.CVEs != nil || c.Sectors != nil ||
+		c.Labels != nil || c.ReportRefs != nil {
+		pv.Context = &c
+	}
+	b, err := json.Marshal(&pv)
+	if err != nil {
+		return nil, fmt.Errorf("provenance verdict of %s: %w", o.Value, err)
+	}
+	return b, nil
+}
+
+// author stores, for every accepted value, its SCO, and for detection-worthy ones
+// the ctibroker indicator and its based-on relationship; objects already stored
+// with the same content are not written again.
+func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error {
+	type want struct {
+		v       Value
+		detect  bool
+		seen    time.Time
+		indID   string
+		scoID   string
+		relID   string
+		revoked bool // every observation of the value in this batch withdraws it
+	}
+	byKey := make(map[valueKey]*want, len(accepted))
+	order := make([]*want, 0, len(accepted))
+	for _, o := range accepted {
+		w := byKey[o.key]
+		if w == nil {
+			w = &want{v: o.v, seen: o.Seen, revoked: true}
+			byKey[o.key] = w
+			order = append(order, w)
+		}
+		if !o.Revoked {
+			w.revoked = false
+			w.detect = w.detect || o.Detect
+			if o.Seen.Before(w.seen) {
+				w.seen = o.Seen
+			}
+		}
+	}
+	ids := make([]string, 0, 3*len(order))
+	for _, w := range order {
+		if w.revoked {
+			continue
+		}
+		w.scoID = ObservableID(w.v)
+		ids = append(ids, w.scoID)
+		if w.detect {
+			w.indID = IndicatorID(w.v)
+			w.relID = relationshipID("based-on", w.indID, w.scoID)
+			ids = append(ids, w.indID, w.relID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	pool := ru.pool()
+	last, err := ru.lastVersions(ctx, pool, ids)
+	if err != nil {
+		return err
+	}
+	ts := stix.NewTimestamp(now)
+	write := make([]stix.RawObject, 0, len(ids))
+	for _, w := range order {
+		if w.revoked {
+			continue
+		}
+		if _, ok := last[w.scoID]; ok {
+			ru.stats.Unchanged++
+		} else {
+			sco, err := newSCO(w.v, w.scoID)
+			if err != nil {
+				return err
+			}
+			write = append(write, sco)
+			ru.stats.New++
+		}
+		if !w.detect {
+			continue
+		}
+		prev, exists := last[w.indID]
+		ind, changed, err := ru.indicator(w.v, w.indID, prev.JSON, exists, stix.NewTimestamp(w.seen), ts, nil)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !exists:
+			ru.stats.New++
+			write = append(write, ind)
+		case changed:
+			ru.stats.Changed++
+			write = append(write, ind)
+		default:
+			ru.stats.Unchanged++
+		}
+		if _, ok := last[w.relID]; ok {
+			ru.stats.Unchanged++
+			continue
+		}
+		rel, err := newRelationship("based-on", w.indID, w.scoID, ru.Identity, *ind.Created)
+		if err != nil {
+			return err
+		}
+		write = append(write, rel)
+		ru.stats.New++
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	if _, err := ru.Store.PutObjects(ctx, pool, write); err != nil {
+		return fmt.Errorf("store objects in %s: %w", pool, err)
+	}
+	return nil
+}
+
+// indicator builds the authored indicator of v. With a stored version it keeps
+// that version's created, valid_from and modified, and reports changed when the
+// result differs from the stored bytes (then with a later modified). validUntil
+// set withdraws the value; nil publishes it without valid_until.
+func (ru *run) indicator(v Value, id string, prevJSON []byte, exists bool, seen, now stix.Timestamp, validUntil *stix.Timestamp) (stix.RawObject, bool, error) {
+	d := indicatorDoc{Type: "indicator", SpecVersion: "2.1", ID: id, CreatedByRef: ru.Identity,
+		Created: now, Modified: now, Name: v.Value, Pattern: Pattern(v), PatternType: "stix", PatternVersion: "2.1",
+		ValidFrom: seen, ValidUntil: validUntil}
+	if !exists {
+		if d.ValidFrom.After(now.Time) {
+			d.ValidFrom = now
+		}
+		raw, err := d.raw()
+		return raw, true, err
+	}
+	var prev indicatorDoc
+	if err := json.Unmarshal(prevJSON, &prev); err != nil {
+		return stix.RawObject{}, false, fmt.Errorf("stored indicator %s: %w", id, err)
+	}
+	d.Created, d.Modified, d.ValidFrom = prev.Created, prev.Modified, prev.ValidFrom
+	if validUntil != nil && prev.ValidUntil != nil {
+		d.ValidUntil = prev.ValidUntil // already withdrawn: keep the first withdrawal
+	}
+	if d.ValidUntil != nil && !d.ValidUntil.After(d.ValidFrom.Time) {
+		t := stix.Timestamp{Time: d.ValidFrom.Add(time.Millisecond)}
+		d.ValidUntil = &t
+	}
+	raw, err := d.raw()
+	if err != nil || bytes.Equal(raw.JSON, prevJSON) {
+		return raw, false, err
+	}
+	d.Modified = now
+	if !now.After(prev.Modified.Time) {
+		d.Modified = stix.Timestamp{Time: prev.Modified.Add(time.Millisecond)}
+	}
+	raw, err = d.raw()
+	return raw, true, err
+}
+
+// withdraw handles values a feed withdrew: when no feed that ever reported the
+// value still reports it (each feed's latest provenance record is revoked), its
+// indicator gets a version with valid_until = now. valid_until rather than
+// revoked: a value may come back, and a revoked STIX object cannot (§3.6).
+func (ru *run) withdraw(ctx context.Context, withdrawn []obs, now time.Time) error {
+	if len(withdrawn) == 0 {
+		return nil
+	}
+	pool := ru.pool()
+	ts := stix.NewTimestamp(now)
+	var write []stix.RawObject
+	done := map[valueKey]bool{}
+	for _, o := range withdrawn {
+		if done[o.key] {
+			continue
+		}
+		done[o.key] = true
+		recs, err := ru.Store.Provenance(ctx, o.key.kind, o.v.Value)
+		if err != nil {
+			return fmt.Errorf("read provenance of %s: %w", o.v.Value, err)
+		}
+		// Latest record per feed; this feed's withdrawal counts even when a record of
+		// the same day said otherwise (the key has no room for both).
+		latest := map[string]storage.Provenance{}
+		for _, p := range recs {
+			if q, ok := latest[p.Feed]; !ok || !p.Day.Before(q.Day) {
+				latest[p.Feed] = p
+			}
+		}
+		latest[o.Feed] = storage.Provenance{Feed: o.Feed, Revoked: true}
+		active := false
+		for _, p := range latest {
+			active = active || !p.Revoked
+		}
+		if active {
+			continue
+		}
+		id := IndicatorID(o.v)
+		page, err := ru.Store.GetObject(ctx, pool, id, storage.Filter{})
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // never detection-worthy: no indicator to withdraw
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", id, err)
+		}
+		if len(page.Records) == 0 {
+			continue
+		}
+		ind, changed, err := ru.indicator(o.v, id, page.Records[0].JSON, true, ts, ts, &ts)
+		if err != nil {
+			return err
+		}
+		if changed {
+			write = append(write, ind)
+			ru.stats.Revoked++
+		}
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	if _, err := ru.Store.PutObjects(ctx, pool, write); err != nil {
+		return fmt.Errorf("store withdrawn indicators: %w", err)
+	}
+	return nil
+}
