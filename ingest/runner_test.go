@@ -320,11 +320,11 @@ func TestRunWarningsAndFilters(t *testing.T) {
 	r := newRunner(s, &now)
 	src := &sliceSource{batches: []ingest.Batch{{
 		Observations: []ingest.Observation{
-			{Type: "ipv4-addr", Value: "010.1.1.1", Detect: true},           // invalid: warning
-			{Type: "ipv4-addr", Value: "198.51.100.7", Detect: true},        // kept
-			{Type: "url", Value: "hxxp://evil[.]example/a", Detect: true},   // type not enabled
+			{Type: "ipv4-addr", Value: "010.1.1.1", Detect: true},                                     // invalid: warning
+			{Type: "ipv4-addr", Value: "198.51.100.7", Detect: true},                                  // kept
+			{Type: "url", Value: "hxxp://evil[.]example/a", Detect: true},                             // type not enabled
 			{Value: "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", Detect: true}, // guessed
-			{Type: "ipv4-addr", Value: "198.51.100.8", Verdict: json.RawMessage(`{bad`)},                // verdict dropped
+			{Type: "ipv4-addr", Value: "198.51.100.8", Verdict: json.RawMessage(`{bad`)},              // verdict dropped
 		},
 		Warnings: []ingest.Warning{{Record: "7", Field: "tags", Msg: "not a list"}},
 	}}}
