@@ -24,6 +24,9 @@ var (
 	ErrFormat = errors.New("unsupported store format")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrKind: the collection exists with another kind (EnsureCollection with a different
+	// kind, PutObjects into a curated collection, AddMembers into a stored one).
+	ErrKind = errors.New("wrong collection kind")
 )
 
 // Collection kinds.
