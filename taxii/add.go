@@ -32,6 +32,9 @@ func (s *Server) addObjects(c echo.Context) error {
 		return err
 	}
 	cons := consumer(c)
+	if cons.Anonymous {
+		return fmt.Errorf("adding objects requires credentials: %w", ErrUnauthorized)
+	}
 	if !canWrite(cons, col) {
 		return fmt.Errorf("collection %s is not writable by %q: %w", col.ID, cons.Name, ErrForbidden)
 	}

@@ -117,10 +117,10 @@ func parseQuery(v url.Values, ep endpoint, root *APIRoot) (*query, error) {
 // isTAXIIParam reports whether key is a parameter that may occur only once.
 func isTAXIIParam(key string) bool {
 	switch key {
-	case "added_after", "limit", "next":
+	case "added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]":
 		return true
 	}
-	return strings.HasPrefix(key, "match[")
+	return false
 }
 
 // checkMatch validates the comma-separated values of one match field (§3.4.1).

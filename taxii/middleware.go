@@ -189,4 +189,3 @@ func negotiate(stix bool, h echo.HandlerFunc) echo.HandlerFunc {
 		return h(c)
 	}
 }
-

@@ -23,10 +23,11 @@ func (s *Server) routes() *echo.Echo {
 	metricsHandler := echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	e.GET("/metrics", metricsHandler)
 
-	t := e.Group("", s.authenticate)
+	// no echo.Group: a group with middleware registers a catch-all 404 route
+	// that would shadow the router's 405 answers
 	both := func(method, path string, h echo.HandlerFunc) {
-		t.Add(method, path, h)
-		t.Add(method, path+"/", h)
+		e.Add(method, path, h, s.authenticate)
+		e.Add(method, path+"/", h, s.authenticate)
 	}
 	// §4.1 discovery, §4.2 API root, §4.3 status
 	both(http.MethodGet, "/taxii2", negotiate(false, s.getDiscovery))

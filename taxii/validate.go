@@ -41,11 +41,11 @@ var (
 
 // rawFields are the properties the built-in checks read as the producer wrote them.
 type rawFields struct {
-	Type           string          `json:"type"`
-	ID             string          `json:"id"`
-	SpecVersion    *string         `json:"spec_version"`
-	Created        *string         `json:"created"`
-	Modified       *string         `json:"modified"`
+	Type           string         `json:"type"`
+	ID             string         `json:"id"`
+	SpecVersion    *string        `json:"spec_version"`
+	Created        *string        `json:"created"`
+	Modified       *string        `json:"modified"`
 	DefinitionType string         `json:"definition_type"`
 	Definition     map[string]any `json:"definition"`
 }
