@@ -89,14 +89,14 @@ func TestResolveSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	for in, want := range map[string]attack.Ref{
-		"T1059.001": {ID: "attack-pattern--970a3432-3237-47ad-bcca-7d8cbb217736", Type: "attack-pattern", Name: "PowerShell", ExternalID: "T1059.001", URL: "https://attack.mitre.org/techniques/T1059/001"},
+		"T1059.001":  {ID: "attack-pattern--970a3432-3237-47ad-bcca-7d8cbb217736", Type: "attack-pattern", Name: "PowerShell", ExternalID: "T1059.001", URL: "https://attack.mitre.org/techniques/T1059/001"},
 		" t1059/001": {ID: "attack-pattern--970a3432-3237-47ad-bcca-7d8cbb217736", Type: "attack-pattern", Name: "PowerShell", ExternalID: "T1059.001", URL: "https://attack.mitre.org/techniques/T1059/001"},
-		"S0154":     {ID: "malware--a7881f21-e978-4fe4-af56-92c9416a2616", Type: "malware", Name: "Cobalt Strike", ExternalID: "S0154", URL: "https://attack.mitre.org/software/S0154"},
-		"S0002":     {ID: "tool--afc079f3-c0ea-4096-b75d-3f05338b7f60", Type: "tool", Name: "Mimikatz", ExternalID: "S0002", URL: "https://attack.mitre.org/software/S0002"},
-		"g0007":     {ID: "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c", Type: "intrusion-set", Name: "APT28", ExternalID: "G0007", URL: "https://attack.mitre.org/groups/G0007"},
-		"TA0002":    {ID: "x-mitre-tactic--4ca45d45-df4d-4613-8980-bac22d278fa5", Type: "x-mitre-tactic", Name: "Execution", ExternalID: "TA0002", URL: "https://attack.mitre.org/tactics/TA0002"},
-		"T1066":     {ID: "attack-pattern--b0533c6e-8fea-4788-874f-b799cacc4b92", Type: "attack-pattern", Name: "Indicator Removal from Tools", ExternalID: "T1027.005", URL: "https://attack.mitre.org/techniques/T1027/005", Revoked: "T1066"},
-		"T1153":     {ID: "attack-pattern--45d84c8b-c1e2-474d-a14d-69b5de0a2bc0", Type: "attack-pattern", Name: "Source", ExternalID: "T1153", URL: "https://attack.mitre.org/techniques/T1153", Deprecated: true},
+		"S0154":      {ID: "malware--a7881f21-e978-4fe4-af56-92c9416a2616", Type: "malware", Name: "Cobalt Strike", ExternalID: "S0154", URL: "https://attack.mitre.org/software/S0154"},
+		"S0002":      {ID: "tool--afc079f3-c0ea-4096-b75d-3f05338b7f60", Type: "tool", Name: "Mimikatz", ExternalID: "S0002", URL: "https://attack.mitre.org/software/S0002"},
+		"g0007":      {ID: "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c", Type: "intrusion-set", Name: "APT28", ExternalID: "G0007", URL: "https://attack.mitre.org/groups/G0007"},
+		"TA0002":     {ID: "x-mitre-tactic--4ca45d45-df4d-4613-8980-bac22d278fa5", Type: "x-mitre-tactic", Name: "Execution", ExternalID: "TA0002", URL: "https://attack.mitre.org/tactics/TA0002"},
+		"T1066":      {ID: "attack-pattern--b0533c6e-8fea-4788-874f-b799cacc4b92", Type: "attack-pattern", Name: "Indicator Removal from Tools", ExternalID: "T1027.005", URL: "https://attack.mitre.org/techniques/T1027/005", Revoked: "T1066"},
+		"T1153":      {ID: "attack-pattern--45d84c8b-c1e2-474d-a14d-69b5de0a2bc0", Type: "attack-pattern", Name: "Source", ExternalID: "T1153", URL: "https://attack.mitre.org/techniques/T1153", Deprecated: true},
 	} {
 		got, ok := ix.Resolve(in)
 		if !ok || got != want {
