@@ -15,16 +15,23 @@ import (
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/storage/bolt"
 )
 
 var testTime = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 
 const testIdentity = "identity--6a5f5a1e-1b1d-4c4a-9e8f-2b7c7d0e5f11"
 
-// testStore returns the store the runner tests use.
+// testStore returns a real embedded store with the pool and an inbox collection.
 func testStore(t testing.TB) ingest.Store {
 	t.Helper()
-	return newMemStore(ingest.DefaultPool, "inbox")
+	s := bolt.MustOpen(t, filepath.Join(t.TempDir(), "db"))
+	for _, c := range []string{ingest.DefaultPool, "inbox"} {
+		if err := s.EnsureCollection(context.Background(), c, storage.KindStored); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }
 
 // sliceSource replays fixed batches; its cursor is the index of the next batch.

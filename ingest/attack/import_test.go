@@ -3,51 +3,26 @@ package attack_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ctibroker/ctibroker/ingest/attack"
-	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/storage/bolt"
 )
 
-// collector records what Import writes; re-puts of a stored (id, modified) count
-// as Existing, as the storage contract says.
-type collector struct {
-	objs map[string][]stix.RawObject
-	seen map[string]bool
-}
-
-func (c *collector) PutObjects(_ context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
-	res := &storage.WriteResult{}
-	for _, o := range objs {
-		k := o.ID
-		if o.Modified != nil {
-			k += o.Modified.String()
-		}
-		if c.seen[k] {
-			res.Existing++
-			continue
-		}
-		c.seen[k] = true
-		c.objs[coll] = append(c.objs[coll], o)
-		res.Added++
-	}
-	return res, nil
-}
-
-func (c *collector) DeleteObject(context.Context, string, string, storage.Filter) (int, error) {
-	return 0, nil
-}
-
 func TestImportByteExact(t *testing.T) {
+	ctx := context.Background()
 	file, err := os.ReadFile(sample)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{objs: map[string][]stix.RawObject{}, seen: map[string]bool{}}
-	res, err := attack.Import(context.Background(), c, "attack", sample)
+	s := bolt.MustOpen(t, filepath.Join(t.TempDir(), "db"))
+	if err := s.EnsureCollection(ctx, "attack", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	res, err := attack.Import(ctx, s, "attack", sample)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,23 +30,25 @@ func TestImportByteExact(t *testing.T) {
 		t.Fatalf("Import = %+v", res)
 	}
 	want := bundleObjects(t, sample)
-	for i, o := range c.objs["attack"] {
-		if !bytes.Contains(file, o.JSON) || o.JSON[0] != '{' {
-			t.Fatalf("object %d (%s) is not a byte-exact copy of the file's bytes", i, o.ID)
+	for _, o := range want {
+		id := o["id"].(string)
+		page, err := s.GetObject(ctx, "attack", id, storage.Filter{})
+		if err != nil {
+			t.Fatalf("GetObject(%s): %v", id, err)
 		}
-		var got map[string]any
-		if err := json.Unmarshal(o.JSON, &got); err != nil {
-			t.Fatal(err)
-		}
-		if got["id"] != want[i]["id"] || o.ID != want[i]["id"] || o.Type != want[i]["type"] {
-			t.Fatalf("object %d: got %s, want %s", i, o.ID, want[i]["id"])
+		got := page.Records[0].JSON
+		if !bytes.Contains(file, got) || got[0] != '{' || !bytes.Contains(got, []byte(`"id": "`+id+`"`)) {
+			t.Fatalf("%s: stored bytes are not a byte-exact copy of the file's object", id)
 		}
 	}
-	res, err = attack.Import(context.Background(), c, "attack", sample)
+	res, err = attack.Import(ctx, s, "attack", sample)
 	if err != nil || res.Existing != 25 || res.Added != 0 {
 		t.Fatalf("re-import = %+v, %v", res, err)
 	}
-	if _, err := attack.Import(context.Background(), c, "attack", "testdata/missing.json"); err == nil {
+	if _, err := attack.Import(ctx, s, "attack", "testdata/missing.json"); err == nil {
 		t.Fatal("missing file imported")
+	}
+	if _, err := attack.Import(ctx, s, "nope", sample); err == nil {
+		t.Fatal("import into a missing collection succeeded")
 	}
 }
