@@ -345,3 +345,12 @@ func idOf(t testing.TB, raw []byte) string {
 
 var _ = strings.Contains
 var _ storage.Filter
+
+func mustGlob(t testing.TB, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -175,11 +175,11 @@ func TestContentNegotiation(t *testing.T) {
 	paths := []string{"/taxii2/", "/intel/", "/intel/collections/", "/intel/collections/" + collPublished + "/objects/",
 		"/intel/collections/" + collPublished + "/manifest/"}
 	for accept, want := range map[string]int{
-		"application/taxii+json;version=2.1":                         200,
-		"application/taxii+json; version=2.1":                        200,
-		"application/taxii+json":                                     200,
-		"*/*":                                                        200,
-		"application/*":                                              200,
+		"application/taxii+json;version=2.1":  200,
+		"application/taxii+json; version=2.1": 200,
+		"application/taxii+json":              200,
+		"*/*":                                 200,
+		"application/*":                       200,
 		"application/json, application/taxii+json;version=2.1;q=0.9": 200,
 		"application/json, text/plain, */*":                          200,
 		"application/taxii+json;version=2.0":                         406,

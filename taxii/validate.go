@@ -106,8 +106,8 @@ func validateObject(obj *stix.RawObject, lenient bool) error {
 			return fail(p.name, "not a valid date and time")
 		}
 		*p.t = t
-		if len(m[1]) != 4 && !(lenient && m[1] == "") {
-			return fail(p.name, "must be precise to the millisecond (STIX 2.1 §3.2)")
+		if len(m[1]) < 4 && !lenient { // m[1] holds the dot
+			return fail(p.name, "must be precise to at least the millisecond (STIX 2.1 §3.2); the lenient profile accepts it")
 		}
 	}
 	if !sco {
