@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +30,10 @@ var (
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrDisabled: the credentials are right but the consumer is disabled.
 	ErrDisabled = errors.New("consumer disabled")
+	// ErrTooManyAttempts: the client address is blocked after too many
+	// failed logins; the credentials were not checked. BlockedFor gives the
+	// time left (for Retry-After).
+	ErrTooManyAttempts = errors.New("too many failed logins")
 )
 
 // Defaults applied by New and Reload.
@@ -57,7 +62,8 @@ type Authenticator struct {
 	opt     Options
 	state   atomic.Pointer[state]
 	limiter *limiter
-	hmacKey []byte // random per process: cache keys and the env-secret index
+	hmacKey []byte    // random per process: cache keys and the env-secret index
+	macs    sync.Pool // of hmac.New(sha256.New, hmacKey)
 
 	cacheMu sync.Mutex
 	cache   map[[32]byte]cacheEntry
@@ -90,6 +96,7 @@ func New(cfg Config, opt Options) (*Authenticator, error) {
 	if _, err := rand.Read(a.hmacKey); err != nil {
 		return nil, err
 	}
+	a.macs.New = func() any { return hmac.New(sha256.New, a.hmacKey) }
 	st, err := a.build(cfg)
 	if err != nil {
 		return nil, err
@@ -132,25 +139,55 @@ func (a *Authenticator) Consumers() []string {
 }
 
 // Authenticate verifies the Authorization header of r and returns the
-// consumer it names. Failures other than ErrNoCredentials are written to the
-// audit log. Rate limiting is the caller's: check AllowAttempt before and
-// call RecordFailure after an ErrInvalidCredentials.
+// consumer it names. It applies the failed-login limit to the client address
+// (Options.ClientAddr): while the address is blocked every request with
+// credentials gets ErrTooManyAttempts unchecked, and each
+// ErrInvalidCredentials counts as a failure. Failures other than
+// ErrNoCredentials are written to the audit log.
 func (a *Authenticator) Authenticate(r *http.Request) (*Consumer, error) {
 	h := r.Header.Get("Authorization")
 	if strings.TrimSpace(h) == "" {
 		return nil, ErrNoCredentials
 	}
-	c, claimed, err := a.authenticate(a.state.Load(), h)
+	return a.guard(a.opt.ClientAddr(r), func() (*Consumer, string, error) {
+		return a.authenticate(a.state.Load(), h)
+	})
+}
+
+// AuthenticateMISP verifies the raw MISP sync key MISP sends as
+// "Authorization: <key>" (no scheme) like AuthenticateMISPKey, with the
+// failed-login limit and audit of Authenticate.
+func (a *Authenticator) AuthenticateMISP(r *http.Request) (*Consumer, error) {
+	key := strings.TrimSpace(r.Header.Get("Authorization"))
+	if key == "" {
+		return nil, ErrNoCredentials
+	}
+	return a.guard(a.opt.ClientAddr(r), func() (*Consumer, string, error) {
+		c, err := a.AuthenticateMISPKey(key)
+		return c, "", err
+	})
+}
+
+// guard runs check unless addr is blocked, audits its failures and counts
+// invalid credentials against addr.
+func (a *Authenticator) guard(addr string, check func() (*Consumer, string, error)) (*Consumer, error) {
+	if d := a.BlockedFor(addr); d > 0 {
+		return nil, fmt.Errorf("%w from %s; retry in %s", ErrTooManyAttempts, addr, d.Round(time.Second))
+	}
+	c, claimed, err := check()
 	if err != nil {
-		a.auditFailure(a.opt.ClientAddr(r), claimed, err)
+		a.auditFailure(addr, claimed, err)
+		if errors.Is(err, ErrInvalidCredentials) {
+			a.RecordFailure(addr)
+		}
 	}
 	return c, err
 }
 
 // AuthenticateMISPKey verifies the key MISP server sync sends raw as
 // "Authorization: <key>" against the consumers' misp_key_env and
-// misp_key_hash. An empty key is ErrNoCredentials. Failures are not audited
-// here (no request); the caller does that.
+// misp_key_hash. An empty key is ErrNoCredentials. It neither audits nor
+// rate-limits (there is no request); AuthenticateMISP does both.
 func (a *Authenticator) AuthenticateMISPKey(key string) (*Consumer, error) {
 	key = strings.TrimSpace(key)
 	if key == "" {
@@ -278,7 +315,8 @@ func looksLikeJWT(s string) bool { return strings.Count(s, ".") == 2 }
 // cacheKey is HMAC-SHA256 under the process key of the credential; the
 // cache never holds the credential itself.
 func (a *Authenticator) cacheKey(kind, user, secret string) [32]byte {
-	m := hmac.New(sha256.New, a.hmacKey)
+	m := a.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(user))
@@ -286,6 +324,7 @@ func (a *Authenticator) cacheKey(kind, user, secret string) [32]byte {
 	m.Write([]byte(secret))
 	var k [32]byte
 	m.Sum(k[:0])
+	a.macs.Put(m)
 	return k
 }
 

@@ -389,10 +389,11 @@ func TestFailedLoginAudited(t *testing.T) {
 	var buf bytes.Buffer
 	a := MustNew(t, fixture(t), auth.Options{Getenv: fixtureEnv.Getenv, Now: newClock().Now,
 		Audit: auth.NewAuditLog(&buf, newClock().Now)})
-	a.Authenticate(request(basic("Basic", "soc", "guess-1")))
-	a.Authenticate(request(basic("Basic", "guess-user", "guess-2")))
-	a.Authenticate(request(basic("Basic", "soc", "soc-secret-pw"))) // success: not audited
-	a.Authenticate(request(""))                                     // no credentials: not audited
+	const from = "192.0.2.10:51234"
+	a.Authenticate(requestFrom(basic("Basic", "soc", "guess-1"), from))
+	a.Authenticate(requestFrom(basic("Basic", "guess-user", "guess-2"), from))
+	a.Authenticate(requestFrom(basic("Basic", "soc", "soc-secret-pw"), from)) // success: not audited
+	a.Authenticate(requestFrom("", from))                                     // no credentials: not audited
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("audit log has %d lines, want 2:\n%s", len(lines), buf.String())

@@ -2,9 +2,11 @@ package auth_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,11 +50,20 @@ func MustNew(tb testing.TB, cfg auth.Config, opt auth.Options) *auth.Authenticat
 	return a
 }
 
+var nextAddr atomic.Uint32
+
 // request returns a GET request carrying the Authorization header h (none
-// when empty) from 192.0.2.10.
+// when empty) from a new client address each time, so that failures in one
+// test case never reach the failed-login limit of another.
 func request(h string) *http.Request {
+	n := nextAddr.Add(1)
+	return requestFrom(h, fmt.Sprintf("10.%d.%d.%d:51234", byte(n>>16), byte(n>>8), byte(n)))
+}
+
+// requestFrom is request from remoteAddr.
+func requestFrom(h, remoteAddr string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "/taxii2/", nil)
-	r.RemoteAddr = "192.0.2.10:51234"
+	r.RemoteAddr = remoteAddr
 	if h != "" {
 		r.Header.Set("Authorization", h)
 	}

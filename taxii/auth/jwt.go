@@ -443,13 +443,7 @@ func (a *Authenticator) IssueToken(consumer string, ttl time.Duration) (string, 
 	if js == nil || js.signer == nil {
 		return "", errors.New("issue token: no signing key (set jwt.signing_key_file or an HS256 key)")
 	}
-	sub := ""
-	for s, n := range st.bySubject {
-		if n == consumer {
-			sub = s
-			break
-		}
-	}
+	sub := st.subjectOf[consumer]
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err

@@ -68,6 +68,8 @@ func (l *limiter) evictOldest() {
 // failed_logins.max_failures failures (default 10) within
 // failed_logins.window (default 1 minute); the block lasts
 // failed_logins.block (default 5 minutes). IPv6 addresses count per /64.
+// Authenticate and AuthenticateMISP already apply it; AllowAttempt and
+// RecordFailure are for other login paths (AuthenticateMISPKey callers).
 func (a *Authenticator) AllowAttempt(remoteAddr string) bool {
 	return a.BlockedFor(remoteAddr) == 0
 }

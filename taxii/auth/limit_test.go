@@ -2,7 +2,10 @@ package auth_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,5 +107,68 @@ func TestRateLimitBounded(t *testing.T) {
 	}
 	if a.AllowAttempt("10.0.0.4") || !a.AllowAttempt("10.0.0.2") {
 		t.Fatal("Reload did not keep the most recent address only")
+	}
+}
+
+// TestAuthenticateAppliesLimit: Authenticate counts invalid credentials per
+// client address and refuses a blocked address without checking anything.
+func TestAuthenticateAppliesLimit(t *testing.T) {
+	clk := newClock()
+	var hashes atomic.Int64
+	a := MustNew(t, fixture(t), auth.Options{Getenv: fixtureEnv.Getenv, Now: clk.Now, OnSlowHash: func() { hashes.Add(1) }})
+	const attacker, other = "203.0.113.5:1000", "203.0.113.6:1000"
+	for i := range auth.DefaultMaxFailures {
+		if _, err := a.Authenticate(requestFrom(basic("Basic", "bc", fmt.Sprintf("guess-%d", i)), attacker)); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("guess %d: error = %v, want ErrInvalidCredentials", i, err)
+		}
+	}
+	before := hashes.Load()
+	if _, err := a.Authenticate(requestFrom(basic("Basic", "bc", "bc-pw"), attacker)); !errors.Is(err, auth.ErrTooManyAttempts) {
+		t.Fatalf("right password from a blocked address: error = %v, want ErrTooManyAttempts", err)
+	}
+	if _, err := a.AuthenticateMISP(requestFrom(fixtureEnv["SOC_MISP_KEY"], attacker)); !errors.Is(err, auth.ErrTooManyAttempts) {
+		t.Fatalf("MISP key from a blocked address: error = %v, want ErrTooManyAttempts", err)
+	}
+	if hashes.Load() != before {
+		t.Fatal("a blocked request ran a password hash")
+	}
+	if _, err := a.Authenticate(requestFrom("", attacker)); !errors.Is(err, auth.ErrNoCredentials) {
+		t.Fatalf("no credentials from a blocked address: error = %v, want ErrNoCredentials (the server decides)", err)
+	}
+	if c, err := a.Authenticate(requestFrom(basic("Basic", "bc", "bc-pw"), other)); err != nil || c.Name != "bc" {
+		t.Fatalf("another address: %v, %v", c, err)
+	}
+	for range 2 * auth.DefaultMaxFailures { // disabled is not a failed login
+		if _, err := a.Authenticate(requestFrom(basic("Basic", "off", "off-secret-pw"), other)); !errors.Is(err, auth.ErrDisabled) {
+			t.Fatalf("disabled: error = %v, want ErrDisabled", err)
+		}
+	}
+	clk.Advance(auth.DefaultBlock)
+	if c, err := a.Authenticate(requestFrom(basic("Basic", "bc", "bc-pw"), attacker)); err != nil || c.Name != "bc" {
+		t.Fatalf("after the block: %v, %v", c, err)
+	}
+}
+
+func TestAuthenticateMISP(t *testing.T) {
+	a := MustNew(t, fixture(t), auth.Options{Getenv: fixtureEnv.Getenv, Now: newClock().Now})
+	for name, tt := range map[string]struct {
+		header   string
+		wantName string
+		wantErr  error
+	}{
+		"raw key":        {fixtureEnv["SOC_MISP_KEY"], "soc", nil},
+		"wrong key":      {"ffffffffffffffffffffffffffffffffffffffff", "", auth.ErrInvalidCredentials},
+		"no header":      {"", "", auth.ErrNoCredentials},
+		"Basic is wrong": {basic("Basic", "soc", "soc-secret-pw"), "", auth.ErrInvalidCredentials},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := a.AuthenticateMISP(request(tt.header))
+			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("AuthenticateMISP() error = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && c.Name != tt.wantName {
+				t.Fatalf("AuthenticateMISP() = %s, want %s", c.Name, tt.wantName)
+			}
+		})
 	}
 }

@@ -1,11 +1,11 @@
 package auth
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 )
 
@@ -16,6 +16,7 @@ type state struct {
 	enabled   map[string]bool
 	creds     map[string]*credentials
 	bySubject map[string]string // JWT subject → name
+	subjectOf map[string]string // name → JWT subject
 	apiKeys   keyIndex
 	mispKeys  keyIndex
 	jwt       *jwtState
@@ -66,10 +67,12 @@ func newKeyIndex() keyIndex {
 }
 
 func (a *Authenticator) mac(secret string) [32]byte {
-	m := hmac.New(sha256.New, a.hmacKey)
+	m := a.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(secret))
 	var k [32]byte
 	m.Sum(k[:0])
+	a.macs.Put(m)
 	return k
 }
 
@@ -141,6 +144,7 @@ func (a *Authenticator) build(cfg Config) (*state, error) {
 		enabled:   map[string]bool{},
 		creds:     map[string]*credentials{},
 		bySubject: map[string]string{},
+		subjectOf: map[string]string{},
 		apiKeys:   newKeyIndex(),
 		mispKeys:  newKeyIndex(),
 	}
@@ -238,6 +242,7 @@ func (a *Authenticator) addConsumer(st *state, cc ConsumerConfig) error {
 		return fmt.Errorf("jwt_subject %q: also the subject of consumer %q", sub, other)
 	}
 	st.bySubject[sub] = cc.Name
+	st.subjectOf[cc.Name] = sub
 	st.consumers[cc.Name] = c
 	st.creds[cc.Name] = cr
 	st.enabled[cc.Name] = cc.Enabled == nil || *cc.Enabled
