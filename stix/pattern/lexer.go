@@ -260,7 +260,8 @@ func (p *parser) next() {
 			}
 			t.str = s[start:p.pos]
 			t.kind = tIdent
-			if !t.hyphen {
+			// Keywords are upper-case, and true/false.
+			if !t.hyphen && (c <= 'Z' || c == 't' || c == 'f') {
 				if k, ok := keywords[t.str]; ok {
 					t.kind = k
 					t.bval = t.str == "true"

@@ -3,7 +3,6 @@ package pattern
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -450,6 +449,7 @@ func (p *parser) objectPath() ObjectPath {
 	}
 	var path ObjectPath
 	path.ObjectType = t.str
+	path.Steps = make([]PathStep, 0, 2)
 	p.next()
 	p.expect(tColon, "':' after the object type")
 	switch p.tok.kind {
@@ -506,7 +506,7 @@ func (p *parser) objectPath() ObjectPath {
 func hashCheckFor(path ObjectPath) *hashCheck {
 	steps := path.Steps
 	last := steps[len(steps)-1]
-	if last.Kind != StepKey || len(steps) < 2 {
+	if last.Kind != StepKey || len(last.Key) > 32 {
 		return nil
 	}
 	through := false
@@ -519,7 +519,21 @@ func hashCheckFor(path ObjectPath) *hashCheck {
 	if !through {
 		return nil
 	}
-	hc, ok := hashChecks[strings.ToUpper(strings.ReplaceAll(last.Key, "-", ""))]
+	// Upper-case without hyphens, in a stack buffer.
+	var buf [32]byte
+	n := 0
+	for i := 0; i < len(last.Key); i++ {
+		c := last.Key[i]
+		if c == '-' {
+			continue
+		}
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[n] = c
+		n++
+	}
+	hc, ok := hashChecks[string(buf[:n])]
 	if !ok {
 		return nil
 	}
