@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/taxii"
 )
 
@@ -335,4 +336,38 @@ func TestAddValidSTIXTestdata(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestValidatorHookAndPanic plugs a validator through Deps.Validate; a panic in
+// it becomes a TAXII 500 naming the request id, and the server keeps serving.
+func TestValidatorHookAndPanic(t *testing.T) {
+	e := newEnv(t, func(_ *taxii.Config, d *taxii.Deps) {
+		d.Validate = func(obj *stix.RawObject, lenient bool) error {
+			switch {
+			case obj.Type == "malware":
+				panic("validator bug")
+			case strings.Contains(string(obj.JSON), "forbidden-word"):
+				return &stix.ValidationError{ID: obj.ID, Type: obj.Type, Property: "name", Reason: "contains a forbidden word"}
+			}
+			return nil
+		}
+	})
+	now := time.Now()
+	ok := indicator(1, now)
+	bad := bytes.Replace(indicator(2, now), []byte(`"n2"`), []byte(`"forbidden-word"`), 1)
+	r := e.post("soc", collInbox, envelope(ok, bad))
+	mustStatus(t, r, 202)
+	s := checkStatus(t, r.body)
+	if s.SuccessCount != 1 || s.FailureCount != 1 || !strings.Contains(s.Failures[0].Message, "forbidden word") {
+		t.Fatalf("hook not applied: %s", r.body)
+	}
+	r = e.post("soc", collInbox, envelope([]byte(`{"type":"malware","spec_version":"2.1","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"x","is_family":true}`)))
+	mustStatus(t, r, 500)
+	if strings.Contains(string(r.body), "validator bug") {
+		t.Error("panic text leaked to the client")
+	}
+	if !strings.Contains(e.logs.String(), "validator bug") {
+		t.Error("panic not logged")
+	}
+	mustStatus(t, e.get("soc", "/intel/"), 200)
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +91,7 @@ func (s *Server) access(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxRequestIDKey, rid)
 		c.Set(ctxClientIPKey, client)
 		c.Response().Header().Set(HeaderRequestID, rid)
-		err := next(c)
+		err := s.recoverPanic(next, c)
 		if err != nil {
 			s.echo.HTTPErrorHandler(err, c)
 		}
@@ -120,6 +122,20 @@ func (s *Server) access(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 		return nil
 	}
+}
+
+// recoverPanic runs next and turns a panic into an error (a TAXII 500 whose
+// error_id is the request id; the panic value and stack are logged once).
+func (s *Server) recoverPanic(next echo.HandlerFunc, c echo.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return next(c)
 }
 
 // forwardedFor returns the client address from X-Forwarded-For: the rightmost
