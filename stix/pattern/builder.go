@@ -17,7 +17,7 @@ func ParsePath(objectType, propertyPath string) (ObjectPath, error) {
 	if !ValidObjectType(objectType) {
 		return ObjectPath{}, errors.New("object type " + strconv.Quote(objectType) + " is not [a-zA-Z_][a-zA-Z0-9_-]* or is a keyword")
 	}
-	path := ObjectPath{ObjectType: objectType}
+	path := ObjectPath{ObjectType: objectType, Steps: make([]PathStep, 0, 4)}
 	s := propertyPath
 	i := 0
 	bad := func(msg string) (ObjectPath, error) {
@@ -110,12 +110,13 @@ func EqualsComparison(objectType, propertyPath, value string) (*Comparison, erro
 // returns "" when objectType or propertyPath cannot be written (see
 // EqualsComparison for the error).
 func Equals(objectType, propertyPath, value string) string {
-	c, err := EqualsComparison(objectType, propertyPath, value)
+	path, err := ParsePath(objectType, propertyPath)
 	if err != nil {
 		return ""
 	}
+	c := Comparison{Path: path, Op: OpEqual, Value: StringLiteral(value)}
 	var b strings.Builder
-	b.Grow(len(objectType) + len(propertyPath) + len(value) + 10)
+	b.Grow(len(objectType) + 2*len(propertyPath) + len(value) + len(value)/8 + 16)
 	b.WriteByte('[')
 	c.write(&b)
 	b.WriteByte(']')

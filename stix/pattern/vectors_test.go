@@ -175,3 +175,46 @@ func TestPatternsJSON(t *testing.T) {
 		t.Errorf("got %d valid-syntax-only entries, want 3", counts["valid-syntax-only"])
 	}
 }
+
+// TestBundlePatterns parses the pattern of every indicator in the bundles of
+// testdata/stix: those in valid/ and should/ parse, and the two bundles in
+// invalid/ that are invalid because of their pattern do not.
+func TestBundlePatterns(t *testing.T) {
+	dir := filepath.Join(sharedDir(t), "testdata", "stix")
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bundle struct {
+			Objects []struct {
+				Type        string `json:"type"`
+				Pattern     string `json:"pattern"`
+				PatternType string `json:"pattern_type"`
+			} `json:"objects"`
+		}
+		if json.Unmarshal(b, &bundle) != nil {
+			continue // not JSON or not a bundle: other tests' business
+		}
+		rel, _ := filepath.Rel(dir, f)
+		for _, o := range bundle.Objects {
+			if o.Type != "indicator" || o.Pattern == "" || o.PatternType != "stix" {
+				continue
+			}
+			seen++
+			_, err := pattern.Parse(o.Pattern)
+			wantErr := strings.HasPrefix(filepath.Base(f), "indicator-pattern-")
+			if (err != nil) != wantErr {
+				t.Errorf("%s: Parse(%q) error = %v, want error %v", rel, o.Pattern, err, wantErr)
+			}
+		}
+	}
+	if seen < 50 {
+		t.Errorf("checked %d indicator patterns, want at least 50", seen)
+	}
+}
