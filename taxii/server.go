@@ -169,15 +169,20 @@ func (s *Server) Config() Config { return s.state.Load().cfg }
 
 // Reload validates cfg and swaps it in atomically (SIGHUP); on error the old
 // configuration stays in force. Collections new in cfg are created in the store.
+// Both outcomes go to the audit log (config.reloaded / config.rejected).
 func (s *Server) Reload(cfg Config) error {
 	st, err := s.compile(context.Background(), cfg)
 	if err != nil {
+		_ = s.audit.Log(auth.AuditEvent{Event: auth.EventConfigRejected, Detail: "taxii: " + err.Error()})
 		return err
 	}
-	old := s.state.Swap(st)
+	old := s.state.Load()
 	if old != nil && old.cfg.RateLimit == st.cfg.RateLimit {
 		st.limiter = old.limiter // keep the buckets
 	}
+	s.state.Store(st)
+	_ = s.audit.Log(auth.AuditEvent{Event: auth.EventConfigReloaded,
+		Detail: fmt.Sprintf("taxii: %d API roots, %d collections", len(st.cfg.APIRoots), len(st.cfg.Collections))})
 	return nil
 }
 

@@ -777,6 +777,9 @@ func TestReload(t *testing.T) {
 	if r := e.get("soc", "/taxii2/"); r.json(t)["title"] != "Reloaded" {
 		t.Errorf("bad reload changed the config: %s", r.body)
 	}
+	if a := e.audit.String(); !strings.Contains(a, `"event":"config.reloaded"`) || !strings.Contains(a, `"event":"config.rejected"`) {
+		t.Errorf("audit log lacks the reloads: %s", a)
+	}
 }
 
 func TestNoStoreFailureIs500(t *testing.T) {
