@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,8 +66,12 @@ type Authenticator struct {
 	hmacKey []byte    // random per process: cache keys and the env-secret index
 	macs    sync.Pool // of hmac.New(sha256.New, hmacKey)
 
+	gate    *gate // bounds concurrent bcrypt/argon2id
 	cacheMu sync.Mutex
 	cache   map[[32]byte]cacheEntry
+
+	flightMu sync.Mutex
+	flights  map[[32]byte]*flight
 }
 
 type cacheEntry struct {
@@ -92,7 +97,8 @@ func New(cfg Config, opt Options) (*Authenticator, error) {
 	if opt.ClientAddr == nil {
 		opt.ClientAddr = func(r *http.Request) string { return hostOf(r.RemoteAddr) }
 	}
-	a := &Authenticator{opt: opt, hmacKey: make([]byte, 32), cache: make(map[[32]byte]cacheEntry)}
+	a := &Authenticator{opt: opt, hmacKey: make([]byte, 32), cache: map[[32]byte]cacheEntry{},
+		flights: map[[32]byte]*flight{}, gate: newGate(runtime.GOMAXPROCS(0), opt.OnSlowHash)}
 	if _, err := rand.Read(a.hmacKey); err != nil {
 		return nil, err
 	}
@@ -194,16 +200,16 @@ func (a *Authenticator) AuthenticateMISPKey(key string) (*Consumer, error) {
 		return nil, ErrNoCredentials
 	}
 	st := a.state.Load()
-	ck := a.cacheKey("misp", "", key)
-	if c, ok := a.cached(st, ck); ok {
-		return st.consumer(c.name, c.scheme)
+	name, scheme, err := a.verify(st, a.cacheKey("misp", "", key), func() (string, Scheme, error) {
+		if n, ok := st.mispKeys.lookup(a, key); ok {
+			return n, SchemeMISPKey, nil
+		}
+		return "", "", fmt.Errorf("%w: unknown MISP key", ErrInvalidCredentials)
+	})
+	if err != nil {
+		return nil, err
 	}
-	name, ok := st.mispKeys.lookup(a, key)
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown MISP key", ErrInvalidCredentials)
-	}
-	a.remember(st, ck, name, SchemeMISPKey)
-	return st.consumer(name, SchemeMISPKey)
+	return st.consumer(name, scheme)
 }
 
 // authenticate returns the consumer, the consumer name the request claimed
@@ -246,43 +252,77 @@ func (a *Authenticator) basic(st *state, user, pass string) (*Consumer, string, 
 	if known {
 		claimed = user
 	}
-	ck := a.cacheKey("basic", user, pass)
-	if c, ok := a.cached(st, ck); ok {
-		con, err := st.consumer(c.name, c.scheme)
-		return con, c.name, err
-	}
-	var name string
-	var scheme Scheme
-	switch {
-	case known && cr.matchPassword(pass, a.opt.OnSlowHash):
-		name, scheme = user, SchemeBasic
-	case known && cr.matchAPIKey(pass, a.opt.OnSlowHash):
-		name, scheme = user, SchemeAPIKey
-	case known:
-		return nil, claimed, fmt.Errorf("%w: wrong password for consumer %q", ErrInvalidCredentials, user)
-	default:
-		n, ok := st.apiKeys.lookup(a, pass)
-		if !ok {
-			return nil, "", fmt.Errorf("%w: unknown user and no API key matches", ErrInvalidCredentials)
+	name, scheme, err := a.verify(st, a.cacheKey("basic", user, pass), func() (string, Scheme, error) {
+		switch {
+		case known && cr.matchPassword(pass, a.gate):
+			return user, SchemeBasic, nil
+		case known && cr.matchAPIKey(pass, a.gate):
+			return user, SchemeAPIKey, nil
+		case known:
+			return "", "", fmt.Errorf("%w: wrong password for consumer %q", ErrInvalidCredentials, user)
 		}
-		name, scheme = n, SchemeAPIKey
+		if n, ok := st.apiKeys.lookup(a, pass); ok {
+			return n, SchemeAPIKey, nil
+		}
+		return "", "", fmt.Errorf("%w: unknown user and no API key matches", ErrInvalidCredentials)
+	})
+	if err != nil {
+		return nil, claimed, err
 	}
-	a.remember(st, ck, name, scheme)
 	con, err := st.consumer(name, scheme)
 	return con, name, err
 }
 
 func (a *Authenticator) apiKey(st *state, key string) (*Consumer, error) {
-	ck := a.cacheKey("key", "", key)
+	name, scheme, err := a.verify(st, a.cacheKey("key", "", key), func() (string, Scheme, error) {
+		if n, ok := st.apiKeys.lookup(a, key); ok {
+			return n, SchemeAPIKey, nil
+		}
+		return "", "", fmt.Errorf("%w: unknown API key", ErrInvalidCredentials)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st.consumer(name, scheme)
+}
+
+// verify returns the cached result for ck, or runs check once however many
+// requests present the same credential at the same time, and caches a
+// success. Failures are never cached.
+func (a *Authenticator) verify(st *state, ck [32]byte, check func() (string, Scheme, error)) (string, Scheme, error) {
 	if c, ok := a.cached(st, ck); ok {
-		return st.consumer(c.name, c.scheme)
+		return c.name, c.scheme, nil
 	}
-	name, ok := st.apiKeys.lookup(a, key)
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown API key", ErrInvalidCredentials)
+	a.flightMu.Lock()
+	if f, ok := a.flights[ck]; ok && f.st == st {
+		a.flightMu.Unlock()
+		<-f.done
+		return f.name, f.scheme, f.err
 	}
-	a.remember(st, ck, name, SchemeAPIKey)
-	return st.consumer(name, SchemeAPIKey)
+	f := &flight{st: st, done: make(chan struct{})}
+	a.flights[ck] = f
+	a.flightMu.Unlock()
+
+	f.name, f.scheme, f.err = check()
+	if f.err == nil {
+		a.remember(st, ck, f.name, f.scheme)
+	}
+	a.flightMu.Lock()
+	if a.flights[ck] == f {
+		delete(a.flights, ck)
+	}
+	a.flightMu.Unlock()
+	close(f.done)
+	return f.name, f.scheme, f.err
+}
+
+// flight is one credential check in progress.
+type flight struct {
+	st     *state
+	done   chan struct{}
+	name   string
+	scheme Scheme
+	err    error
 }
 
 func (a *Authenticator) bearer(st *state, token string) (*Consumer, string, error) {

@@ -135,6 +135,8 @@ type Options struct {
 	// accepts only hashed credentials and JWTs. Never set it for serve.
 	SkipConsumerSecrets bool
 	// OnSlowHash, when set, is called each time a bcrypt or argon2id hash is
-	// computed (tests count with it).
+	// about to be computed (tests count with it). At most GOMAXPROCS such
+	// hashes run at once; concurrent requests with the same credential share
+	// one computation.
 	OnSlowHash func()
 }

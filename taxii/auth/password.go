@@ -173,23 +173,39 @@ func decodeB64(s string) ([]byte, error) {
 func (h *secretHash) slow() bool { return h.kind == hashBcrypt || h.kind == hashArgon2id }
 
 // verify reports whether secret matches h, in constant time for a given
-// hash. onSlow is called before a bcrypt or argon2id computation.
-func (h *secretHash) verify(secret string, onSlow func()) bool {
+// hash. Bcrypt and argon2id run through g, which bounds how many run at once.
+func (h *secretHash) verify(secret string, g *gate) bool {
 	switch h.kind {
 	case hashSHA256:
 		sum := sha256.Sum256([]byte(secret))
 		return subtle.ConstantTimeCompare(sum[:], h.digest) == 1
 	case hashBcrypt:
-		if onSlow != nil {
-			onSlow()
-		}
-		return bcrypt.CompareHashAndPassword(h.bcrypt, []byte(secret)) == nil
+		return g.run(func() bool { return bcrypt.CompareHashAndPassword(h.bcrypt, []byte(secret)) == nil })
 	case hashArgon2id:
-		if onSlow != nil {
-			onSlow()
-		}
-		key := argon2.IDKey([]byte(secret), h.salt, h.t, h.m, h.p, uint32(len(h.digest)))
-		return subtle.ConstantTimeCompare(key, h.digest) == 1
+		return g.run(func() bool {
+			key := argon2.IDKey([]byte(secret), h.salt, h.t, h.m, h.p, uint32(len(h.digest)))
+			return subtle.ConstantTimeCompare(key, h.digest) == 1
+		})
 	}
 	return false
+}
+
+// gate bounds concurrent bcrypt and argon2id computations (CPU and, for
+// argon2id, m KiB of memory each) and reports each one to a hook.
+type gate struct {
+	sem  chan struct{}
+	hook func()
+}
+
+func newGate(n int, hook func()) *gate {
+	return &gate{sem: make(chan struct{}, max(n, 1)), hook: hook}
+}
+
+func (g *gate) run(f func() bool) bool {
+	if g.hook != nil {
+		g.hook()
+	}
+	g.sem <- struct{}{}
+	defer func() { <-g.sem }()
+	return f()
 }

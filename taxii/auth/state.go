@@ -31,18 +31,18 @@ type credentials struct {
 	apiKeyHash   *secretHash
 }
 
-func (c *credentials) matchPassword(pw string, onSlow func()) bool {
+func (c *credentials) matchPassword(pw string, g *gate) bool {
 	if c.password != "" {
 		return envEqual(pw, c.password)
 	}
-	return c.passwordHash != nil && c.passwordHash.verify(pw, onSlow)
+	return c.passwordHash != nil && c.passwordHash.verify(pw, g)
 }
 
-func (c *credentials) matchAPIKey(key string, onSlow func()) bool {
+func (c *credentials) matchAPIKey(key string, g *gate) bool {
 	if c.apiKey != "" {
 		return envEqual(key, c.apiKey)
 	}
-	return c.apiKeyHash != nil && c.apiKeyHash.verify(key, onSlow)
+	return c.apiKeyHash != nil && c.apiKeyHash.verify(key, g)
 }
 
 // keyIndex finds the consumer owning a key without knowing its name.
@@ -115,7 +115,7 @@ func (ix *keyIndex) lookup(a *Authenticator, secret string) (string, bool) {
 		}
 	}
 	for _, s := range ix.slow {
-		if s.hash.verify(secret, a.opt.OnSlowHash) {
+		if s.hash.verify(secret, a.gate) {
 			return s.name, true
 		}
 	}
