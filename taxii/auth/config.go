@@ -1,7 +1,10 @@
 package auth
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -139,4 +142,29 @@ type Options struct {
 	// hashes run at once; concurrent requests with the same credential share
 	// one computation.
 	OnSlowHash func()
+}
+
+// CheckGrants reports every read or write grant naming a collection id for
+// which known returns false, naming the consumer and the grant ("*" is
+// always accepted). ctibroker config check and serve call it with the
+// configured collections.
+func (c Config) CheckGrants(known func(collectionID string) bool) error {
+	var errs []error
+	for i, cc := range c.Consumers {
+		label := fmt.Sprintf("consumers[%d]", i)
+		if cc.Name != "" {
+			label = fmt.Sprintf("consumer %q", cc.Name)
+		}
+		for _, g := range []struct {
+			field string
+			ids   []string
+		}{{"read", cc.Read}, {"write", cc.Write}} {
+			for j, id := range g.ids {
+				if id = strings.TrimSpace(id); id != "*" && !known(id) {
+					errs = append(errs, fmt.Errorf("%s: %s[%d]: unknown collection %q", label, g.field, j, id))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -116,3 +116,23 @@ failed_logins: {max_failures: 5, window: 2m, block: 15m, max_addresses: 500}
 		t.Fatalf("unknown key: error = %v, want one naming pasword_env", err)
 	}
 }
+
+func TestCheckGrants(t *testing.T) {
+	known := func(id string) bool { return id == inbox || id == published }
+	if err := fixture(t).CheckGrants(known); err != nil {
+		t.Fatalf("CheckGrants(fixture) = %v", err)
+	}
+	cfg := auth.Config{Consumers: []auth.ConsumerConfig{
+		{Name: "a", Read: []string{inbox, "typo-id"}},
+		{Name: "b", Write: []string{"gone"}},
+	}}
+	err := cfg.CheckGrants(known)
+	if err == nil {
+		t.Fatal("CheckGrants() = nil, want errors")
+	}
+	for _, want := range []string{`consumer "a": read[1]: unknown collection "typo-id"`, `consumer "b": write[0]: unknown collection "gone"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckGrants() = %q, want it to contain %q", err, want)
+		}
+	}
+}
