@@ -19,10 +19,11 @@ import (
 	"time"
 )
 
-// Errors Authenticate and AuthenticateMISPKey return, possibly wrapped with
-// a reason that never contains a secret. The taxii server answers
-// ErrInvalidCredentials and ErrDisabled with 401 and Challenge(), and decides
-// itself whether ErrNoCredentials means anonymous access or 401.
+// Errors Authenticate, AuthenticateMISP and AuthenticateMISPKey return,
+// possibly wrapped with a reason that never contains a secret. The taxii
+// server answers ErrInvalidCredentials and ErrDisabled with 401 and
+// Challenge(), ErrTooManyAttempts with 429 (or 401) and Retry-After, and
+// decides itself whether ErrNoCredentials means anonymous access or 401.
 var (
 	// ErrNoCredentials: the request has no Authorization header.
 	ErrNoCredentials = errors.New("no credentials")
@@ -60,11 +61,12 @@ func Challenge() string { return `Basic realm="ctibroker", Bearer realm="ctibrok
 // consumers. It is safe for concurrent use; Reload swaps its configuration
 // atomically.
 type Authenticator struct {
-	opt     Options
-	state   atomic.Pointer[state]
-	limiter *limiter
-	hmacKey []byte    // random per process: cache keys and the env-secret index
-	macs    sync.Pool // of hmac.New(sha256.New, hmacKey)
+	opt      Options
+	reloadMu sync.Mutex // serialises Reload
+	state    atomic.Pointer[state]
+	limiter  *limiter
+	hmacKey  []byte    // random per process: cache keys and the env-secret index
+	macs     sync.Pool // of hmac.New(sha256.New, hmacKey)
 
 	gate    *gate // bounds concurrent bcrypt/argon2id
 	cacheMu sync.Mutex
@@ -117,6 +119,8 @@ func New(cfg Config, opt Options) (*Authenticator, error) {
 // configuration. Cached credentials are forgotten; failed-login counts are
 // kept.
 func (a *Authenticator) Reload(cfg Config) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	st, err := a.build(cfg)
 	if err != nil {
 		return err
