@@ -250,6 +250,19 @@ func checkKeyAlg(pub any, alg string) error {
 	return nil
 }
 
+// keyTypeFits reports whether pub belongs to the family of alg.
+func keyTypeFits(pub any, alg string) bool {
+	switch pub.(type) {
+	case *rsa.PublicKey:
+		return alg == "RS256"
+	case *ecdsa.PublicKey:
+		return alg == "ES256"
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
 // jwk is the subset of RFC 7517/7518/8037 members ctibroker reads.
 type jwk struct {
 	Kty string `json:"kty"`
@@ -302,10 +315,10 @@ func loadJWKS(path, onlyKid, alg string) ([]verifyKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys[%d] (kid %q): %w", i, k.Kid, err)
 		}
+		if k.Alg == "" && !keyTypeFits(pub, keyAlg) {
+			continue // another family than the pinned algorithm: not ours
+		}
 		if err := checkKeyAlg(pub, keyAlg); err != nil {
-			if alg == "" && k.Alg == "" {
-				continue
-			}
 			return nil, fmt.Errorf("keys[%d] (kid %q): %w", i, k.Kid, err)
 		}
 		out = append(out, verifyKey{kid: k.Kid, alg: keyAlg, key: pub})

@@ -311,10 +311,12 @@ func TestJWTConfigErrors(t *testing.T) {
 			map[string]string{"kty": "EC", "crv": "P-256", "alg": "ES256", "kid": "b", "x": b64u(make([]byte, 32)), "y": b64u(make([]byte, 32))})}}}, []string{`kid "b"`, "EC point"}},
 		"JWKS wrong curve": {auth.JWTConfig{Keys: []auth.JWTKey{{JWKSFile: writeJWKS(t, dir, "p384.json",
 			map[string]string{"kty": "EC", "crv": "P-384", "alg": "ES256", "kid": "c", "x": "AA", "y": "AA"})}}}, []string{"P-384"}},
-		"signing key id alone": {auth.JWTConfig{SigningKeyID: "x"}, []string{"signing_key_id"}},
-		"signing key missing":  {auth.JWTConfig{SigningKeyFile: filepath.Join(dir, "nokey.pem")}, []string{"signing_key_file", "nokey.pem"}},
-		"signing key public":   {auth.JWTConfig{SigningKeyFile: ecPEM}, []string{"signing_key_file", `"PUBLIC KEY"`}},
-		"negative leeway":      {auth.JWTConfig{Leeway: -time.Second}, []string{"leeway"}},
+		"JWKS key declares wrong alg": {auth.JWTConfig{Keys: []auth.JWTKey{{JWKSFile: writeJWKS(t, dir, "wrongalg.json", jwkOf(t, &k.ec.PublicKey, "w", "RS256"))}}}, []string{`kid "w"`, "EC key cannot verify RS256"}},
+		"JWKS small RSA key":          {auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "RS256", JWKSFile: writeJWKS(t, dir, "small.json", jwkOf(t, &k.rsaSmall.PublicKey, "s", ""))}}}, []string{`kid "s"`, "1024 bits"}},
+		"signing key id alone":        {auth.JWTConfig{SigningKeyID: "x"}, []string{"signing_key_id"}},
+		"signing key missing":         {auth.JWTConfig{SigningKeyFile: filepath.Join(dir, "nokey.pem")}, []string{"signing_key_file", "nokey.pem"}},
+		"signing key public":          {auth.JWTConfig{SigningKeyFile: ecPEM}, []string{"signing_key_file", `"PUBLIC KEY"`}},
+		"negative leeway":             {auth.JWTConfig{Leeway: -time.Second}, []string{"leeway"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := auth.New(auth.Config{JWT: tt.jwt}, auth.Options{Getenv: e.Getenv})
@@ -410,6 +412,27 @@ func TestIssueToken(t *testing.T) {
 				t.Fatalf("Authenticate(issued) = %v, %v", c, err)
 			}
 		})
+	}
+}
+
+// TestJWKSPinnedAlgorithm: with alg pinned in the config, JWKS keys of
+// other families without their own alg are skipped, not errors.
+func TestJWKSPinnedAlgorithm(t *testing.T) {
+	k := mustKeys(t)
+	cfg := fixture(t)
+	cfg.JWT.Keys = []auth.JWTKey{{Algorithm: "ES256", JWKSFile: writeJWKS(t, t.TempDir(), "mixed.json",
+		jwkOf(t, &k.rsa.PublicKey, "r", ""), jwkOf(t, &k.ec.PublicKey, "e", ""), jwkOf(t, k.ed.Public(), "d", ""))}}
+	a := MustNew(t, cfg, auth.Options{Getenv: fixtureEnv.Getenv, Now: newClock().Now})
+	if c, err := a.Authenticate(request("Bearer " + sign(t, jwt.SigningMethodES256, k.ec, "e", claims("soc", nil)))); err != nil || c.Name != "soc" {
+		t.Fatalf("ES256 from mixed JWKS: %v, %v", c, err)
+	}
+	for name, tok := range map[string]string{
+		"RS256": sign(t, jwt.SigningMethodRS256, k.rsa, "r", claims("soc", nil)),
+		"EdDSA": sign(t, jwt.SigningMethodEdDSA, k.ed, "d", claims("soc", nil)),
+	} {
+		if _, err := a.Authenticate(request("Bearer " + tok)); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Errorf("%s token with only ES256 pinned: error = %v, want ErrInvalidCredentials", name, err)
+		}
 	}
 }
 
