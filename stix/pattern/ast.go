@@ -60,11 +60,10 @@ type ComparisonCompound struct {
 // an optional NOT before the operator.
 type Comparison struct {
 	Path    ObjectPath
-	Negated bool     // NOT before the operator
-	Op      Operator // OpExists has no value
-	Value   Literal  // the right-hand side, for every operator but OpIn and OpExists
-	Values  []Literal
-	// Values is the set of OpIn, possibly empty.
+	Negated bool      // NOT before the operator
+	Op      Operator  // OpExists has no value
+	Value   Literal   // the right-hand side, for every operator but OpIn and OpExists
+	Values  []Literal // the set of OpIn, possibly empty
 }
 
 func (*Comparison) comparisonExpr()         {}

@@ -87,7 +87,6 @@ type token struct {
 	num        int64   // tInt
 	fnum       float64 // tFloat
 	bval       bool    // tBool
-	numText    string  // tInt/tFloat source text, for range errors
 }
 
 // describe names a token for error messages.
@@ -343,7 +342,6 @@ func (p *parser) lexNumber(t *token) {
 	}
 	p.pos = i
 	text := s[start:i]
-	t.numText = text
 	if isFloat {
 		t.kind = tFloat
 		f, ok := parseFloat(text)

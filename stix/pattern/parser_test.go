@@ -292,3 +292,20 @@ func TestLiteralText(t *testing.T) {
 		t.Fatalf("binary bytes = %q, want hi", got)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	if err := pattern.Check("[a:b = 1]"); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if err := pattern.Check("[a:b = ]"); err == nil || err.Error() != "column 8: expected a literal, found ']'" {
+		t.Fatalf("Check: got %v", err)
+	}
+	check := pattern.Checker(pattern.Limits{MaxLength: 8})
+	var pe *pattern.Error
+	if err := check("[a:b = 1]"); !errors.As(err, &pe) || pe.Limit != "MaxLength" {
+		t.Fatalf("Checker MaxLength 8: got %v", err)
+	}
+	if err := check("[a:b=1]"); err != nil {
+		t.Fatalf("Checker: %v", err)
+	}
+}

@@ -79,3 +79,19 @@ func Simple(s string) (objType, path, value string, ok bool) {
 	}
 	return c.Path.ObjectType, c.Path.Property(), c.Value.Text(), true
 }
+
+// Check parses s with the default Limits and returns only the error (nil or an
+// *Error). It fits stix.Validator's PatternChecker field.
+func Check(s string) error {
+	_, err := ParseWithLimits(s, Limits{})
+	return err
+}
+
+// Checker returns a function that parses with lim and returns only the error,
+// for stix.Validator's PatternChecker field when the limits are configured.
+func Checker(lim Limits) func(string) error {
+	return func(s string) error {
+		_, err := ParseWithLimits(s, lim)
+		return err
+	}
+}
