@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctibroker/ctibroker/stix/pattern"
 )
@@ -307,5 +308,51 @@ func TestCheck(t *testing.T) {
 	}
 	if err := check("[a:b=1]"); err != nil {
 		t.Fatalf("Checker: %v", err)
+	}
+}
+
+// TestLiteralConstructors renders each constructed literal in a comparison and
+// parses it back to the same literal.
+func TestLiteralConstructors(t *testing.T) {
+	ts := time.Date(2024, 2, 29, 23, 59, 58, 120000000, time.FixedZone("x", 3600))
+	path := pattern.ObjectPath{ObjectType: "x-t", Steps: []pattern.PathStep{{Kind: pattern.StepKey, Key: "v"}}}
+	for name, tt := range map[string]struct {
+		lit  pattern.Literal
+		text string
+	}{
+		"string":     {pattern.StringLiteral(`a'b\c`), `'a\'b\\c'`},
+		"int":        {pattern.IntLiteral(-42), "-42"},
+		"float":      {pattern.FloatLiteral(3), "3.0"},
+		"float tiny": {pattern.FloatLiteral(1e-7), "0.0000001"},
+		"bool":       {pattern.BoolLiteral(false), "false"},
+		"binary":     {pattern.BinaryLiteral([]byte{0, 1, 254, 255}), "b'AAH+/w=='"},
+		"hex":        {pattern.HexLiteral([]byte{0xDE, 0xAD}), "h'dead'"},
+		"timestamp":  {pattern.TimestampLiteral(ts), "t'2024-02-29T22:59:58.12Z'"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := tt.lit.String(); got != tt.text {
+				t.Fatalf("String() = %q, want %q", got, tt.text)
+			}
+			s := pattern.And(&pattern.Comparison{Path: path, Op: pattern.OpEqual, Value: tt.lit})
+			c, ok := MustParse(t, s).SimpleComparison()
+			if !ok || c.Value != tt.lit {
+				t.Fatalf("Parse(%q) value = %#v, want %#v", s, c.Value, tt.lit)
+			}
+		})
+	}
+	if tm, ok := pattern.TimestampLiteral(ts).Time(); !ok || !tm.Equal(ts) {
+		t.Fatalf("Time() = %v, want %v", tm, ts)
+	}
+}
+
+func TestWalkStops(t *testing.T) {
+	p := MustParse(t, "[a:b = 1 OR a:c = 2] AND [a:d = 3]")
+	var seen []string
+	p.Walk(func(c *pattern.Comparison) bool {
+		seen = append(seen, c.Path.Property())
+		return len(seen) < 2
+	})
+	if strings.Join(seen, ",") != "b,c" {
+		t.Fatalf("Walk visited %v, want b,c", seen)
 	}
 }
