@@ -418,3 +418,36 @@ func TestChallenge(t *testing.T) {
 		t.Fatalf("Challenge() = %q, want Basic and Bearer challenges", got)
 	}
 }
+
+// TestCacheBounded: the credential cache never grows beyond 10 000 entries;
+// when full of live entries it starts over, so a credential cached before
+// is verified again.
+func TestCacheBounded(t *testing.T) {
+	cfg := auth.Config{Consumers: []auth.ConsumerConfig{{Name: "bc", PasswordHash: bcryptHash(t, "bc-pw", bcrypt.MinCost)}}}
+	const n = 10000
+	for i := range n {
+		cfg.Consumers = append(cfg.Consumers, auth.ConsumerConfig{Name: fmt.Sprintf("k%d", i), APIKeyHash: auth.HashAPIKey(fmt.Sprintf("key-%d", i))})
+	}
+	var hashes atomic.Int64
+	a := MustNew(t, cfg, auth.Options{Now: newClock().Now, OnSlowHash: func() { hashes.Add(1) }})
+	bc := basic("Basic", "bc", "bc-pw")
+	if _, err := a.Authenticate(request(bc)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n - 2 { // fills the cache to n-1 entries
+		if _, err := a.Authenticate(request(fmt.Sprintf("Token key-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Authenticate(request(bc)); err != nil || hashes.Load() != 1 {
+		t.Fatalf("below the bound: err %v, %d hashes, want the cached entry (1 hash)", err, hashes.Load())
+	}
+	for i := n - 2; i < n; i++ { // reaches the bound
+		if _, err := a.Authenticate(request(fmt.Sprintf("Token key-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Authenticate(request(bc)); err != nil || hashes.Load() != 2 {
+		t.Fatalf("past the bound: err %v, %d hashes, want the entry dropped (2 hashes)", err, hashes.Load())
+	}
+}

@@ -169,9 +169,6 @@ func decodeB64(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
 }
 
-// slow reports whether verifying h costs a deliberate key derivation.
-func (h *secretHash) slow() bool { return h.kind == hashBcrypt || h.kind == hashArgon2id }
-
 // verify reports whether secret matches h, in constant time for a given
 // hash. Bcrypt and argon2id run through g, which bounds how many run at once.
 func (h *secretHash) verify(secret string, g *gate) bool {
