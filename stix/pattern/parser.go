@@ -87,7 +87,7 @@ func ParseWithLimits(s string, lim Limits) (pat *Pattern, err error) {
 	if p.tok.kind != tLBrack && p.tok.kind != tLParen {
 		p.failTok("expected '[' or '(' to start an observation expression")
 	}
-	expr, _ := p.observationExpressions()
+	expr := p.observationExpressions()
 	if p.tok.kind != tEOF {
 		p.failTok("expected AND, OR, FOLLOWEDBY, a qualifier or the end of the pattern")
 	}
@@ -129,56 +129,49 @@ func (p *parser) enter(off int) {
 	}
 }
 
-// qualState tracks the qualifier kinds applied directly to a [ ] (checked) or
-// to a parenthesised group (not checked), as cti-pattern-validator does.
-type qualState struct {
-	checked bool
-	seen    uint8
-}
-
 // observationExpressions: FOLLOWEDBY chain, loosest.
-func (p *parser) observationExpressions() (ObservationExpr, qualState) {
-	first, qs := p.observationOr()
+func (p *parser) observationExpressions() ObservationExpr {
+	first := p.observationOr()
 	if p.tok.kind != tFollowedBy {
-		return first, qs
+		return first
 	}
 	c := &ObservationCompound{Op: JoinFollowedBy, Operands: []ObservationExpr{first}}
 	for p.tok.kind == tFollowedBy {
 		p.next()
-		e, _ := p.observationOr()
+		e := p.observationOr()
 		c.Operands = append(c.Operands, e)
 	}
-	return c, qualState{}
+	return c
 }
 
-func (p *parser) observationOr() (ObservationExpr, qualState) {
-	first, qs := p.observationAnd()
+func (p *parser) observationOr() ObservationExpr {
+	first := p.observationAnd()
 	if p.tok.kind != tOr {
-		return first, qs
+		return first
 	}
 	c := &ObservationCompound{Op: JoinOr}
 	c.Operands = appendObs(c.Operands, JoinOr, first)
 	for p.tok.kind == tOr {
 		p.next()
-		e, _ := p.observationAnd()
+		e := p.observationAnd()
 		c.Operands = appendObs(c.Operands, JoinOr, e)
 	}
-	return c, qualState{}
+	return c
 }
 
-func (p *parser) observationAnd() (ObservationExpr, qualState) {
-	first, qs := p.observationQualified()
+func (p *parser) observationAnd() ObservationExpr {
+	first := p.observationQualified()
 	if p.tok.kind != tAnd {
-		return first, qs
+		return first
 	}
 	c := &ObservationCompound{Op: JoinAnd}
 	c.Operands = appendObs(c.Operands, JoinAnd, first)
 	for p.tok.kind == tAnd {
 		p.next()
-		e, _ := p.observationQualified()
+		e := p.observationQualified()
 		c.Operands = appendObs(c.Operands, JoinAnd, e)
 	}
-	return c, qualState{}
+	return c
 }
 
 // appendObs appends e to ops, flattening a parenthesised group of the same
@@ -192,9 +185,12 @@ func appendObs(ops []ObservationExpr, j Join, e ObservationExpr) []ObservationEx
 
 // observationQualified: [ comparison ] or ( observationExpressions ),
 // followed by any qualifiers.
-func (p *parser) observationQualified() (ObservationExpr, qualState) {
+func (p *parser) observationQualified() ObservationExpr {
 	var e ObservationExpr
-	var qs qualState
+	// Qualifier kinds seen so far; only checked for qualifiers applied directly
+	// to a [ ], not to a parenthesised group, as cti-pattern-validator does.
+	var seen uint8
+	checked := false
 	depth := p.depth
 	switch p.tok.kind {
 	case tLBrack:
@@ -203,11 +199,11 @@ func (p *parser) observationQualified() (ObservationExpr, qualState) {
 		cmp := p.comparisonOr()
 		p.expect(tRBrack, "']' to close the observation")
 		e = &ObservationSimple{Comparison: cmp}
-		qs.checked = true
+		checked = true
 	case tLParen:
 		p.enter(p.tok.start)
 		p.next()
-		e, _ = p.observationExpressions()
+		e = p.observationExpressions()
 		p.expect(tRParen, "')'")
 	default:
 		p.failTok("expected '[' or '('")
@@ -264,13 +260,13 @@ func (p *parser) observationQualified() (ObservationExpr, qualState) {
 			q.Stop = Literal{Kind: KindTimestamp, Str: t2.str}
 		default:
 			p.depth = depth
-			return e, qs
+			return e
 		}
 		bit := uint8(1) << q.Kind
-		if qs.checked && qs.seen&bit != 0 {
+		if checked && seen&bit != 0 {
 			p.fail(start, "duplicate qualifier "+q.Kind.String()+" on one observation (put the inner part in parentheses)")
 		}
-		qs.seen |= bit
+		seen |= bit
 		p.enter(start)
 		e = &ObservationQualified{Expr: e, Qualifier: q}
 	}
