@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 
@@ -39,8 +38,10 @@ func Pattern(v Value) string {
 
 // IndicatorID returns the id of the one indicator ctibroker authors for v:
 // "indicator--" + UUIDv5(Namespace, Pattern(v)).
-func IndicatorID(v Value) string {
-	return "indicator--" + uuid.NewSHA1(namespaceUUID, []byte(Pattern(v))).String()
+func IndicatorID(v Value) string { return indicatorID(Pattern(v)) }
+
+func indicatorID(pattern string) string {
+	return "indicator--" + uuid.NewSHA1(namespaceUUID, []byte(pattern)).String()
 }
 
 // ObservableID returns the deterministic id of v's SCO (STIX 2.1 §2.9): UUIDv5
@@ -135,61 +136,84 @@ type indicatorDoc struct {
 	ValidUntil     *stix.Timestamp `json:"valid_until,omitempty"`
 }
 
-// scoDoc is the SCO of a value.
-type scoDoc struct {
-	Type        string            `json:"type"`
-	SpecVersion string            `json:"spec_version"`
-	ID          string            `json:"id"`
-	Value       string            `json:"value,omitempty"`
-	Hashes      map[string]string `json:"hashes,omitempty"`
+// The authored objects are serialised by hand, in struct field order, with the
+// JSON string escaping of appendJCSString: the bytes are deterministic (the
+// unchanged check compares them with the stored ones) and cheap to produce. The
+// structs' json tags describe the same shape for reading stored versions back.
+
+func appendField(b []byte, key, value string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return appendJCSString(b, value)
 }
 
-// relationshipDoc is a relationship ctibroker authors.
-type relationshipDoc struct {
-	Type             string         `json:"type"`
-	SpecVersion      string         `json:"spec_version"`
-	ID               string         `json:"id"`
-	CreatedByRef     string         `json:"created_by_ref,omitempty"`
-	Created          stix.Timestamp `json:"created"`
-	Modified         stix.Timestamp `json:"modified"`
-	RelationshipType string         `json:"relationship_type"`
-	SourceRef        string         `json:"source_ref"`
-	TargetRef        string         `json:"target_ref"`
+func appendTime(b []byte, key string, t stix.Timestamp) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, `":"`...)
+	b = t.UTC().AppendFormat(b, stix.TimestampLayout)
+	return append(b, '"')
 }
 
 func (d *indicatorDoc) raw() (stix.RawObject, error) {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return stix.RawObject{}, err
+	b := make([]byte, 0, 320+2*len(d.Name))
+	b = append(b, `{"type":"indicator","spec_version":"2.1"`...)
+	b = appendField(b, "id", d.ID)
+	if d.CreatedByRef != "" {
+		b = appendField(b, "created_by_ref", d.CreatedByRef)
 	}
+	b = appendTime(b, "created", d.Created)
+	b = appendTime(b, "modified", d.Modified)
+	b = appendField(b, "name", d.Name)
+	b = appendField(b, "pattern", d.Pattern)
+	b = appendField(b, "pattern_type", d.PatternType)
+	b = appendField(b, "pattern_version", d.PatternVersion)
+	b = appendTime(b, "valid_from", d.ValidFrom)
+	if d.ValidUntil != nil {
+		b = appendTime(b, "valid_until", *d.ValidUntil)
+	}
+	b = append(b, '}')
 	c, m := d.Created, d.Modified
 	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: d.SpecVersion, ID: d.ID,
 		CreatedByRef: d.CreatedByRef, Created: &c, Modified: &m}, JSON: b}, nil
 }
 
 func newSCO(v Value, id string) (stix.RawObject, error) {
-	d := scoDoc{Type: v.Type, SpecVersion: "2.1", ID: id}
+	b := make([]byte, 0, 96+len(v.Value))
+	b = append(b, `{"type":`...)
+	b = appendJCSString(b, v.Type)
+	b = append(b, `,"spec_version":"2.1"`...)
+	b = appendField(b, "id", id)
 	if v.Type == TypeFile {
-		d.Hashes = map[string]string{v.HashAlgo: v.Value}
+		b = append(b, `,"hashes":{`...)
+		b = appendJCSString(b, v.HashAlgo)
+		b = append(b, ':')
+		b = appendJCSString(b, v.Value)
+		b = append(b, '}')
 	} else {
-		d.Value = v.Value
+		b = appendField(b, "value", v.Value)
 	}
-	b, err := json.Marshal(&d)
-	if err != nil {
-		return stix.RawObject{}, err
-	}
-	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: "2.1", ID: id}, JSON: b}, nil
+	b = append(b, '}')
+	return stix.RawObject{Common: stix.Common{Type: v.Type, SpecVersion: "2.1", ID: id}, JSON: b}, nil
 }
 
 func newRelationship(rel, source, target, identity string, at stix.Timestamp) (stix.RawObject, error) {
-	d := relationshipDoc{Type: "relationship", SpecVersion: "2.1", ID: relationshipID(rel, source, target),
-		CreatedByRef: identity, Created: at, Modified: at, RelationshipType: rel, SourceRef: source, TargetRef: target}
-	b, err := json.Marshal(&d)
-	if err != nil {
-		return stix.RawObject{}, err
+	id := relationshipID(rel, source, target)
+	b := make([]byte, 0, 320)
+	b = append(b, `{"type":"relationship","spec_version":"2.1"`...)
+	b = appendField(b, "id", id)
+	if identity != "" {
+		b = appendField(b, "created_by_ref", identity)
 	}
+	b = appendTime(b, "created", at)
+	b = appendTime(b, "modified", at)
+	b = appendField(b, "relationship_type", rel)
+	b = appendField(b, "source_ref", source)
+	b = appendField(b, "target_ref", target)
+	b = append(b, '}')
 	c, m := at, at
-	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: "2.1", ID: d.ID, CreatedByRef: identity,
+	return stix.RawObject{Common: stix.Common{Type: "relationship", SpecVersion: "2.1", ID: id, CreatedByRef: identity,
 		Created: &c, Modified: &m}, JSON: b}, nil
 }
 

@@ -202,7 +202,7 @@ func (ru *run) apply(ctx context.Context, b *Batch) error {
 // lastVersions returns the last stored version of each id present in collection.
 func (ru *run) lastVersions(ctx context.Context, coll string, ids []string) (map[string]storage.Record, error) {
 	out := make(map[string]storage.Record, len(ids))
-	const chunk = 1000
+	const chunk = 256 // the ids of one query; small keeps backends' per-query de-duplication cheap
 	for i := 0; i < len(ids); i += chunk {
 		part := ids[i:min(i+chunk, len(ids))]
 		f := storage.Filter{IDs: part, Versions: []string{storage.VersionLast}, Limit: len(part)}
@@ -250,7 +250,7 @@ func (ru *run) putObjects(ctx context.Context, coll string, objs []stix.Object) 
 		return err
 	}
 	now := stix.NewTimestamp(ru.now())
-	write := make([]stix.RawObject, 0, len(objs))
+	var write []stix.RawObject
 	for i, o := range objs {
 		c := o.Base()
 		if c.ID == "" || c.Type == "" {
@@ -466,6 +466,7 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		v       Value
 		detect  bool
 		seen    time.Time
+		pattern string
 		indID   string
 		scoID   string
 		relID   string
@@ -496,7 +497,8 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		w.scoID = ObservableID(w.v)
 		ids = append(ids, w.scoID)
 		if w.detect {
-			w.indID = IndicatorID(w.v)
+			w.pattern = Pattern(w.v)
+			w.indID = indicatorID(w.pattern)
 			w.relID = relationshipID("based-on", w.indID, w.scoID)
 			ids = append(ids, w.indID, w.relID)
 		}
@@ -510,7 +512,7 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		return err
 	}
 	ts := stix.NewTimestamp(now)
-	write := make([]stix.RawObject, 0, len(ids))
+	var write []stix.RawObject // allocated only when something is new or changed
 	for _, w := range order {
 		if w.revoked {
 			continue
@@ -529,7 +531,7 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 			continue
 		}
 		prev, exists := last[w.indID]
-		ind, changed, err := ru.indicator(w.v, w.indID, prev.JSON, exists, stix.NewTimestamp(w.seen), ts, nil)
+		ind, changed, err := ru.indicator(w.v, w.pattern, w.indID, prev.JSON, exists, stix.NewTimestamp(w.seen), ts, nil)
 		if err != nil {
 			return err
 		}
@@ -567,9 +569,9 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 // that version's created, valid_from and modified, and reports changed when the
 // result differs from the stored bytes (then with a later modified). validUntil
 // set withdraws the value; nil publishes it without valid_until.
-func (ru *run) indicator(v Value, id string, prevJSON []byte, exists bool, seen, now stix.Timestamp, validUntil *stix.Timestamp) (stix.RawObject, bool, error) {
+func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bool, seen, now stix.Timestamp, validUntil *stix.Timestamp) (stix.RawObject, bool, error) {
 	d := indicatorDoc{Type: "indicator", SpecVersion: "2.1", ID: id, CreatedByRef: ru.Identity,
-		Created: now, Modified: now, Name: v.Value, Pattern: Pattern(v), PatternType: "stix", PatternVersion: "2.1",
+		Created: now, Modified: now, Name: v.Value, Pattern: pattern, PatternType: "stix", PatternVersion: "2.1",
 		ValidFrom: seen, ValidUntil: validUntil}
 	if !exists {
 		if d.ValidFrom.After(now.Time) {
@@ -578,9 +580,11 @@ func (ru *run) indicator(v Value, id string, prevJSON []byte, exists bool, seen,
 		raw, err := d.raw()
 		return raw, true, err
 	}
-	var prev indicatorDoc
-	if err := json.Unmarshal(prevJSON, &prev); err != nil {
-		return stix.RawObject{}, false, fmt.Errorf("stored indicator %s: %w", id, err)
+	prev, ok := indicatorTimes(prevJSON)
+	if !ok {
+		if err := json.Unmarshal(prevJSON, &prev); err != nil {
+			return stix.RawObject{}, false, fmt.Errorf("stored indicator %s: %w", id, err)
+		}
 	}
 	d.Created, d.Modified, d.ValidFrom = prev.Created, prev.Modified, prev.ValidFrom
 	if validUntil != nil && prev.ValidUntil != nil {
@@ -639,7 +643,8 @@ func (ru *run) withdraw(ctx context.Context, withdrawn []obs, now time.Time) err
 		if active {
 			continue
 		}
-		id := IndicatorID(o.v)
+		pat := Pattern(o.v)
+		id := indicatorID(pat)
 		page, err := ru.Store.GetObject(ctx, pool, id, storage.Filter{})
 		if errors.Is(err, storage.ErrNotFound) {
 			continue // never detection-worthy: no indicator to withdraw
@@ -650,7 +655,7 @@ func (ru *run) withdraw(ctx context.Context, withdrawn []obs, now time.Time) err
 		if len(page.Records) == 0 {
 			continue
 		}
-		ind, changed, err := ru.indicator(o.v, id, page.Records[0].JSON, true, ts, ts, &ts)
+		ind, changed, err := ru.indicator(o.v, pat, id, page.Records[0].JSON, true, ts, ts, &ts)
 		if err != nil {
 			return err
 		}
@@ -666,4 +671,38 @@ func (ru *run) withdraw(ctx context.Context, withdrawn []obs, now time.Time) err
 		return fmt.Errorf("store withdrawn indicators: %w", err)
 	}
 	return nil
+}
+
+// indicatorTimes reads created, modified, valid_from and valid_until from the
+// bytes of an indicator ctibroker wrote, without a full JSON decode (the
+// unchanged path runs it for every value). ok is false when the bytes do not
+// have the expected shape; the caller then decodes them properly.
+func indicatorTimes(b []byte) (d indicatorDoc, ok bool) {
+	get := func(key string) (stix.Timestamp, bool) {
+		i := bytes.Index(b, []byte(key))
+		if i < 0 {
+			return stix.Timestamp{}, false
+		}
+		i += len(key)
+		if i+len(stix.TimestampLayout) >= len(b) || b[i+len(stix.TimestampLayout)] != '"' {
+			return stix.Timestamp{}, false
+		}
+		t, err := time.Parse(stix.TimestampLayout, string(b[i:i+len(stix.TimestampLayout)]))
+		return stix.Timestamp{Time: t}, err == nil
+	}
+	var okC, okM, okF bool
+	d.Created, okC = get(`,"created":"`)
+	d.Modified, okM = get(`,"modified":"`)
+	d.ValidFrom, okF = get(`,"valid_from":"`)
+	if !okC || !okM || !okF {
+		return d, false
+	}
+	if bytes.Contains(b, []byte(`,"valid_until":"`)) {
+		u, ok := get(`,"valid_until":"`)
+		if !ok {
+			return d, false
+		}
+		d.ValidUntil = &u
+	}
+	return d, true
 }
