@@ -1,6 +1,9 @@
 package stix
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // Common holds the properties shared by STIX objects (§3.2). Typed objects embed
 // it; RawObject carries it parsed next to the exact bytes received.
@@ -55,3 +58,208 @@ type RawObject struct {
 
 // MarshalJSON returns the stored bytes unchanged.
 func (r RawObject) MarshalJSON() ([]byte, error) { return r.JSON, nil }
+
+// NotObjectError is input whose top-level value is not a JSON object where a STIX
+// object was expected.
+type NotObjectError struct {
+	Path string // e.g. "objects[2]"; empty for the whole input
+	Got  string // the JSON kind found: "array", "string", ...
+}
+
+func (e *NotObjectError) Error() string {
+	where := e.Path
+	if where == "" {
+		where = "input"
+	}
+	return fmt.Sprintf("%s: want a JSON object, got %s", where, e.Got)
+}
+
+// ParseRaw parses one STIX object under DefaultLimits. The JSON syntax is checked
+// fully; the common properties are filled where they have the right JSON type
+// (wrong types are left empty and reported by Validate). The returned object
+// keeps b as its JSON (no copy): the caller must not modify b afterwards.
+func ParseRaw(b []byte) (*RawObject, error) {
+	o, _, err := parseObject(b, DefaultLimits, 0, nil)
+	return o, err
+}
+
+// ParseRawLimits is ParseRaw under lim.
+func ParseRawLimits(b []byte, lim Limits) (*RawObject, error) {
+	o, _, err := parseObject(b, lim, 0, nil)
+	return o, err
+}
+
+// parseObject parses the object in b, nested at baseDepth, appending its members
+// to members.
+func parseObject(b []byte, lim Limits, baseDepth int, members []member) (*RawObject, []member, error) {
+	if lim.MaxObjectSize > 0 && len(b) > lim.MaxObjectSize {
+		return nil, members, &LimitError{Limit: "max object size", Max: int64(lim.MaxObjectSize), Offset: int64(lim.MaxObjectSize)}
+	}
+	s := scanner{data: b, maxDepth: lim.MaxDepth}
+	i := s.skipSpace(0)
+	if i >= len(b) {
+		return nil, members, s.syntaxErr(i, "empty input")
+	}
+	if b[i] != '{' {
+		kind, _, err := s.scanValue(i, baseDepth)
+		if err != nil {
+			return nil, members, err
+		}
+		return nil, members, &NotObjectError{Got: kind.String()}
+	}
+	end, err := s.scanObject(i, baseDepth+1, func(m member) { members = append(members, m) })
+	if err != nil {
+		return nil, members, err
+	}
+	if j := s.skipSpace(end); j != len(b) {
+		return nil, members, s.syntaxErr(j, "invalid character %q after the object", b[j])
+	}
+	o := &RawObject{JSON: b}
+	fillCommon(&o.Common, members)
+	return o, members, nil
+}
+
+// fillCommon sets the common properties found in members with the right JSON type.
+func fillCommon(c *Common, members []member) {
+	for _, m := range members {
+		switch m.key {
+		case "type", "spec_version", "id", "created_by_ref", "lang":
+			if m.kind != jString {
+				continue
+			}
+			v := strValue(m.val)
+			switch m.key {
+			case "type":
+				c.Type = v
+			case "spec_version":
+				c.SpecVersion = v
+			case "id":
+				c.ID = v
+			case "created_by_ref":
+				c.CreatedByRef = v
+			case "lang":
+				c.Lang = v
+			}
+		case "created", "modified":
+			if m.kind != jString {
+				continue
+			}
+			t, _, err := parseTimestamp(strValue(m.val))
+			if err != nil {
+				continue
+			}
+			ts := &Timestamp{t}
+			if m.key == "created" {
+				c.Created = ts
+			} else {
+				c.Modified = ts
+			}
+		case "revoked":
+			c.Revoked = m.kind == jTrue
+		case "defanged":
+			c.Defanged = m.kind == jTrue
+		case "confidence":
+			if m.kind == jNumber {
+				if n, ok := intValue(m.val); ok && n >= -1<<31 && n < 1<<31 {
+					v := int(n)
+					c.Confidence = &v
+				}
+			}
+		case "labels", "object_marking_refs":
+			if m.kind != jArray {
+				continue
+			}
+			l, _ := stringList(m.val)
+			if m.key == "labels" {
+				c.Labels = l
+			} else {
+				c.ObjectMarkingRefs = l
+			}
+		case "external_references":
+			if m.kind == jArray {
+				c.ExternalReferences = parseExternalRefs(m.val)
+			}
+		case "granular_markings":
+			if m.kind == jArray {
+				c.GranularMarkings = parseGranularMarkings(m.val)
+			}
+		case "extensions":
+			if m.kind != jObject {
+				continue
+			}
+			ext := map[string]json.RawMessage{}
+			for _, e := range objectMembers(m.val, nil) {
+				ext[e.key] = json.RawMessage(e.val)
+			}
+			c.Extensions = ext
+		}
+	}
+}
+
+func parseExternalRefs(val []byte) []ExternalReference {
+	var out []ExternalReference
+	arrayElems(val, func(kind jsonKind, v []byte) {
+		if kind != jObject {
+			return
+		}
+		var r ExternalReference
+		for _, m := range objectMembers(v, nil) {
+			switch m.key {
+			case "source_name", "description", "url", "external_id":
+				if m.kind != jString {
+					continue
+				}
+				s := strValue(m.val)
+				switch m.key {
+				case "source_name":
+					r.SourceName = s
+				case "description":
+					r.Description = s
+				case "url":
+					r.URL = s
+				case "external_id":
+					r.ExternalID = s
+				}
+			case "hashes":
+				if m.kind == jObject {
+					r.Hashes = stringMap(m.val)
+				}
+			}
+		}
+		out = append(out, r)
+	})
+	return out
+}
+
+func parseGranularMarkings(val []byte) []GranularMarking {
+	var out []GranularMarking
+	arrayElems(val, func(kind jsonKind, v []byte) {
+		if kind != jObject {
+			return
+		}
+		var g GranularMarking
+		for _, m := range objectMembers(v, nil) {
+			switch {
+			case m.key == "lang" && m.kind == jString:
+				g.Lang = strValue(m.val)
+			case m.key == "marking_ref" && m.kind == jString:
+				g.MarkingRef = strValue(m.val)
+			case m.key == "selectors" && m.kind == jArray:
+				g.Selectors, _ = stringList(m.val)
+			}
+		}
+		out = append(out, g)
+	})
+	return out
+}
+
+// stringMap returns the string-valued members of a JSON object.
+func stringMap(val []byte) map[string]string {
+	out := map[string]string{}
+	for _, m := range objectMembers(val, nil) {
+		if m.kind == jString {
+			out[m.key] = strValue(m.val)
+		}
+	}
+	return out
+}

@@ -2,7 +2,6 @@ package stix
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -20,17 +19,97 @@ func NewTimestamp(t time.Time) Timestamp {
 	return Timestamp{t.UTC().Truncate(time.Millisecond)}
 }
 
-// ParseTimestamp parses an RFC 3339 timestamp of any fractional precision. It
-// requires the literal Z suffix that STIX mandates (§2.15).
+// TimestampError is a string that is not a STIX timestamp (§2.15).
+type TimestampError struct {
+	Value  string
+	Reason string
+}
+
+func (e *TimestampError) Error() string {
+	return fmt.Sprintf("timestamp %q: %s", e.Value, e.Reason)
+}
+
+// ParseTimestamp parses a STIX timestamp, YYYY-MM-DDTHH:mm:ss[.s+]Z, with any
+// number of fractional digits (nanoseconds kept, further digits dropped). It
+// requires the literal Z that STIX mandates (§2.15) and a date that exists;
+// second 60 (a leap second, allowed by the OASIS schema) is read as the next
+// second.
 func ParseTimestamp(s string) (Timestamp, error) {
-	if !strings.HasSuffix(s, "Z") {
-		return Timestamp{}, fmt.Errorf("timestamp %q: must be UTC with a Z suffix", s)
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, _, err := parseTimestamp(s)
 	if err != nil {
-		return Timestamp{}, fmt.Errorf("timestamp %q: not RFC 3339", s)
+		return Timestamp{}, err
 	}
-	return Timestamp{t.UTC()}, nil
+	return Timestamp{t}, nil
+}
+
+// parseTimestamp parses s and also returns the number of fractional digits.
+func parseTimestamp(s string) (time.Time, int, error) {
+	bad := func(reason string) (time.Time, int, error) {
+		return time.Time{}, 0, &TimestampError{Value: s, Reason: reason}
+	}
+	if len(s) < 20 {
+		return bad("not YYYY-MM-DDTHH:mm:ss[.s+]Z")
+	}
+	if s[len(s)-1] != 'Z' {
+		return bad("must be UTC with a Z suffix")
+	}
+	if s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return bad("not YYYY-MM-DDTHH:mm:ss[.s+]Z")
+	}
+	num := func(a, b int) int {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+		minute < 0 || minute > 59 || sec < 0 || sec > 60 {
+		return bad("not YYYY-MM-DDTHH:mm:ss[.s+]Z with valid fields")
+	}
+	if day > daysIn(year, month) {
+		return bad("day does not exist in that month")
+	}
+	nsec, frac := 0, 0
+	rest := s[19 : len(s)-1]
+	if len(rest) > 0 {
+		if rest[0] != '.' || len(rest) == 1 {
+			return bad("not YYYY-MM-DDTHH:mm:ss[.s+]Z")
+		}
+		for i := 1; i < len(rest); i++ {
+			c := rest[i]
+			if c < '0' || c > '9' {
+				return bad("fractional seconds must be digits")
+			}
+			if frac < 9 {
+				nsec = nsec*10 + int(c-'0')
+			}
+			frac++
+		}
+		for k := frac; k < 9; k++ {
+			nsec *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), frac, nil
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // String returns the timestamp in TimestampLayout.

@@ -1,0 +1,482 @@
+package stix
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// This file holds the package's own JSON scanner. It checks the full JSON grammar
+// (RFC 8259: strings with valid escapes and UTF-8, numbers, literals, nesting) while
+// recording, for one object, where each member's value starts and ends, so that
+// decoding and validation read the common properties straight from the bytes
+// without building a generic tree. The choice and its measurements are in doc.go.
+
+// jsonKind is the kind of a JSON value.
+type jsonKind uint8
+
+const (
+	jInvalid jsonKind = iota
+	jString
+	jNumber
+	jObject
+	jArray
+	jTrue
+	jFalse
+	jNull
+)
+
+func (k jsonKind) String() string {
+	switch k {
+	case jString:
+		return "string"
+	case jNumber:
+		return "number"
+	case jObject:
+		return "object"
+	case jArray:
+		return "array"
+	case jTrue, jFalse:
+		return "boolean"
+	case jNull:
+		return "null"
+	}
+	return "invalid"
+}
+
+// member is one name/value pair of a JSON object: the decoded name and the value's
+// bytes within the scanned buffer.
+type member struct {
+	key  string
+	kind jsonKind
+	val  []byte // the raw value, e.g. `"abc"` with its quotes, or `{...}`
+}
+
+// SyntaxError is malformed JSON: Offset is the byte offset within the scanned
+// value (an object, or the whole input for Validate and ParseRaw).
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
+}
+
+// scanner checks JSON syntax over an in-memory buffer.
+type scanner struct {
+	data     []byte
+	maxDepth int
+}
+
+func (s *scanner) syntaxErr(i int, format string, args ...any) error {
+	return &SyntaxError{Offset: i, Msg: fmt.Sprintf(format, args...)}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func (s *scanner) skipSpace(i int) int {
+	for i < len(s.data) && isSpace(s.data[i]) {
+		i++
+	}
+	return i
+}
+
+// strSafe marks bytes that may appear in a string without further checks.
+var strSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanString checks the string starting at data[i] == '"' and returns the index
+// after its closing quote and whether it contains escapes.
+func (s *scanner) scanString(i int) (int, bool, error) {
+	data := s.data
+	start := i
+	i++
+	escaped := false
+	for {
+		for i < len(data) && strSafe[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			return i, escaped, s.syntaxErr(start, "unterminated string")
+		}
+		c := data[i]
+		switch {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(data) {
+				return i, escaped, s.syntaxErr(i, "unterminated string")
+			}
+			switch data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(data) {
+					return i, escaped, s.syntaxErr(i, "truncated \\u escape")
+				}
+				for _, h := range data[i+2 : i+6] {
+					if !isHex(h) {
+						return i, escaped, s.syntaxErr(i, "invalid \\u escape")
+					}
+				}
+				i += 6
+			default:
+				return i, escaped, s.syntaxErr(i, "invalid escape \\%c in string", data[i+1])
+			}
+		case c < 0x20:
+			return i, escaped, s.syntaxErr(i, "control character 0x%02x in string", c)
+		default: // non-ASCII
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return i, escaped, s.syntaxErr(i, "invalid UTF-8 in string")
+			}
+			i += size
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func (s *scanner) scanNumber(i int) (int, error) {
+	data := s.data
+	start := i
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	if i >= len(data) || !isDigit(data[i]) {
+		return i, s.syntaxErr(start, "invalid number")
+	}
+	if data[i] == '0' {
+		i++
+	} else {
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		if i >= len(data) || !isDigit(data[i]) {
+			return i, s.syntaxErr(start, "invalid number")
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= len(data) || !isDigit(data[i]) {
+			return i, s.syntaxErr(start, "invalid number")
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	return i, nil
+}
+
+func (s *scanner) scanLiteral(i int, lit string) (int, error) {
+	if len(s.data)-i < len(lit) || string(s.data[i:i+len(lit)]) != lit {
+		return i, s.syntaxErr(i, "invalid literal, want %s", lit)
+	}
+	return i + len(lit), nil
+}
+
+// scanValue checks the value starting at data[i] (no leading space) and returns
+// its kind and the index after it. depth is the nesting depth of the value's
+// container; the value itself, if an object or array, is at depth+1.
+func (s *scanner) scanValue(i, depth int) (jsonKind, int, error) {
+	if i >= len(s.data) {
+		return jInvalid, i, s.syntaxErr(i, "unexpected end of input")
+	}
+	switch c := s.data[i]; {
+	case c == '"':
+		end, _, err := s.scanString(i)
+		return jString, end, err
+	case c == '{':
+		end, err := s.scanObject(i, depth+1, nil)
+		return jObject, end, err
+	case c == '[':
+		end, err := s.scanArray(i, depth+1, nil)
+		return jArray, end, err
+	case c == 't':
+		end, err := s.scanLiteral(i, "true")
+		return jTrue, end, err
+	case c == 'f':
+		end, err := s.scanLiteral(i, "false")
+		return jFalse, end, err
+	case c == 'n':
+		end, err := s.scanLiteral(i, "null")
+		return jNull, end, err
+	case c == '-' || isDigit(c):
+		end, err := s.scanNumber(i)
+		return jNumber, end, err
+	default:
+		return jInvalid, i, s.syntaxErr(i, "invalid character %q looking for a value", c)
+	}
+}
+
+func (s *scanner) checkDepth(i, depth int) error {
+	if s.maxDepth > 0 && depth > s.maxDepth {
+		return &LimitError{Limit: "max JSON depth", Max: int64(s.maxDepth), Offset: int64(i)}
+	}
+	return nil
+}
+
+// scanObject checks the object at data[i] == '{'. If each is non-nil it is called
+// for every member.
+func (s *scanner) scanObject(i, depth int, each func(m member)) (int, error) {
+	if err := s.checkDepth(i, depth); err != nil {
+		return i, err
+	}
+	data := s.data
+	i = s.skipSpace(i + 1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) {
+			return i, s.syntaxErr(i, "unexpected end of input in object")
+		}
+		if data[i] != '"' {
+			return i, s.syntaxErr(i, "invalid character %q looking for a member name", data[i])
+		}
+		ks := i
+		ke, esc, err := s.scanString(i)
+		if err != nil {
+			return ke, err
+		}
+		i = s.skipSpace(ke)
+		if i >= len(data) || data[i] != ':' {
+			return i, s.syntaxErr(i, "missing ':' after member name")
+		}
+		i = s.skipSpace(i + 1)
+		vs := i
+		kind, ve, err := s.scanValue(i, depth)
+		if err != nil {
+			return ve, err
+		}
+		if each != nil {
+			var key string
+			if esc {
+				key = unquote(data[ks:ke])
+			} else {
+				key = string(data[ks+1 : ke-1])
+			}
+			each(member{key: key, kind: kind, val: data[vs:ve]})
+		}
+		i = s.skipSpace(ve)
+		if i >= len(data) {
+			return i, s.syntaxErr(i, "unexpected end of input in object")
+		}
+		switch data[i] {
+		case ',':
+			i = s.skipSpace(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, s.syntaxErr(i, "invalid character %q after object member", data[i])
+		}
+	}
+}
+
+// scanArray checks the array at data[i] == '['. If each is non-nil it is called for
+// every element with its kind and bytes.
+func (s *scanner) scanArray(i, depth int, each func(kind jsonKind, val []byte)) (int, error) {
+	if err := s.checkDepth(i, depth); err != nil {
+		return i, err
+	}
+	data := s.data
+	i = s.skipSpace(i + 1)
+	if i < len(data) && data[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		vs := i
+		kind, ve, err := s.scanValue(i, depth)
+		if err != nil {
+			return ve, err
+		}
+		if each != nil {
+			each(kind, data[vs:ve])
+		}
+		i = s.skipSpace(ve)
+		if i >= len(data) {
+			return i, s.syntaxErr(i, "unexpected end of input in array")
+		}
+		switch data[i] {
+		case ',':
+			i = s.skipSpace(i + 1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, s.syntaxErr(i, "invalid character %q after array element", data[i])
+		}
+	}
+}
+
+// scanTop checks that data holds exactly one JSON value (with optional surrounding
+// space) and returns its kind and bounds.
+func (s *scanner) scanTop(baseDepth int) (jsonKind, int, int, error) {
+	i := s.skipSpace(0)
+	start := i
+	kind, end, err := s.scanValue(i, baseDepth)
+	if err != nil {
+		return kind, start, end, err
+	}
+	if j := s.skipSpace(end); j != len(s.data) {
+		return kind, start, end, s.syntaxErr(j, "invalid character %q after top-level value", s.data[j])
+	}
+	return kind, start, end, nil
+}
+
+// objectMembers returns the members of a JSON object already known to be valid
+// (val is a value returned by the scanner), in order.
+func objectMembers(val []byte, dst []member) []member {
+	s := scanner{data: val}
+	_, _ = s.scanObject(0, 0, func(m member) { dst = append(dst, m) })
+	return dst
+}
+
+// arrayElems calls each for the elements of a valid JSON array.
+func arrayElems(val []byte, each func(kind jsonKind, val []byte)) {
+	s := scanner{data: val}
+	_, _ = s.scanArray(0, 0, each)
+}
+
+// kindOf returns the kind of a valid JSON value by its first byte.
+func kindOf(val []byte) jsonKind {
+	if len(val) == 0 {
+		return jInvalid
+	}
+	switch c := val[0]; {
+	case c == '"':
+		return jString
+	case c == '{':
+		return jObject
+	case c == '[':
+		return jArray
+	case c == 't':
+		return jTrue
+	case c == 'f':
+		return jFalse
+	case c == 'n':
+		return jNull
+	default:
+		return jNumber
+	}
+}
+
+// strValue returns the decoded content of a valid JSON string value.
+func strValue(val []byte) string {
+	inner := val[1 : len(val)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			return unquote(val)
+		}
+	}
+	return string(inner)
+}
+
+// unquote decodes a JSON string already checked by scanString.
+func unquote(val []byte) string {
+	inner := val[1 : len(val)-1]
+	b := make([]byte, 0, len(inner))
+	for i := 0; i < len(inner); {
+		c := inner[i]
+		if c != '\\' {
+			b = append(b, c)
+			i++
+			continue
+		}
+		switch inner[i+1] {
+		case '"', '\\', '/':
+			b = append(b, inner[i+1])
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r := hex4(inner[i+2 : i+6])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(inner) && inner[i] == '\\' && inner[i+1] == 'u' {
+					if r2 := utf16.DecodeRune(r, hex4(inner[i+2:i+6])); r2 != utf8.RuneError {
+						b = utf8.AppendRune(b, r2)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			b = utf8.AppendRune(b, r)
+			continue
+		}
+		i += 2
+	}
+	return string(b)
+}
+
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		default:
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
+// intValue returns the value of a JSON number if it is an integer that fits int64.
+func intValue(val []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(val), 10, 64)
+	if err == nil {
+		return n, true
+	}
+	// 1.0 or 1e2 are integers in JSON Schema terms.
+	f, ferr := strconv.ParseFloat(string(val), 64)
+	if ferr != nil || f != float64(int64(f)) {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// stringList returns the strings of a JSON array value and whether every element
+// was a string.
+func stringList(val []byte) ([]string, bool) {
+	ok := true
+	var out []string
+	arrayElems(val, func(kind jsonKind, v []byte) {
+		if kind != jString {
+			ok = false
+			return
+		}
+		out = append(out, strValue(v))
+	})
+	return out, ok
+}
