@@ -43,7 +43,7 @@ type Deps struct {
 	// (tests and fully public deployments only).
 	Auth Authenticator
 	// Challenge is the WWW-Authenticate value of 401 responses; empty means
-	// `Basic realm="ctibroker", Bearer realm="ctibroker"`.
+	// auth.Challenge() (the Basic and Bearer challenges).
 	Challenge string
 	// Logger receives access logs and errors; nil discards them.
 	Logger *slog.Logger
@@ -125,7 +125,7 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	}
 	challenge := deps.Challenge
 	if challenge == "" {
-		challenge = `Basic realm="ctibroker", Bearer realm="ctibroker"`
+		challenge = auth.Challenge()
 	}
 	s.challenge = func() string { return challenge }
 	s.auth.Store(&authHolder{deps.Auth})
