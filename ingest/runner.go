@@ -395,23 +395,39 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 	if err := ru.author(ctx, accepted, now); err != nil {
 		return err
 	}
-	recs := make([]storage.Provenance, 0, len(accepted))
-	done := make(map[valueKey]bool, len(accepted))
+	// One record per (feed, value, day): a report that the value is live wins over a
+	// withdrawal in the same batch.
+	type provKey struct {
+		feed string
+		key  valueKey
+		day  time.Time
+	}
+	pick := make(map[provKey]int, len(accepted))
+	var order []provKey
+	for i, o := range accepted {
+		k := provKey{o.Feed, o.key, o.Seen.UTC().Truncate(24 * time.Hour)}
+		j, ok := pick[k]
+		switch {
+		case !ok:
+			pick[k] = i
+			order = append(order, k)
+		case accepted[j].Revoked && !o.Revoked:
+			pick[k] = i
+		}
+	}
+	recs := make([]storage.Provenance, 0, len(order))
 	var withdrawn []obs
-	for _, o := range accepted {
+	for _, k := range order {
+		o := &accepted[pick[k]]
 		if o.Revoked {
-			withdrawn = append(withdrawn, o)
+			withdrawn = append(withdrawn, *o)
 		}
-		if done[o.key] {
-			continue
-		}
-		done[o.key] = true
 		verdict, err := ru.verdict(&o.Observation)
 		if err != nil {
 			return err
 		}
 		recs = append(recs, storage.Provenance{Feed: o.Feed, Type: o.key.kind, Value: o.v.Value,
-			Day: o.Seen.UTC().Truncate(24 * time.Hour), Verdict: verdict, Revoked: o.Revoked})
+			Day: k.day, Verdict: verdict, Revoked: o.Revoked})
 	}
 	if len(recs) > 0 {
 		res, err := ru.Store.AddProvenance(ctx, recs)

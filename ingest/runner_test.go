@@ -456,6 +456,17 @@ func TestRunWithdrawal(t *testing.T) {
 	if _, ok := getObject(t, s, id)["valid_until"]; ok {
 		t.Fatal("indicator still withdrawn after the value came back")
 	}
+	// In one batch, a live report wins over a withdrawal of the same value.
+	now = testTime.Add(96 * time.Hour)
+	resetCursor(t, s, "A")
+	st := mustRun(t, r, feed("A", &sliceSource{batches: []ingest.Batch{{Observations: []ingest.Observation{gone, x, gone}}}}))
+	if st.Revoked != 0 || st.Provenance != 1 {
+		t.Fatalf("mixed batch: %+v", st)
+	}
+	prov, _ := s.Provenance(context.Background(), "ipv4-addr", "203.0.113.9")
+	if last := prov[len(prov)-1]; last.Revoked || last.Feed != "A" {
+		t.Fatalf("mixed batch provenance %+v", last)
+	}
 }
 
 // TestRunSnapshot: values vanishing from a full-snapshot feed are withdrawn; a
