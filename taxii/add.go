@@ -183,7 +183,7 @@ func decodeEnvelope(r io.Reader, fn func(json.RawMessage)) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return bad("want a TAXII envelope object {\"objects\":[...]}")
 	}
-	seen := false
+	seen, bareType := false, ""
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -194,6 +194,9 @@ func decodeEnvelope(r io.Reader, fn func(json.RawMessage)) error {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return wrap(err)
+			}
+			if key == "type" && string(skip) != `"bundle"` {
+				bareType = string(skip)
 			}
 			continue
 		}
@@ -227,6 +230,9 @@ func decodeEnvelope(r io.Reader, fn func(json.RawMessage)) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return bad("trailing data after the envelope")
+	}
+	if !seen && bareType != "" {
+		return bad("a single STIX object of type %s, not an envelope; wrap it: {\"objects\":[...]}", bareType)
 	}
 	return nil
 }

@@ -77,13 +77,16 @@ func TestAddObjectsPerObjectFailures(t *testing.T) {
 	e := newEnv(t, nil)
 	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	good1, good2 := indicator(1, now), indicator(2, now)
+	ind := func(n int, from, to string) []byte {
+		return bytes.Replace(indicator(n, now), []byte(from), []byte(to), 1)
+	}
 	bad := map[string][]byte{
-		"type":         []byte(`{"spec_version":"2.1","id":"indicator--11111111-1111-4111-8111-111111111111","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"}`),
-		"id":           []byte(`{"type":"indicator","spec_version":"2.1","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"}`),
-		"spec_version": []byte(`{"type":"indicator","spec_version":"2.0","id":"indicator--22222222-2222-4222-8222-222222222222","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"}`),
-		"mismatch":     []byte(`{"type":"malware","spec_version":"2.1","id":"indicator--33333333-3333-4333-8333-333333333333","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"}`),
-		"modified":     []byte(`{"type":"indicator","spec_version":"2.1","id":"indicator--44444444-4444-4444-8444-444444444444","created":"2024-01-02T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"}`),
-		"timestamp":    []byte(`{"type":"indicator","spec_version":"2.1","id":"indicator--55555555-5555-4555-8555-555555555555","created":"yesterday","modified":"2024-01-01T00:00:00.000Z"}`),
+		"type":         ind(11, `"type":"indicator",`, ``),
+		"id":           ind(12, fmt.Sprintf(`"id":%q,`, indicatorID(12)), ``),
+		"spec_version": ind(13, `"spec_version":"2.1"`, `"spec_version":"2.0"`),
+		"mismatch":     ind(14, `"id":"indicator--`, `"id":"malware--`),
+		"modified":     ind(15, `"modified":"2024-06-01T12:00:00.000Z"`, `"modified":"2023-01-01T00:00:00.000Z"`),
+		"timestamp":    ind(16, `"created":"2024-01-01T00:00:00.000Z"`, `"created":"yesterday"`),
 		"not-object":   []byte(`42`),
 	}
 	objs := [][]byte{good1}
@@ -286,24 +289,26 @@ func TestLenientProfile(t *testing.T) {
 	wrongTLP := []byte(`{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da","created":"2017-01-20T00:00:00.000Z","definition_type":"tlp","definition":{"tlp":"red"}}`)
 	for _, lenient := range []bool{true, false} {
 		e := newEnv(t, func(c *taxii.Config, _ *taxii.Deps) { c.Lenient = &lenient })
-		r := e.post("soc", collInbox, envelope(secondPrecision, upperUUID, tlp1Green, wrongTLP))
+		r := e.post("soc", collInbox, envelope(secondPrecision, upperUUID, wrongTLP, tlp1Green))
 		mustStatus(t, r, 202)
 		s := checkStatus(t, r.body)
-		wantOK := 0
-		if lenient {
-			wantOK = 3
-		}
-		if s.SuccessCount != wantOK {
-			t.Fatalf("lenient=%v: %d successes, want %d: %s", lenient, s.SuccessCount, wantOK, r.body)
-		}
-		if !strings.Contains(fmt.Sprint(s.Failures), "definition.tlp") {
-			t.Errorf("lenient=%v: mislabelled TLP marking not refused: %s", lenient, r.body)
-		}
 		if !lenient {
+			// strict: the three deviations are refused, the predefined TLP:GREEN is valid STIX 2.1
+			var failed []string
+			for _, f := range s.Failures {
+				failed = append(failed, f.ID)
+			}
+			want := []string{idOf(t, secondPrecision), idOf(t, upperUUID), idOf(t, wrongTLP)}
+			if fmt.Sprint(failed) != fmt.Sprint(want) || s.SuccessCount != 1 {
+				t.Fatalf("strict: failures %v, want %v; %s", failed, want, r.body)
+			}
 			continue
 		}
+		if s.SuccessCount != 4 {
+			t.Fatalf("lenient: %d successes, want 4: %s", s.SuccessCount, r.body)
+		}
 		// kept byte-exact, whitespace and upper-case hex included
-		for _, o := range [][]byte{secondPrecision, upperUUID, tlp1Green} {
+		for _, o := range [][]byte{secondPrecision, upperUUID, wrongTLP} {
 			id := idOf(t, o)
 			got := objectsOf(t, e.get("soc", "/intel/collections/inbox/objects/"+id+"/").body)
 			if len(got) != 1 || !bytes.Equal(got[0], o) {
@@ -324,6 +329,10 @@ func TestAddValidSTIXTestdata(t *testing.T) {
 	}
 	for _, f := range entries {
 		b := readShared(t, strings.TrimPrefix(f, dir+"/"))
+		if !bytes.Contains(b, []byte(`"objects"`)) {
+			mustStatus(t, e.post("admin", collInbox, b), 422) // a bare object is not an envelope
+			b = envelope(b)
+		}
 		r := e.post("admin", collInbox, b)
 		if r.status != 202 {
 			t.Errorf("%s: %d %s", f, r.status, r.body)
@@ -370,4 +379,47 @@ func TestValidatorHookAndPanic(t *testing.T) {
 		t.Error("panic not logged")
 	}
 	mustStatus(t, e.get("soc", "/intel/"), 200)
+}
+
+// TestAddInvalidSTIXTestdata posts every bundle of ../shared/testdata/stix/invalid
+// whose fault is in an object (not in the bundle wrapper, which a TAXII
+// envelope does not have): each must yield at least one failure with a reason,
+// and the request still succeeds (202).
+func TestAddInvalidSTIXTestdata(t *testing.T) {
+	dir := sharedDir(t)
+	var expected map[string]struct {
+		Expected string `json:"expected"`
+		What     string `json:"what_is_wrong"`
+	}
+	if err := json.Unmarshal(readShared(t, "testdata/stix/expected.json"), &expected); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *taxii.Config, _ *taxii.Deps) { c.APIRoots[0].MaxContentLength = 32 << 20 })
+	checked := 0
+	for _, f := range mustGlob(t, dir+"/testdata/stix/invalid/*.json") {
+		rel := strings.TrimPrefix(f, dir+"/testdata/stix/")
+		if strings.HasPrefix(rel, "invalid/bundle-") || expected[rel].Expected != "invalid" {
+			continue
+		}
+		b := readShared(t, "testdata/stix/"+rel)
+		if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`{`)) && !bytes.Contains(b, []byte(`"objects"`)) {
+			// a bare object: refused whole as not an envelope, then posted wrapped
+			mustStatus(t, e.post("admin", collInbox, b), 422)
+			b = envelope(b)
+		}
+		r := e.post("admin", collInbox, b)
+		if !json.Valid(b) {
+			mustStatus(t, r, 422) // not JSON: refused whole
+			continue
+		}
+		mustStatus(t, r, 202)
+		s := checkStatus(t, r.body)
+		if s.FailureCount == 0 {
+			t.Errorf("%s (%s): no failure reported", rel, expected[rel].What)
+		}
+		checked++
+	}
+	if checked < 10 {
+		t.Errorf("only %d invalid files checked", checked)
+	}
 }

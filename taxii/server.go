@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/stix/pattern"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
@@ -54,8 +55,8 @@ type Deps struct {
 	CursorKey []byte
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Validate replaces the built-in structural checks of posted objects (the
-	// full stix validator plugs in here); the built-in checks run when nil.
+	// Validate checks each posted object; nil means STIXValidator with the STIX
+	// pattern checker (stix/pattern.Check).
 	Validate ObjectValidator
 	// Registry receives the server's metrics and is served on /metrics; nil
 	// creates a new registry (see Server.Registry).
@@ -121,7 +122,7 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.validate == nil {
-		s.validate = validateObject
+		s.validate = STIXValidator(stix.Validator{PatternChecker: pattern.Check})
 	}
 	challenge := deps.Challenge
 	if challenge == "" {
