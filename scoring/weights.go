@@ -226,8 +226,8 @@ func (w *Weights) Validate() error {
 		return bad("allow_list_cap", "%d must be 0 or more and below the alert band's minimum %d", w.AllowListCap, w.AlertMin())
 	}
 	ranges := []struct {
-		field      string
-		v, lo, hi  float64
+		field       string
+		v, lo, hi   float64
 		loOpen, hi1 bool
 	}{
 		{"source_max", w.SourceMax, 0, 1, true, false},
@@ -284,4 +284,3 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	return c, nil
 }
-
