@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -83,15 +84,16 @@ type entry struct {
 // mobile, ICS). Build it with Load or New plus Add; after loading it is safe for
 // concurrent Resolve calls. Add is not safe for concurrent use.
 type Index struct {
-	byExt     map[string][]*entry // canonical ATT&CK id → candidate objects of a fitting type
-	byID      map[string]*entry   // STIX id → object
-	revokedBy map[string]string   // STIX id → replacing STIX id (revoked-by relationships)
+	byExt     map[string][]*entry  // canonical ATT&CK id → candidate objects of a fitting type
+	byName    map[string][]nameRef // NormalizeName(name or alias) → objects
+	byID      map[string]*entry    // STIX id → object
+	revokedBy map[string]string    // STIX id → replacing STIX id (revoked-by relationships)
 	objects   int
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{byExt: map[string][]*entry{}, byID: map[string]*entry{}, revokedBy: map[string]string{}}
+	return &Index{byExt: map[string][]*entry{}, byName: map[string][]nameRef{}, byID: map[string]*entry{}, revokedBy: map[string]string{}}
 }
 
 // Load builds an index from bundle files, gzip-compressed or plain JSON.
@@ -123,15 +125,17 @@ func (ix *Index) Len() int { return ix.objects }
 
 // object is the part of an ATT&CK object the index reads.
 type object struct {
-	Type               string `json:"type"`
-	ID                 string `json:"id"`
-	Name               string `json:"name"`
-	Modified           string `json:"modified"`
-	Revoked            bool   `json:"revoked"`
-	Deprecated         bool   `json:"x_mitre_deprecated"`
-	RelationshipType   string `json:"relationship_type"`
-	SourceRef          string `json:"source_ref"`
-	TargetRef          string `json:"target_ref"`
+	Type               string   `json:"type"`
+	ID                 string   `json:"id"`
+	Name               string   `json:"name"`
+	Modified           string   `json:"modified"`
+	Revoked            bool     `json:"revoked"`
+	Deprecated         bool     `json:"x_mitre_deprecated"`
+	Aliases            []string `json:"aliases"`
+	MitreAliases       []string `json:"x_mitre_aliases"`
+	RelationshipType   string   `json:"relationship_type"`
+	SourceRef          string   `json:"source_ref"`
+	TargetRef          string   `json:"target_ref"`
 	ExternalReferences []struct {
 		SourceName string `json:"source_name"`
 		ExternalID string `json:"external_id"`
@@ -177,6 +181,15 @@ func (ix *Index) add(o *object) {
 	}
 	ix.objects++
 	ix.byID[o.ID] = e
+	if namedTypes[e.typ] {
+		ix.addName(e, o.Name, true)
+		for _, a := range o.Aliases {
+			ix.addName(e, a, false)
+		}
+		for _, a := range o.MitreAliases {
+			ix.addName(e, a, false)
+		}
+	}
 	if e.extID == "" {
 		return
 	}
@@ -255,6 +268,70 @@ func (ix *Index) follow(e *entry, asked string) (Ref, bool) {
 		}
 	}
 	return Ref{ID: e.id, Type: e.typ, Name: e.name, ExternalID: e.extID, URL: e.url, Revoked: via, Deprecated: e.deprecated}, true
+}
+
+// namedTypes are the object types ResolveName finds by name and alias.
+var namedTypes = map[string]bool{"attack-pattern": true, "intrusion-set": true, "malware": true, "tool": true,
+	"campaign": true, "x-mitre-tactic": true, "course-of-action": true}
+
+// nameRef is one object a name or alias points at.
+type nameRef struct {
+	e       *entry
+	primary bool // the object's name, not an alias
+}
+
+func (ix *Index) addName(e *entry, name string, primary bool) {
+	k := NormalizeName(name)
+	if k == "" {
+		return
+	}
+	for _, r := range ix.byName[k] {
+		if r.e == e {
+			return
+		}
+	}
+	ix.byName[k] = append(ix.byName[k], nameRef{e, primary})
+}
+
+// NormalizeName is the form names and aliases are compared in: trimmed, lower
+// case, runs of white space, "-" and "_" folded to one space ("Cobalt-Strike" =
+// "cobalt strike").
+func NormalizeName(name string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToLower(strings.TrimSpace(name)) {
+		if r == ' ' || r == '\t' || r == '-' || r == '_' || r == '\n' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ResolveName returns the ATT&CK object named name, by its name or one of its
+// aliases (intrusion-set aliases, x_mitre_aliases of software), compared with
+// NormalizeName: "Fancy Bear" → APT28 (G0007). With types given only objects of
+// those types are considered. A primary name wins over an alias, a current object
+// over a deprecated or revoked one; revoked objects are followed as in Resolve.
+func (ix *Index) ResolveName(name string, types ...string) (Ref, bool) {
+	var best *nameRef
+	for i, r := range ix.byName[NormalizeName(name)] {
+		if len(types) > 0 && !slices.Contains(types, r.e.typ) {
+			continue
+		}
+		if best == nil || r.primary && !best.primary || r.primary == best.primary && better(r.e, best.e) {
+			best = &ix.byName[NormalizeName(name)][i]
+		}
+	}
+	if best == nil {
+		return Ref{}, false
+	}
+	return ix.follow(best.e, best.e.extID)
 }
 
 // ErrNotBundle is returned when the input is not a JSON object with an objects array.

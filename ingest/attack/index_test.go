@@ -116,6 +116,38 @@ func TestResolveSample(t *testing.T) {
 	}
 }
 
+func TestResolveNameSample(t *testing.T) {
+	ix, err := attack.Load(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		types []string
+		want  string // ATT&CK id, "" for not found
+	}{
+		{"Fancy Bear", nil, "G0007"},
+		{"  fancy   BEAR ", nil, "G0007"},
+		{"APT28", []string{"intrusion-set"}, "G0007"},
+		{"Cobalt-Strike", nil, "S0154"},
+		{"cobalt_strike", []string{"malware"}, "S0154"},
+		{"Mimikatz", []string{"malware"}, ""},
+		{"Mimikatz", []string{"malware", "tool"}, "S0002"},
+		{"PowerShell", nil, "T1059.001"},
+		{"Indicator Removal from Tools", nil, "T1027.005"}, // the current one, not revoked T1066
+		{"Execution", nil, "TA0002"},
+		{"Emotet", nil, ""},
+	} {
+		got, ok := ix.ResolveName(tt.name, tt.types...)
+		if ok != (tt.want != "") || got.ExternalID != tt.want {
+			t.Errorf("ResolveName(%q, %v) = %+v, %v; want %q", tt.name, tt.types, got, ok, tt.want)
+		}
+	}
+	if got := attack.NormalizeName(" Cobalt\tStrike-_ X "); got != "cobalt strike x" {
+		t.Errorf("NormalizeName = %q", got)
+	}
+}
+
 func TestBadBundles(t *testing.T) {
 	for name, in := range map[string]string{
 		"array":        `[]`,
@@ -227,6 +259,36 @@ func TestResolveRelease(t *testing.T) {
 	}
 	if shadows < 100 {
 		t.Fatalf("only %d course-of-action T ids checked", shadows)
+	}
+	// Every alias of a current intrusion-set resolves to it, unless several current
+	// groups share the alias.
+	owners := map[string]map[string]bool{}
+	for _, o := range objs {
+		if o["type"] != "intrusion-set" || isTrue(o, "revoked") || isTrue(o, "x_mitre_deprecated") {
+			continue
+		}
+		aliases, _ := o["aliases"].([]any)
+		for _, a := range aliases {
+			k := attack.NormalizeName(a.(string))
+			if owners[k] == nil {
+				owners[k] = map[string]bool{}
+			}
+			owners[k][o["id"].(string)] = true
+		}
+	}
+	aliases := 0
+	for k, ids := range owners {
+		if len(ids) != 1 {
+			continue
+		}
+		got, ok := ix.ResolveName(k, "intrusion-set")
+		if !ok || !ids[got.ID] {
+			t.Errorf("ResolveName(%q) = %+v, %v; want one of %v", k, got, ok, ids)
+		}
+		aliases++
+	}
+	if aliases < 300 {
+		t.Fatalf("only %d aliases checked", aliases)
 	}
 	// The mobile and ICS domains resolve too.
 	for _, file := range files[1:] {
