@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -169,6 +170,13 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			case err == nil && got != nil:
 				cons = got
 			case err == nil, isNoCredentials(err):
+			case errors.Is(err, auth.ErrTooManyAttempts):
+				retry := 60
+				if b, ok := a.(interface{ BlockedFor(string) time.Duration }); ok {
+					retry = max(1, int(math.Ceil(b.BlockedFor(s.ClientAddr(c.Request())).Seconds())))
+				}
+				c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+				return fmt.Errorf("%v; retry after %d s: %w", err, retry, ErrTooManyRequests)
 			default:
 				return fmt.Errorf("%v: %w", err, ErrUnauthorized)
 			}
@@ -187,6 +195,18 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// ClientAddr returns the client address of r: the peer, or for a trusted
+// proxy the rightmost untrusted X-Forwarded-For address. Pass it to
+// auth.Options.ClientAddr so failed logins are limited per real client.
+func (s *Server) ClientAddr(r *http.Request) string {
+	st := s.state.Load()
+	remote := remoteAddr(r.RemoteAddr)
+	if st.trusted(remote) {
+		return forwardedFor(r.Header.Get("X-Forwarded-For"), remote, st).String()
+	}
+	return remote.String()
 }
 
 // isNoCredentials reports whether an Authenticate error means "no credentials sent".

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -791,4 +792,23 @@ func TestNoStoreFailureIs500(t *testing.T) {
 	}
 	mustStatus(t, r, r.status)
 	mustStatus(t, e.get("", "/readyz"), 503)
+}
+
+// TestFailedLoginsBlocked: after the auth package blocks an address, requests
+// with credentials get 429 with Retry-After, not 401.
+func TestFailedLoginsBlocked(t *testing.T) {
+	e := newEnv(t, nil)
+	var got []int
+	for range 12 {
+		r := e.do(req{path: "/taxii2/", headers: map[string]string{"Authorization": basic("soc", "wrong")}})
+		got = append(got, r.status)
+	}
+	if got[0] != 401 || got[len(got)-1] != 429 {
+		t.Fatalf("statuses %v, want 401s then 429", got)
+	}
+	r := e.get("soc", "/taxii2/") // right password, same address: still blocked
+	mustStatus(t, r, 429)
+	if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 || ra > 300 {
+		t.Errorf("Retry-After = %q", r.header.Get("Retry-After"))
+	}
 }
