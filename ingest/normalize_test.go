@@ -243,3 +243,31 @@ func BenchmarkNormalize(b *testing.B) {
 		}
 	}
 }
+
+func TestContextID(t *testing.T) {
+	a := ingest.ContextID("malware", "Emotet")
+	for _, n := range []string{"emotet", " EMOTET ", "Emotet"} {
+		if got := ingest.ContextID("malware", n); got != a {
+			t.Errorf("ContextID(malware, %q) = %s, want %s", n, got, a)
+		}
+	}
+	if want := "malware--" + uuid5(t, ingest.Namespace, "malware|emotet"); a != want {
+		t.Errorf("ContextID = %s, want %s", a, want)
+	}
+	if ingest.ContextID("intrusion-set", "Emotet") == a {
+		t.Error("same id for two types")
+	}
+	if got, want := ingest.ContextID("vulnerability", "cve-2024-3400"), "vulnerability--"+uuid5(t, ingest.Namespace, "vulnerability|CVE-2024-3400"); got != want {
+		t.Errorf("vulnerability id %s, want %s", got, want)
+	}
+	for in, want := range map[string]string{"cve-2024-3400": "CVE-2024-3400", " CVE-2021-44228 ": "CVE-2021-44228", "CVE-2024-123456": "CVE-2024-123456"} {
+		if got, err := ingest.NormalizeCVE(in); err != nil || got != want {
+			t.Errorf("NormalizeCVE(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"CVE-24-3400", "CVE-2024-12", "2024-3400", "CVE-2024-34x0", ""} {
+		if _, err := ingest.NormalizeCVE(in); !errors.Is(err, ingest.ErrInvalidValue) {
+			t.Errorf("NormalizeCVE(%q): %v", in, err)
+		}
+	}
+}

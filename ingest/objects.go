@@ -1,11 +1,14 @@
 package ingest
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/ctibroker/ctibroker/ingest/attack"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/stix/pattern"
 )
@@ -227,3 +230,37 @@ var scoTypes = map[string]bool{
 
 // itoa is strconv.Itoa, kept short for warning records.
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// ContextID returns the deterministic id of a context SDO ctibroker authors
+// (DESIGN.md, Authorship and identity): typ--UUIDv5(Namespace, typ + "|" + key),
+// where key is attack.NormalizeName(name) (trimmed, lower case, white space, "-"
+// and "_" folded), and for "vulnerability" the upper-case CVE id. "Emotet",
+// "emotet " and "EMOTET" from three feeds give one malware id. Objects that
+// resolve to ATT&CK keep MITRE's ids instead (attack.Index.Resolve/ResolveName).
+func ContextID(typ, name string) string {
+	key := attack.NormalizeName(name)
+	if typ == "vulnerability" {
+		key = strings.ToUpper(strings.TrimSpace(name))
+	}
+	return typ + "--" + uuid.NewSHA1(namespaceUUID, []byte(typ+"|"+key)).String()
+}
+
+// NormalizeCVE returns a CVE id in canonical form ("cve-2024-3400 " →
+// "CVE-2024-3400"); the error wraps ErrInvalidValue for anything else.
+func NormalizeCVE(s string) (string, error) {
+	c := strings.ToUpper(strings.TrimSpace(s))
+	year, num, ok := strings.Cut(strings.TrimPrefix(c, "CVE-"), "-")
+	if !strings.HasPrefix(c, "CVE-") || !ok || len(year) != 4 || len(num) < 4 || !allDigits(year) || !allDigits(num) {
+		return "", fmt.Errorf("CVE %q: not CVE-YYYY-NNNN: %w", s, ErrInvalidValue)
+	}
+	return c, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
