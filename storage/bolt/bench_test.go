@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 // The benchmark fixture: a store holding CTIBROKER_BENCH_N (default 100 000) ~1 KB
 // objects with random ids in collection benchStored (every tenth a malware, the
 // rest indicators), and a curated collection benchCurated with one membership
-// record per stored object. Built once per test binary run, removed at exit.
+// record per stored object. Built once per test binary run and removed at exit,
+// or kept under CTIBROKER_BENCH_DIR/n<N> and reused when that variable is set.
 const (
 	benchStored  = "bench-stored"
 	benchCurated = "bench-curated"
@@ -33,10 +35,21 @@ const (
 
 var (
 	fixtureOnce sync.Once
-	fixtureDir  string
+	fixtureDir  string // removed at exit
+	benchDir    string // the fixture in use
 	fixtureErr  error
 	fixtureN    int
 )
+
+// cpuTime returns the process's user+system CPU time: on a shared machine it
+// moves less than wall time when other processes compete for the cores.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func benchN() int {
 	if v, err := strconv.Atoi(os.Getenv("CTIBROKER_BENCH_N")); err == nil && v > 0 {
@@ -58,16 +71,29 @@ func fixture(b *testing.B) string {
 	b.Helper()
 	fixtureOnce.Do(func() {
 		fixtureN = benchN()
+		if keep := os.Getenv("CTIBROKER_BENCH_DIR"); keep != "" {
+			// A kept fixture: built once, reused by later runs with the same N.
+			dir := filepath.Join(keep, fmt.Sprintf("n%d", fixtureN))
+			if _, err := os.Stat(filepath.Join(dir, bolt.FileName)); err == nil {
+				benchDir = dir
+				return
+			}
+			if fixtureErr = buildFixture(dir, fixtureN); fixtureErr == nil {
+				benchDir = dir
+			}
+			return
+		}
 		fixtureDir, fixtureErr = os.MkdirTemp("", "ctibroker-bolt-bench-")
 		if fixtureErr != nil {
 			return
 		}
+		benchDir = fixtureDir
 		fixtureErr = buildFixture(fixtureDir, fixtureN)
 	})
 	if fixtureErr != nil {
 		b.Fatal(fixtureErr)
 	}
-	return fixtureDir
+	return benchDir
 }
 
 func buildFixture(dir string, n int) error {
@@ -125,16 +151,17 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	defer raw.Close()
 	ctx := context.Background()
-	var storeTime, rawTime time.Duration
+	var storeTime, rawTime, storeCPU time.Duration
 	var seq uint64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		objs := benchObjects(1000, time.Now())
 		b.StartTimer()
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		res, err := st.PutObjects(ctx, benchIngest, objs)
 		storeTime += time.Since(t0)
+		storeCPU += cpuTime() - c0
 		if err != nil || res.Added != 1000 {
 			b.Fatalf("PutObjects: %v %+v", err, res)
 		}
@@ -163,6 +190,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.StopTimer()
 	objsPerSec := float64(1000*b.N) / storeTime.Seconds()
 	b.ReportMetric(objsPerSec, "objects/s")
+	b.ReportMetric(float64(storeCPU.Microseconds())/float64(1000*b.N), "cpu-µs/object")
 	b.ReportMetric(float64(1000*b.N)/rawTime.Seconds(), "raw-put-objects/s")
 	b.ReportMetric(objsPerSec/(float64(1000*b.N)/rawTime.Seconds()), "ratio-to-raw-put")
 }
@@ -184,15 +212,16 @@ func benchRead(b *testing.B, coll string, f storage.Filter) {
 	first, last := info.FirstAdded.UnixMicro(), info.LastAdded.UnixMicro()
 	rng := rand.New(rand.NewPCG(1, 2))
 	lat := make([]time.Duration, 0, b.N)
-	var copyTime time.Duration
+	var copyTime, cpu time.Duration
 	var objs int
 	sink := make([]byte, 0, 2<<20)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		f.AddedAfter = time.UnixMicro(first + rng.Int64N(max(1, (last-first)*9/10)))
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		pg, err := st.QueryObjects(ctx, coll, f)
 		lat = append(lat, time.Since(t0))
+		cpu += cpuTime() - c0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -220,6 +249,7 @@ func benchRead(b *testing.B, coll string, f storage.Filter) {
 	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
 	b.ReportMetric(float64(objs)/total.Seconds(), "objects/s")
 	b.ReportMetric(float64(total)/float64(copyTime), "ratio-to-page-copy")
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/page")
 }
 
 func BenchmarkReadStored(b *testing.B) {
@@ -263,4 +293,36 @@ func benchRead0(b *testing.B, coll string, f storage.Filter) {
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*99/100])/float64(time.Millisecond), "p99-ms")
+}
+
+// BenchmarkIngestParallel4 is BenchmarkIngest with four concurrent writers (as four
+// TAXII clients posting at once): overlapping batches share one transaction and
+// one fsync. objects/s counts all writers.
+func BenchmarkIngestParallel4(b *testing.B) {
+	dir := fixture(b)
+	st, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	b.SetParallelism(2) // 2 × GOMAXPROCS(2) = 4 writers
+	t0, c0 := time.Now(), cpuTime()
+	var n int64
+	var mu sync.Mutex
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			objs := benchObjects(1000, time.Now())
+			if _, err := st.PutObjects(ctx, benchIngest, objs); err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			n += 1000
+			mu.Unlock()
+		}
+	})
+	el, cpu := time.Since(t0), cpuTime()-c0
+	b.ReportMetric(float64(n)/el.Seconds(), "objects/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/object")
 }

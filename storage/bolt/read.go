@@ -127,6 +127,41 @@ func (q *query) selectEntries(es []entry) []bool {
 	return sel
 }
 
+// seqGetter reads keys in ascending order from one bucket, stepping with Next
+// when the wanted key is close to the previous one instead of searching from the
+// root: pages of a curated collection materialised in source order, and pages
+// through the type index, read their records almost sequentially.
+type seqGetter struct {
+	cur *bbolt.Cursor
+	k   []byte
+}
+
+func (g *seqGetter) get(key []byte) []byte {
+	if g.k != nil && bytes.Compare(key, g.k) > 0 {
+		// Two steps at most: a Next that crosses into a cold leaf costs more than a
+		// Seek through the (cached) branch pages.
+		for i := 0; i < 2; i++ {
+			k, v := g.cur.Next()
+			g.k = k
+			if k == nil {
+				break
+			}
+			switch c := bytes.Compare(k, key); {
+			case c == 0:
+				return v
+			case c > 0:
+				return nil // stepped past: key absent
+			}
+		}
+	}
+	k, v := g.cur.Seek(key)
+	g.k = k
+	if k == nil || !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
+}
+
 // pager builds one page inside a read transaction.
 type pager struct {
 	s       *Store
@@ -139,7 +174,7 @@ type pager struct {
 	pos     uint64 // last date_added returned or examined
 	scanned int
 	more    bool
-	sources map[string]*bbolt.Bucket
+	sources map[string]*seqGetter
 	strs    map[string]string
 	h       header
 	es      []entry
@@ -164,14 +199,16 @@ func (p *pager) body() []byte {
 	src, ok := p.sources[string(p.h.src)]
 	if !ok {
 		if b := p.tx.Bucket(bktColls).Bucket(p.h.src); b != nil {
-			src = b.Bucket(subLog)
+			if l := b.Bucket(subLog); l != nil {
+				src = &seqGetter{cur: l.Cursor()}
+			}
 		}
 		p.sources[string(p.h.src)] = src
 	}
 	if src == nil {
 		return nil
 	}
-	v := src.Get(p.h.srcDA)
+	v := src.get(p.h.srcDA)
 	var sh header
 	if v == nil || decodeHeader(v, &sh) != nil || sh.flags&flagRef != 0 {
 		return nil
@@ -353,6 +390,7 @@ func (p *pager) runTypes() error {
 		da     uint64
 	}
 	var heads []*head
+	logs := &seqGetter{cur: p.c.log.Cursor()}
 	for _, t := range p.q.types {
 		prefix := append(bytes.Clone(t), 0)
 		h := &head{cur: p.c.types.Cursor(), prefix: prefix}
@@ -371,7 +409,7 @@ func (p *pager) runTypes() error {
 		}
 		h := heads[mi]
 		da := h.da
-		if v := p.c.log.Get(daKey(da)); v != nil {
+		if v := logs.get(daKey(da)); v != nil {
 			if done, err := p.visit(da, v); done || err != nil {
 				return err
 			}
@@ -408,7 +446,7 @@ func (s *Store) query(ctx context.Context, collection string, f storage.Filter, 
 				return fmt.Errorf("object %q in collection %q: %w", id, collection, storage.ErrNotFound)
 			}
 		}
-		p := &pager{s: s, q: q, c: c, tx: tx, sources: map[string]*bbolt.Bucket{}, strs: map[string]string{}}
+		p := &pager{s: s, q: q, c: c, tx: tx, sources: map[string]*seqGetter{}, strs: map[string]string{}}
 		if withJSON {
 			p.arena = make([]byte, 0, min(q.limit, 1000)*1024)
 		}

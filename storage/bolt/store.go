@@ -70,6 +70,9 @@ type Store struct {
 	dir    string
 	opt    Options
 	closed atomic.Bool
+	// writers counts PutObjects/AddMembers calls in flight: when several overlap
+	// they share one transaction and one fsync (group commit, bbolt DB.Batch).
+	writers atomic.Int32
 }
 
 var (
@@ -135,6 +138,7 @@ func Open(dir string, opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: %v", dir, err)
 	}
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, dir: dir, opt: opt}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -238,6 +242,31 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 		return err
 	}
 	return s.db.View(fn)
+}
+
+// batch is update for idempotent fn: when other batch writers are in flight it
+// joins their transaction (fn may then run more than once), otherwise it commits
+// alone without waiting.
+func (s *Store) batch(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if s.writers.Add(1) == 1 {
+		defer s.writers.Add(-1)
+		return s.update(ctx, fn)
+	}
+	defer s.writers.Add(-1)
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.opt.ReadOnly {
+		return fmt.Errorf("store %s is open read-only", s.dir)
+	}
+	err := s.db.Batch(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return storage.ErrClosed
+	}
+	return err
 }
 
 func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {

@@ -80,7 +80,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []stix.R
 		}
 	}
 	res := &storage.WriteResult{}
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.batch(ctx, func(tx *bbolt.Tx) error {
 		*res = storage.WriteResult{}
 		c, err := openColl(tx, collection)
 		if err != nil {
@@ -350,7 +350,7 @@ func (s *Store) DeleteObject(ctx context.Context, collection, id string, f stora
 // when the collection or a referenced version does not exist (and writes nothing).
 func (s *Store) AddMembers(ctx context.Context, collection string, refs []storage.VersionRef) (*storage.WriteResult, error) {
 	res := &storage.WriteResult{}
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.batch(ctx, func(tx *bbolt.Tx) error {
 		*res = storage.WriteResult{}
 		c, err := openColl(tx, collection)
 		if err != nil {
