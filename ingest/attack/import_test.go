@@ -52,3 +52,44 @@ func TestImportByteExact(t *testing.T) {
 		t.Fatal("import into a missing collection succeeded")
 	}
 }
+
+// TestImportRelease imports the three v18.1 bundles into the embedded store:
+// every object is read, each distinct (id, version) stored once.
+func TestImportRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports ~29 000 objects")
+	}
+	ctx := context.Background()
+	files := []string{
+		sharedAttack(t, "enterprise-attack-18.1.json.gz"),
+		sharedAttack(t, "mobile-attack-18.1.json.gz"),
+		sharedAttack(t, "ics-attack-18.1.json.gz"),
+	}
+	total := 0
+	distinct := map[string]bool{}
+	for _, f := range files {
+		for _, o := range bundleObjects(t, f) {
+			total++
+			v, _ := o["modified"].(string)
+			if v == "" {
+				v, _ = o["created"].(string)
+			}
+			distinct[o["id"].(string)+"|"+v] = true
+		}
+	}
+	s := bolt.MustOpen(t, filepath.Join(t.TempDir(), "db"))
+	if err := s.EnsureCollection(ctx, "attack", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	res, err := attack.Import(ctx, s, "attack", files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Objects != total || res.Added != len(distinct) || res.Added+res.Existing != total {
+		t.Fatalf("Import = %+v; want %d objects, %d distinct versions", res, total, len(distinct))
+	}
+	info, err := s.CollectionInfo(ctx, "attack")
+	if err != nil || info.Count != int64(len(distinct)) {
+		t.Fatalf("collection %+v, %v; want %d versions", info, err, len(distinct))
+	}
+}
