@@ -1,13 +1,64 @@
 // Package taxii is ctibroker's HTTP surface: a TAXII 2.1 server (OASIS Standard,
-// 10 June 2021, §4–§5) built on echo v4 and any storage.Store.
+// 10 June 2021, §4–§5) built on echo v4 over any storage.Store.
 //
-// NewServer takes a Config (the api_roots and collections of the YAML file) and
-// its Deps (store, authenticator, logger, cursor key, clock); Handler returns the
-// http.Handler to serve. Every response, errors included, carries
-// Content-Type application/taxii+json;version=2.1; every error is a TAXII error
-// message resource (§3.6.1) whose error_id is the request id of the access log.
-// Pagination cursors (`next`) are HMAC-SHA256 signed over the collection, the
-// backend position, the filters and the consumer, so they survive restarts and
-// load balancers and cannot be replayed by another consumer or with other
-// filters. Object bytes are spliced into envelopes exactly as stored.
+// NewServer takes a Config (discovery, api_roots, collections and the server
+// tunables of the YAML file) and its Deps (store, authenticator, logger, audit
+// log, cursor key, clock, object validator); Handler returns the http.Handler
+// to serve. Reload swaps the configuration atomically (SIGHUP).
+//
+// Endpoints, each with and without its trailing slash and never redirected:
+//
+//	GET    /taxii2/                                             discovery (§4.1)
+//	GET    /{root}/                                             API root (§4.2)
+//	GET    /{root}/status/{id}/                                 status (§4.3), owner only
+//	GET    /{root}/collections/                                 collections (§5.1)
+//	GET    /{root}/collections/{id|alias}/                      collection (§5.2)
+//	GET    /{root}/collections/{id}/manifest/                   manifest (§5.3)
+//	GET    /{root}/collections/{id}/objects/                    objects (§5.4)
+//	POST   /{root}/collections/{id}/objects/                    add objects (§5.5)
+//	GET    /{root}/collections/{id}/objects/{object}/           one object (§5.6)
+//	DELETE /{root}/collections/{id}/objects/{object}/           delete (§5.7)
+//	GET    /{root}/collections/{id}/objects/{object}/versions/  versions (§5.8)
+//	GET    /healthz, /readyz, /metrics
+//
+// Every response, errors included, carries Content-Type
+// application/taxii+json;version=2.1 (except /metrics); every error is a
+// TAXII error message (§3.6.1) whose error_id is the request id of the access
+// log line and of the X-Request-Id response header. Accept is served when it
+// offers application/taxii+json (version 2.1 or none), */* or application/*
+// with q > 0; anything else is 406. Unsupported methods get 405 with Allow.
+//
+// Access: a collection is visible to a consumer with a read or write grant
+// (auth.Consumer) or when it is public; an invisible collection or API root is
+// 404 (401 for a request without credentials); a visible one the consumer may
+// not read (or write, for POST) is 403; DELETE needs both. Curated collections
+// are never writable.
+//
+// Pagination: manifest, objects, object and versions answer limit (default
+// and maximum per API root), more, next and the X-TAXII-Date-Added-First/Last
+// headers (microsecond Z timestamps; on an empty page the request's
+// added_after, else absent). added_after is strictly greater. `next` is
+// HMAC-SHA256 signed (Deps.CursorKey, CTIBROKER_CURSOR_KEY) over the
+// collection, the backend position, the endpoint, the object id, the match
+// filters and the consumer: a cursor from another consumer, collection,
+// endpoint or filter set is 400. With matching filters `next` wins over
+// added_after. Object bytes are spliced into envelopes exactly as stored.
+//
+// Add objects takes an envelope or a STIX bundle body (other top-level keys
+// ignored) with Content-Type application/taxii+json or application/stix+json
+// (version 2.1 or none); the lenient profile also takes application/json and
+// no Content-Type. Each object is validated on its own (Deps.Validate, by
+// default STIXValidator): refused ones are listed in the status failures
+// with the reason, the others stored byte-exact; a version already stored is
+// a success ("already in the collection"). The lenient profile (default on)
+// accepts second-precision created/modified, upper-case UUID hex and TLP 1.0
+// marking definitions that differ from the predefined ones. The 202 carries a
+// complete status, readable at /{root}/status/{id}/ by the posting consumer
+// only, for Config.StatusRetention (≥ 24 h). Bodies above the API root's
+// max_content_length are 413 (Content-Length checked and the reader bounded),
+// bodies that are not an envelope 422.
+//
+// Writes, deletions and reloads go to the audit log; each request to the
+// slog access log; Prometheus metrics (requests by route and status, latency,
+// objects served and added, last poll per consumer) to Registry.
 package taxii

@@ -63,7 +63,9 @@ var errorTable = []struct {
 	{storage.ErrClosed, http.StatusServiceUnavailable, "Service Unavailable", "unavailable"},
 }
 
-// Error is the TAXII 2.1 error message resource (§3.6.1).
+// Error is the TAXII 2.1 error message resource (§3.6.1). A handler may
+// return one directly; HTTPStatus then gives the status (500 if unset) and the
+// server fills in error_id and details.request_id.
 type Error struct {
 	Title           string         `json:"title"`
 	Description     string         `json:"description,omitempty"`
@@ -89,6 +91,15 @@ func toError(err error) (int, *Error) {
 	if errors.As(err, &ve) {
 		return http.StatusBadRequest, &Error{Title: "Bad Request", Description: ve.Error(), ErrorCode: "invalid_parameter",
 			Details: map[string]any{"property": ve.Property}}
+	}
+	var te *Error
+	if errors.As(err, &te) {
+		status, _ := strconv.Atoi(te.HTTPStatus)
+		if status < 400 || status > 599 {
+			status = http.StatusInternalServerError
+		}
+		cp := *te
+		return status, &cp
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -2,10 +2,17 @@ package taxii
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
 )
 
 func TestAcceptable(t *testing.T) {
@@ -213,5 +220,35 @@ func TestRateLimiter(t *testing.T) {
 	now = now.Add(500 * time.Millisecond)
 	if ok, _ := l.allow("a"); !ok {
 		t.Fatal("refill did not happen")
+	}
+}
+
+func TestToError(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("x: %w", ErrBadParameter), 400},
+		{fmt.Errorf("collection: %w", storage.ErrNotFound), 404},
+		{storage.ErrInvalidCursor, 400},
+		{storage.ErrInvalidFilter, 400},
+		{&stix.ValidationError{Property: "p", Reason: "r"}, 400},
+		{&http.MaxBytesError{Limit: 1}, 413},
+		{ErrUnsupportedMediaType, 415},
+		{ErrUnprocessable, 422},
+		{ErrTooManyRequests, 429},
+		{storage.ErrClosed, 503},
+		{&Error{Title: "Teapot", HTTPStatus: "418"}, 418},
+		{&Error{Title: "No status"}, 500},
+		{echo.ErrMethodNotAllowed, 405},
+		{errors.New("driver exploded at 10.0.0.1"), 500},
+	} {
+		status, body := toError(tt.err)
+		if status != tt.want || body.Title == "" {
+			t.Errorf("toError(%v) = %d %+v, want %d", tt.err, status, body, tt.want)
+		}
+		if status == 500 && strings.Contains(body.Description, "10.0.0.1") {
+			t.Errorf("500 leaks the cause: %s", body.Description)
+		}
 	}
 }

@@ -187,6 +187,12 @@ func (s *Server) Reload(cfg Config) error {
 	return nil
 }
 
+// PurgeStatuses deletes the statuses whose retention has passed and returns
+// how many; cmd calls it periodically (expired statuses are already 404).
+func (s *Server) PurgeStatuses(ctx context.Context) (int, error) {
+	return s.store.PurgeStatuses(ctx, s.now())
+}
+
 // SetAuthenticator swaps the authenticator (on reload of consumers and credentials).
 func (s *Server) SetAuthenticator(a Authenticator) { s.auth.Store(&authHolder{a}) }
 
