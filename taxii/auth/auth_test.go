@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
 
@@ -196,21 +197,22 @@ func TestGrants(t *testing.T) {
 		})
 	}
 	soc, partner := get("soc"), get("partner")
-	if soc.MaxShare != auth.ShareInternal || soc.MaxTLP != auth.TLPAmber {
+	if soc.MaxShare != auth.ShareInternal || soc.MaxTLP != stix.TLPAmber {
 		t.Errorf("soc defaults = %v/%v, want internal/amber", soc.MaxShare, soc.MaxTLP)
 	}
-	if partner.MaxShare != auth.SharePartners || partner.MaxTLP != auth.TLPGreen {
+	if partner.MaxShare != auth.SharePartners || partner.MaxTLP != stix.TLPGreen {
 		t.Errorf("partner = %v/%v, want partners/green", partner.MaxShare, partner.MaxTLP)
 	}
 	for _, tt := range []struct {
 		share auth.ShareLevel
-		tlp   auth.TLPLevel
+		tlp   stix.TLP
 		want  bool
 	}{
-		{auth.ShareCommunity, auth.TLPClear, true},
-		{auth.SharePartners, auth.TLPGreen, true},
-		{auth.ShareInternal, auth.TLPClear, false},
-		{auth.ShareCommunity, auth.TLPAmber, false},
+		{auth.ShareCommunity, stix.TLPClear, true},
+		{auth.SharePartners, stix.TLPGreen, true},
+		{auth.ShareInternal, stix.TLPClear, false},
+		{auth.ShareCommunity, stix.TLPAmber, false},
+		{auth.ShareCommunity, stix.TLPNone, true}, // unmarked
 	} {
 		if got := partner.MayReceive(tt.share, tt.tlp); got != tt.want {
 			t.Errorf("partner.MayReceive(%v, %v) = %v, want %v", tt.share, tt.tlp, got, tt.want)
@@ -220,7 +222,7 @@ func TestGrants(t *testing.T) {
 		t.Errorf("grants = %s", got)
 	}
 	anon := auth.Anonymous()
-	if !anon.Anonymous || anon.CanRead(inbox) || anon.CanWrite(inbox) || anon.MayReceive(auth.ShareCommunity, auth.TLPGreen) || !anon.MayReceive(auth.ShareCommunity, auth.TLPClear) {
+	if !anon.Anonymous || anon.CanRead(inbox) || anon.CanWrite(inbox) || anon.MayReceive(auth.ShareCommunity, stix.TLPGreen) || !anon.MayReceive(auth.ShareCommunity, stix.TLPClear) {
 		t.Errorf("Anonymous() = %+v, want no grants, community and TLP:CLEAR only", anon)
 	}
 	var nilConsumer *auth.Consumer

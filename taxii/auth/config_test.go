@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
 
@@ -102,7 +103,7 @@ failed_logins: {max_failures: 5, window: 2m, block: 15m, max_addresses: 500}
 	e := env{"JWT_SECRET": hsSecret, "OFF_PASSWORD": "x", "TOOL_API_KEY": "ops-key"}
 	a := MustNew(t, r.Auth, auth.Options{Getenv: e.Getenv})
 	p, _ := a.Consumer("partner")
-	if p.MaxShare != auth.SharePartners || p.MaxTLP != auth.TLPAmberStrict || !p.CanRead("x") || p.CanWrite("x") {
+	if p.MaxShare != auth.SharePartners || p.MaxTLP != stix.TLPAmberStrict || !p.CanRead("x") || p.CanWrite("x") {
 		t.Fatalf("partner = %+v", p)
 	}
 	if c, err := a.Authenticate(request("Token ops-key")); err != nil || !c.Admin {

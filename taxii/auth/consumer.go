@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"slices"
+
+	"github.com/ctibroker/ctibroker/stix"
 )
 
 // Scheme names how a consumer was authenticated.
@@ -29,7 +31,7 @@ type Consumer struct {
 	// MaxShare is the most restricted share level the consumer may receive.
 	MaxShare ShareLevel
 	// MaxTLP is the highest TLP level the consumer may receive.
-	MaxTLP TLPLevel
+	MaxTLP stix.TLP
 	// Scheme is how this request authenticated.
 	Scheme Scheme
 
@@ -41,7 +43,7 @@ type Consumer struct {
 // grants, community data only, TLP:CLEAR only. The taxii server decides
 // which endpoints and public collections it may see.
 func Anonymous() *Consumer {
-	return &Consumer{Name: AnonymousName, Anonymous: true, MaxShare: ShareCommunity, MaxTLP: TLPClear}
+	return &Consumer{Name: AnonymousName, Anonymous: true, MaxShare: ShareCommunity, MaxTLP: stix.TLPClear}
 }
 
 // CanRead reports whether c may read collectionID.
@@ -61,8 +63,10 @@ func (c *Consumer) CanWrite(collectionID string) bool {
 }
 
 // MayReceive reports whether data with share level share and TLP level tlp
-// may be sent to c.
-func (c *Consumer) MayReceive(share ShareLevel, tlp TLPLevel) bool {
+// may be sent to c. stix.TLPNone (no TLP marking) sorts below TLP:CLEAR and
+// passes the TLP test; whether unmarked data is shared is the feed's share
+// level to decide.
+func (c *Consumer) MayReceive(share ShareLevel, tlp stix.TLP) bool {
 	return c != nil && share <= c.MaxShare && tlp <= c.MaxTLP
 }
 

@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ctibroker/ctibroker/stix"
 )
 
 // ShareLevel is how far data from a feed may travel, ordered from the least
@@ -47,53 +49,17 @@ func ParseShareLevel(s string) (ShareLevel, error) {
 	return 0, fmt.Errorf("share level %q: want community, partners or internal", s)
 }
 
-// TLPLevel is a Traffic Light Protocol 2.0 level, ordered from the least to
-// the most restricted. TLP 1.0 WHITE maps to TLPClear.
-type TLPLevel int
-
-// TLP 2.0 levels, least restricted first.
-const (
-	TLPClear TLPLevel = iota
-	TLPGreen
-	TLPAmber
-	TLPAmberStrict
-	TLPRed
-)
-
-// String returns the configuration spelling of l ("amber+strict", ...).
-func (l TLPLevel) String() string {
-	switch l {
-	case TLPClear:
-		return "clear"
-	case TLPGreen:
-		return "green"
-	case TLPAmber:
-		return "amber"
-	case TLPAmberStrict:
-		return "amber+strict"
-	case TLPRed:
-		return "red"
-	}
-	return fmt.Sprintf("TLPLevel(%d)", int(l))
-}
-
-// ParseTLPLevel parses clear, green, amber, amber+strict or red,
+// ParseTLP parses a max_tlp value: clear, green, amber, amber+strict or red,
 // case-insensitively, with or without a "TLP:" prefix; TLP 1.0 "white" is
-// clear.
-func ParseTLPLevel(s string) (TLPLevel, error) {
-	v := strings.ToLower(strings.TrimSpace(s))
-	v = strings.TrimPrefix(v, "tlp:")
-	switch v {
-	case "clear", "white":
-		return TLPClear, nil
-	case "green":
-		return TLPGreen, nil
-	case "amber":
-		return TLPAmber, nil
-	case "amber+strict":
-		return TLPAmberStrict, nil
-	case "red":
-		return TLPRed, nil
+// clear. The levels are stix.TLP's, so they compare directly with the TLP of
+// an object (stix.MaxTLP).
+func ParseTLP(s string) (stix.TLP, error) {
+	v := strings.TrimSpace(s)
+	if !strings.HasPrefix(strings.ToLower(v), "tlp:") {
+		v = "tlp:" + v
 	}
-	return 0, fmt.Errorf("TLP level %q: want clear, green, amber, amber+strict or red", s)
+	if l, ok := stix.TLPFromTag(v); ok {
+		return l, nil
+	}
+	return stix.TLPNone, fmt.Errorf("TLP level %q: want clear, green, amber, amber+strict or red", s)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+
+	"github.com/ctibroker/ctibroker/stix"
 )
 
 // state is one loaded configuration; it is never modified after build.
@@ -187,7 +189,7 @@ func (a *Authenticator) addConsumer(st *state, cc ConsumerConfig) error {
 	if _, dup := st.consumers[cc.Name]; dup {
 		return errors.New("name: declared twice")
 	}
-	c := &Consumer{Name: cc.Name, Admin: cc.Admin, MaxShare: ShareInternal, MaxTLP: TLPAmber,
+	c := &Consumer{Name: cc.Name, Admin: cc.Admin, MaxShare: ShareInternal, MaxTLP: stix.TLPAmber,
 		read: map[string]bool{}, write: map[string]bool{}}
 	var err error
 	if cc.MaxShare != "" {
@@ -196,7 +198,7 @@ func (a *Authenticator) addConsumer(st *state, cc ConsumerConfig) error {
 		}
 	}
 	if cc.MaxTLP != "" {
-		if c.MaxTLP, err = ParseTLPLevel(cc.MaxTLP); err != nil {
+		if c.MaxTLP, err = ParseTLP(cc.MaxTLP); err != nil {
 			return fmt.Errorf("max_tlp: %w", err)
 		}
 	}
