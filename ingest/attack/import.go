@@ -69,7 +69,11 @@ func importFile(ctx context.Context, store storage.ObjectWriter, collection, fil
 		batch = batch[:0]
 		return nil
 	}
-	err = streamBundle(f, func(raw json.RawMessage, n int) error {
+	err = streamBundle(f, func(dec *json.Decoder, n int) error {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("objects[%d]: %w", n, err)
+		}
 		var o stix.RawObject
 		if err := json.Unmarshal(raw, &o.Common); err != nil {
 			return fmt.Errorf("objects[%d]: %w", n, err)
@@ -77,7 +81,7 @@ func importFile(ctx context.Context, store storage.ObjectWriter, collection, fil
 		if o.ID == "" || o.Type == "" {
 			return fmt.Errorf("objects[%d]: no type or id", n)
 		}
-		o.JSON = append(json.RawMessage(nil), raw...)
+		o.JSON = raw // Decode gives the value's own bytes, a fresh copy
 		batch = append(batch, o)
 		res.Objects++
 		if len(batch) == importBatch {

@@ -2,7 +2,6 @@ package attack
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -145,9 +144,9 @@ type object struct {
 
 // Add reads one STIX bundle (gzip or plain JSON) from r, streaming its objects.
 func (ix *Index) Add(r io.Reader) error {
-	return streamBundle(r, func(raw json.RawMessage, n int) error {
+	return streamBundle(r, func(dec *json.Decoder, n int) error {
 		var o object
-		if err := json.Unmarshal(raw, &o); err != nil {
+		if err := dec.Decode(&o); err != nil {
 			return fmt.Errorf("objects[%d]: %w", n, err)
 		}
 		ix.add(&o)
@@ -337,9 +336,10 @@ func (ix *Index) ResolveName(name string, types ...string) (Ref, bool) {
 // ErrNotBundle is returned when the input is not a JSON object with an objects array.
 var ErrNotBundle = errors.New("not a STIX bundle")
 
-// streamBundle calls fn with the exact bytes of each element of the bundle's
-// objects array, without holding the whole bundle in memory. r may be gzip.
-func streamBundle(r io.Reader, fn func(raw json.RawMessage, n int) error) error {
+// streamBundle calls fn for each element of the bundle's objects array with the
+// decoder positioned on it (fn decodes exactly one value), without holding the
+// whole bundle in memory. r may be gzip.
+func streamBundle(r io.Reader, fn func(dec *json.Decoder, n int) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -372,11 +372,7 @@ func streamBundle(r io.Reader, fn func(raw json.RawMessage, n int) error) error 
 			return fmt.Errorf("%w: objects is not an array", ErrNotBundle)
 		}
 		for n := 0; dec.More(); n++ {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return fmt.Errorf("objects[%d]: %w", n, err)
-			}
-			if err := fn(bytes.TrimSpace(raw), n); err != nil {
+			if err := fn(dec, n); err != nil {
 				return err
 			}
 		}
