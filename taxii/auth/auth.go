@@ -69,7 +69,7 @@ type Authenticator struct {
 	macs     sync.Pool // of hmac.New(sha256.New, hmacKey)
 
 	gate    *gate // bounds concurrent bcrypt/argon2id
-	cacheMu sync.Mutex
+	cacheMu sync.RWMutex
 	cache   map[[32]byte]cacheEntry
 
 	flightMu sync.Mutex
@@ -372,16 +372,14 @@ func (a *Authenticator) cacheKey(kind, user, secret string) [32]byte {
 	return k
 }
 
+// cached returns the live cache entry for k. Stale entries are left for
+// remember to overwrite or sweep.
 func (a *Authenticator) cached(st *state, k [32]byte) (cacheEntry, bool) {
-	a.cacheMu.Lock()
-	defer a.cacheMu.Unlock()
+	a.cacheMu.RLock()
 	e, ok := a.cache[k]
-	if !ok {
-		return e, false
-	}
-	if e.st != st || !a.opt.Now().Before(e.expires) {
-		delete(a.cache, k)
-		return e, false
+	a.cacheMu.RUnlock()
+	if !ok || e.st != st || !a.opt.Now().Before(e.expires) {
+		return cacheEntry{}, false
 	}
 	return e, true
 }

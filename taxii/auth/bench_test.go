@@ -72,3 +72,21 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuthenticateParallel is the cached Basic path with 8 clients per
+// CPU at once (the cache, flight and limiter locks under contention).
+func BenchmarkAuthenticateParallel(b *testing.B) {
+	a := MustNew(b, fixture(b), auth.Options{Getenv: fixtureEnv.Getenv})
+	h := basic("Basic", "soc", "soc-secret-pw")
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := request(h)
+		for pb.Next() {
+			if _, err := a.Authenticate(r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

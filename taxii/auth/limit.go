@@ -30,7 +30,7 @@ func limitConfig(c LimitConfig) (LimitConfig, error) {
 
 // limiter counts failed logins per source address in a bounded LRU.
 type limiter struct {
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	cfg LimitConfig
 	now func() time.Time
 	lru *list.List // of *limitEntry, most recently seen first
@@ -79,8 +79,8 @@ func (a *Authenticator) AllowAttempt(remoteAddr string) bool {
 func (a *Authenticator) BlockedFor(remoteAddr string) time.Duration {
 	l := a.limiter
 	key := limitKey(remoteAddr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	el, ok := l.m[key]
 	if !ok {
 		return 0
