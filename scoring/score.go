@@ -97,23 +97,23 @@ const (
 
 // Source is one report as scored.
 type Source struct {
-	Feed        string          `json:"feed"`
-	Provider    string          `json:"provider,omitempty"`
-	Reliability int             `json:"reliability"`
-	Severity    float64         `json:"severity"`
-	Native      string          `json:"native,omitempty"`
-	Decay       float64         `json:"decay"`
-	Evidence    float64         `json:"evidence"`
-	FirstSeen   *stix.Timestamp `json:"first_seen,omitempty"`
-	LastSeen    *stix.Timestamp `json:"last_seen,omitempty"`
-	Revoked     bool            `json:"revoked,omitempty"`
+	Feed        string         `json:"feed"`
+	Provider    string         `json:"provider,omitempty"`
+	Reliability int            `json:"reliability"`
+	Severity    float64        `json:"severity"`
+	Native      string         `json:"native,omitempty"`
+	Decay       float64        `json:"decay"`
+	Evidence    float64        `json:"evidence"`
+	FirstSeen   stix.Timestamp `json:"first_seen,omitzero"`
+	LastSeen    stix.Timestamp `json:"last_seen,omitzero"`
+	Revoked     bool           `json:"revoked,omitempty"`
 }
 
 // SightingsSummary is the sightings part of a Result.
 type SightingsSummary struct {
-	Count     int             `json:"count"`
-	FirstSeen *stix.Timestamp `json:"first_seen,omitempty"`
-	LastSeen  *stix.Timestamp `json:"last_seen,omitempty"`
+	Count     int            `json:"count"`
+	FirstSeen stix.Timestamp `json:"first_seen,omitzero"`
+	LastSeen  stix.Timestamp `json:"last_seen,omitzero"`
 }
 
 // Result is a score with its explanation. Its JSON form is the body of the
@@ -134,8 +134,8 @@ type Result struct {
 	// Sources are the reports, sorted by feed and provider.
 	Sources []Source `json:"sources"`
 	// FirstSeen and LastSeen span the reports and sightings.
-	FirstSeen *stix.Timestamp `json:"first_seen,omitempty"`
-	LastSeen  *stix.Timestamp `json:"last_seen,omitempty"`
+	FirstSeen stix.Timestamp `json:"first_seen,omitzero"`
+	LastSeen  stix.Timestamp `json:"last_seen,omitzero"`
 	// Sightings summarise internal sightings.
 	Sightings SightingsSummary `json:"sightings"`
 	// FalsePositives are the false-positive reports, sorted by From.
@@ -149,12 +149,12 @@ type Result struct {
 // round2 rounds to 0.01 for reporting; scores use the exact values.
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
-func ts(t time.Time) *stix.Timestamp {
+// ts converts a time, keeping the zero time zero (and so omitted).
+func ts(t time.Time) stix.Timestamp {
 	if t.IsZero() {
-		return nil
+		return stix.Timestamp{}
 	}
-	v := stix.NewTimestamp(t)
-	return &v
+	return stix.NewTimestamp(t)
 }
 
 // decayAt returns 0.5^(age/halfLife) for a value last seen at t, 1 for an
@@ -173,13 +173,172 @@ func decayAt(t, asOf time.Time, halfLifeDays, unknown float64) float64 {
 // scoredReport is a report with its computed parts.
 type scoredReport struct {
 	r         *Report
-	key       string // independence key
+	key       string // independence key: the provider, else the feed
+	byFeed    bool   // key is a feed name
 	rel       float64
 	a, b, c   float64 // severity-only, with reliability, with decay
 	decay     float64
-	seen      time.Time
 	ageDays   float64
 	hasSeenAt bool
+}
+
+// calc holds every number a score is made of.
+type calc struct {
+	halfLife         float64
+	reps             []scoredReport // sorted by compareReports
+	maxA, maxB, maxC float64
+	argA, argB, argC int
+	nGroups          int
+	evidence         float64
+	sightCount       int
+	withSight        float64
+	nFP              int
+	fpMult, afterFP  float64
+	capHit           int // index into in.AllowListHits, -1 for none
+	points, final    float64
+	value            int
+}
+
+// compute does the arithmetic of Score without building explanations.
+func compute(in *Inputs, w *Weights, asOf time.Time) calc {
+	k := calc{argA: -1, argB: -1, argC: -1, capHit: -1, fpMult: 1}
+	k.halfLife = w.HalfLifeDays.For(in.Type)
+	if !(k.halfLife > 0) {
+		k.halfLife = 1
+	}
+	k.reps = make([]scoredReport, len(in.Reports))
+	for i := range in.Reports {
+		r := &in.Reports[i]
+		s := scoredReport{r: r, key: r.Provider}
+		if s.key == "" {
+			s.key, s.byFeed = r.Feed, true
+		}
+		rel := r.Reliability
+		if rel == 0 {
+			rel = w.DefaultReliability
+		}
+		s.rel = clamp01(float64(rel) / 100)
+		seen := r.LastSeen
+		if seen.IsZero() {
+			seen = r.FirstSeen
+		}
+		s.hasSeenAt = !seen.IsZero()
+		if s.hasSeenAt {
+			s.ageDays = asOf.Sub(seen).Hours() / 24
+		}
+		s.decay = decayAt(seen, asOf, k.halfLife, w.UnknownAgeFactor)
+		if !r.Revoked {
+			s.a = float64(w.SourceMax * clamp01(r.Verdict.Severity))
+			s.b = float64(s.a * s.rel)
+			s.c = float64(s.b * s.decay)
+		}
+		k.reps[i] = s
+	}
+	// Order reports so that the result does not depend on input order.
+	if len(k.reps) > 1 {
+		slices.SortStableFunc(k.reps, func(x, y scoredReport) int { return compareReports(x.r, y.r) })
+	}
+	for i := range k.reps {
+		s := &k.reps[i]
+		if s.a > k.maxA {
+			k.maxA, k.argA = s.a, i
+		}
+		if s.b > k.maxB {
+			k.maxB, k.argB = s.b, i
+		}
+		if s.c > k.maxC {
+			k.maxC, k.argC = s.c, i
+		}
+	}
+	// Noisy OR over independence groups, each group's strongest report,
+	// groups taken in the order of their first report.
+	miss := 1.0
+	for i := range k.reps {
+		key, byFeed := k.reps[i].key, k.reps[i].byFeed
+		first := true
+		for j := 0; j < i; j++ {
+			if k.reps[j].key == key && k.reps[j].byFeed == byFeed {
+				first = false
+				break
+			}
+		}
+		if !first {
+			continue
+		}
+		g := k.reps[i].c
+		for j := i + 1; j < len(k.reps); j++ {
+			if k.reps[j].key == key && k.reps[j].byFeed == byFeed && k.reps[j].c > g {
+				g = k.reps[j].c
+			}
+		}
+		if g > 0 {
+			k.nGroups++
+		}
+		miss = float64(miss * (1 - g))
+	}
+	k.evidence = clamp01(1 - miss)
+
+	// Sightings raise what the feeds say.
+	k.sightCount = max(in.Sightings.Count, 0)
+	sightS := 0.0
+	if k.sightCount > 0 && w.SightingsScale > 0 && k.evidence > 0 {
+		last := in.Sightings.LastSeen
+		if last.IsZero() {
+			last = in.Sightings.FirstSeen
+		}
+		sightS = clamp01(w.SightingsWeight * (1 - math.Exp(-float64(k.sightCount)/w.SightingsScale)) *
+			decayAt(last, asOf, k.halfLife, w.UnknownAgeFactor))
+	}
+	k.withSight = k.evidence + float64(sightS*k.evidence*(1-k.evidence))
+
+	// False positives lower it.
+	for _, fp := range in.FalsePositives {
+		k.nFP += max(fp.Count, 1)
+	}
+	if k.nFP > 0 {
+		k.fpMult = math.Pow(clamp01(w.FalsePositivePenalty), float64(k.nFP))
+	}
+	k.afterFP = float64(k.withSight * k.fpMult)
+
+	// Allow-lists cap it.
+	for i := range in.AllowListHits {
+		h := &in.AllowListHits[i]
+		if h.ContextOnly || h.Tier == warninglist.TierContext {
+			continue
+		}
+		if k.capHit < 0 || capBefore(h, &in.AllowListHits[k.capHit]) {
+			k.capHit = i
+		}
+	}
+	k.points = 100 * k.afterFP
+	k.final = k.points
+	if k.capHit >= 0 && k.final > float64(w.AllowListCap) {
+		k.final = float64(w.AllowListCap)
+	}
+	k.value = min(max(int(math.Round(k.final)), 0), 100)
+	return k
+}
+
+// capBefore orders capping hits for the capped_by reason: the
+// organisation's own assets first, then suppress, then shared; by list and
+// entry within a tier.
+func capBefore(x, y *warninglist.Hit) bool {
+	if a, b := capTierRank(x.Tier), capTierRank(y.Tier); a != b {
+		return a < b
+	}
+	if x.List != y.List {
+		return x.List < y.List
+	}
+	return x.Entry < y.Entry
+}
+
+// ScoreValue returns only the score and band Score would compute, without
+// the explanation: the fast path for re-scoring many values to see which
+// change band.
+func ScoreValue(in Inputs, w Weights, asOf time.Time) (value int, band string) {
+	k := compute(&in, &w, asOf.UTC())
+	band, _ = w.band(k.value)
+	return k.value, band
 }
 
 // Score computes the risk score of in at time asOf with weights w. It does
@@ -187,107 +346,11 @@ type scoredReport struct {
 // still in 0–100 but the properties may not hold.
 func Score(in Inputs, w Weights, asOf time.Time) Result {
 	asOf = asOf.UTC()
-	halfLife := w.HalfLifeDays.For(in.Type)
-	if !(halfLife > 0) {
-		halfLife = 1
-	}
-	// Order reports so that the result does not depend on input order.
-	reps := make([]scoredReport, len(in.Reports))
-	order := make([]int, len(in.Reports))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(i, j int) int { return compareReports(&in.Reports[i], &in.Reports[j]) })
-	var maxA, maxB, maxC float64
-	var argA, argB, argC = -1, -1, -1
-	for k, i := range order {
-		r := &in.Reports[i]
-		s := scoredReport{r: r}
-		s.key = r.Provider
-		if s.key == "" {
-			s.key = "feed:" + r.Feed
-		}
-		rel := r.Reliability
-		if rel == 0 {
-			rel = w.DefaultReliability
-		}
-		s.rel = clamp01(float64(rel) / 100)
-		s.seen = r.LastSeen
-		if s.seen.IsZero() {
-			s.seen = r.FirstSeen
-		}
-		s.hasSeenAt = !s.seen.IsZero()
-		if s.hasSeenAt {
-			s.ageDays = asOf.Sub(s.seen).Hours() / 24
-		}
-		s.decay = decayAt(s.seen, asOf, halfLife, w.UnknownAgeFactor)
-		if !r.Revoked {
-			s.a = float64(w.SourceMax * clamp01(r.Verdict.Severity))
-			s.b = float64(s.a * s.rel)
-			s.c = float64(s.b * s.decay)
-		}
-		if s.a > maxA {
-			maxA, argA = s.a, k
-		}
-		if s.b > maxB {
-			maxB, argB = s.b, k
-		}
-		if s.c > maxC {
-			maxC, argC = s.c, k
-		}
-		reps[k] = s
-	}
-	// Noisy OR over independence groups, each group's strongest report.
-	groups := make([]scoredReport, 0, len(reps))
-	for _, s := range reps {
-		groups = append(groups, s)
-	}
-	slices.SortStableFunc(groups, func(x, y scoredReport) int {
-		if c := strings.Compare(x.key, y.key); c != 0 {
-			return c
-		}
-		switch { // strongest first within a group
-		case x.c > y.c:
-			return -1
-		case x.c < y.c:
-			return 1
-		}
-		return 0
-	})
-	miss := 1.0
-	nGroups := 0
-	for i, g := range groups {
-		if i > 0 && groups[i-1].key == g.key {
-			continue
-		}
-		if g.c > 0 {
-			nGroups++
-		}
-		miss = float64(miss * (1 - g.c))
-	}
-	evidence := clamp01(1 - miss)
+	k := compute(&in, &w, asOf)
 
-	// Sightings.
-	sightCount := max(in.Sightings.Count, 0)
-	sightS := 0.0
-	if sightCount > 0 && w.SightingsScale > 0 {
-		sLast := in.Sightings.LastSeen
-		if sLast.IsZero() {
-			sLast = in.Sightings.FirstSeen
-		}
-		sightS = clamp01(w.SightingsWeight * (1 - math.Exp(-float64(sightCount)/w.SightingsScale)) *
-			decayAt(sLast, asOf, halfLife, w.UnknownAgeFactor))
-	}
-	withSight := evidence + float64(sightS*evidence*(1-evidence))
-
-	// False positives.
 	fps := append([]FalsePositive(nil), in.FalsePositives...)
-	nFP := 0
 	for i := range fps {
-		if fps[i].Count <= 0 {
-			fps[i].Count = 1
-		}
-		nFP += fps[i].Count
+		fps[i].Count = max(fps[i].Count, 1)
 	}
 	slices.SortStableFunc(fps, func(x, y FalsePositive) int {
 		if c := strings.Compare(x.From, y.From); c != 0 {
@@ -295,13 +358,6 @@ func Score(in Inputs, w Weights, asOf time.Time) Result {
 		}
 		return x.Count - y.Count
 	})
-	fpMult := 1.0
-	if nFP > 0 {
-		fpMult = math.Pow(clamp01(w.FalsePositivePenalty), float64(nFP))
-	}
-	afterFP := float64(withSight * fpMult)
-
-	// Allow-lists.
 	hits := append([]warninglist.Hit(nil), in.AllowListHits...)
 	slices.SortStableFunc(hits, func(x, y warninglist.Hit) int {
 		if c := strings.Compare(x.List, y.List); c != 0 {
@@ -309,64 +365,32 @@ func Score(in Inputs, w Weights, asOf time.Time) Result {
 		}
 		return strings.Compare(x.Entry, y.Entry)
 	})
-	var capHit *warninglist.Hit
-	for i := range hits {
-		if !hits[i].ContextOnly && hits[i].Tier != warninglist.TierContext {
-			if capHit == nil || capTierRank(hits[i].Tier) < capTierRank(capHit.Tier) {
-				capHit = &hits[i]
-			}
-		}
+	if fps == nil {
+		fps = []FalsePositive{}
 	}
-	points := 100 * afterFP
-	final := points
-	if capHit != nil && final > float64(w.AllowListCap) {
-		final = float64(w.AllowListCap)
+	if hits == nil {
+		hits = []warninglist.Hit{}
 	}
-	value := int(math.Round(final))
-	value = min(max(value, 0), 100)
-
 	res := Result{
-		Value:          value,
+		Value:          k.value,
 		ScoredAt:       stix.NewTimestamp(asOf),
 		FalsePositives: fps,
 		AllowListHits:  hits,
 		Sightings: SightingsSummary{
-			Count: sightCount, FirstSeen: ts(in.Sightings.FirstSeen), LastSeen: ts(in.Sightings.LastSeen),
+			Count: k.sightCount, FirstSeen: ts(in.Sightings.FirstSeen), LastSeen: ts(in.Sightings.LastSeen),
 		},
 	}
-	if res.FalsePositives == nil {
-		res.FalsePositives = []FalsePositive{}
-	}
-	if res.AllowListHits == nil {
-		res.AllowListHits = []warninglist.Hit{}
-	}
-	res.Band, res.Confidence = w.band(value)
-	res.Alert = value >= w.AlertMin()
-	if capHit != nil {
+	res.Band, res.Confidence = w.band(k.value)
+	res.Alert = k.value >= w.AlertMin()
+	var capHit *warninglist.Hit
+	if k.capHit >= 0 {
+		capHit = &in.AllowListHits[k.capHit]
 		res.CappedBy = capHit.List + " (" + capHit.Tier.String() + ")"
 	}
 
 	// Sources and the overall first/last seen.
 	var first, last time.Time
-	res.Sources = make([]Source, len(reps))
-	for k, s := range reps {
-		r := s.r
-		res.Sources[k] = Source{
-			Feed: r.Feed, Provider: r.Provider, Reliability: int(math.Round(s.rel * 100)),
-			Severity: round2(clamp01(r.Verdict.Severity)), Native: r.Verdict.Native,
-			Decay: round2(s.decay), Evidence: round2(100 * s.c),
-			FirstSeen: ts(r.FirstSeen), LastSeen: ts(r.LastSeen), Revoked: r.Revoked,
-		}
-		for _, t := range [2]time.Time{r.FirstSeen, r.LastSeen} {
-			if !t.IsZero() && (first.IsZero() || t.Before(first)) {
-				first = t
-			}
-			if t.After(last) {
-				last = t
-			}
-		}
-	}
-	for _, t := range [2]time.Time{in.Sightings.FirstSeen, in.Sightings.LastSeen} {
+	see := func(t time.Time) {
 		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
 			first = t
 		}
@@ -374,18 +398,32 @@ func Score(in Inputs, w Weights, asOf time.Time) Result {
 			last = t
 		}
 	}
+	res.Sources = make([]Source, len(k.reps))
+	for i, s := range k.reps {
+		r := s.r
+		res.Sources[i] = Source{
+			Feed: r.Feed, Provider: r.Provider, Reliability: int(math.Round(s.rel * 100)),
+			Severity: round2(clamp01(r.Verdict.Severity)), Native: r.Verdict.Native,
+			Decay: round2(s.decay), Evidence: round2(100 * s.c),
+			FirstSeen: ts(r.FirstSeen), LastSeen: ts(r.LastSeen), Revoked: r.Revoked,
+		}
+		see(r.FirstSeen)
+		see(r.LastSeen)
+	}
+	see(in.Sightings.FirstSeen)
+	see(in.Sightings.LastSeen)
 	res.FirstSeen, res.LastSeen = ts(first), ts(last)
 
 	// Factors: a telescoping sum that adds up to the score.
-	f := make([]Factor, 0, 7)
-	f = append(f, Factor{FactorSeverity, round2(100 * maxA), explainSeverity(reps, argA, w.SourceMax)})
-	f = append(f, Factor{FactorReputation, round2(100 * (maxB - maxA)), explainReputation(reps, argB)})
-	f = append(f, Factor{FactorAge, round2(100 * (maxC - maxB)), explainAge(reps, argC, in.Type, halfLife)})
-	f = append(f, Factor{FactorPrevalence, round2(100 * (evidence - maxC)), explainPrevalence(nGroups, len(reps), evidence)})
-	f = append(f, Factor{FactorSightings, round2(100 * (withSight - evidence)), explainSightings(sightCount, in.Sightings.LastSeen, evidence)})
-	f = append(f, Factor{FactorFalsePositives, round2(100 * (afterFP - withSight)), explainFP(fps, nFP, fpMult)})
-	f = append(f, Factor{FactorAllowList, round2(final - points), explainAllow(hits, capHit, w.AllowListCap, points)})
-	res.Factors = f
+	res.Factors = []Factor{
+		{FactorSeverity, round2(100 * k.maxA), explainSeverity(k.reps, k.argA, w.SourceMax)},
+		{FactorReputation, round2(100 * (k.maxB - k.maxA)), explainReputation(k.reps, k.argB)},
+		{FactorAge, round2(100 * (k.maxC - k.maxB)), explainAge(k.reps, k.argC, in.Type, k.halfLife)},
+		{FactorPrevalence, round2(100 * (k.evidence - k.maxC)), explainPrevalence(k.nGroups, len(k.reps), k.evidence)},
+		{FactorSightings, round2(100 * (k.withSight - k.evidence)), explainSightings(k.sightCount, in.Sightings.LastSeen, k.evidence)},
+		{FactorFalsePositives, round2(100 * (k.afterFP - k.withSight)), explainFP(fps, k.nFP, k.fpMult)},
+		{FactorAllowList, round2(k.final - k.points), explainAllow(hits, capHit, w.AllowListCap, k.points)},
+	}
 	return res
 }
 
@@ -446,7 +484,18 @@ func (w *Weights) band(v int) (string, int) {
 	return name, conf
 }
 
-func fmtF(x float64) string { return strconv.FormatFloat(round2(x), 'f', -1, 64) }
+// fmtF formats x with at most two decimals and no trailing zeros.
+func fmtF(x float64) string {
+	var buf [32]byte
+	b := strconv.AppendFloat(buf[:0], round2(x), 'f', 2, 64)
+	for b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
+	}
+	if b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
 
 func sourceName(s *scoredReport) string {
 	if s.r.Provider != "" && s.r.Provider != s.r.Feed {
@@ -490,7 +539,7 @@ func explainAge(reps []scoredReport, i int, typ string, halfLife float64) string
 		return sourceName(s) + " gives no first/last seen time → unknown-age factor " + fmtF(s.decay)
 	}
 	age := fmtF(max(s.ageDays, 0))
-	return "strongest fresh report: " + sourceName(s) + " last seen " + age + "d ago, half-life " + hl + " → ×" + fmtF(s.decay)
+	return "strongest report after age decay: " + sourceName(s) + ", last seen " + age + "d ago, half-life " + hl + " → ×" + fmtF(s.decay)
 }
 
 func explainPrevalence(groups, reports int, evidence float64) string {

@@ -106,10 +106,10 @@ func TestScoreExplains(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("factors missing: %v", want)
 	}
-	if res.FirstSeen == nil || !res.FirstSeen.Equal(testTime.Add(-days(20))) {
+	if !res.FirstSeen.Equal(testTime.Add(-days(20))) {
 		t.Errorf("first_seen = %v, want %v", res.FirstSeen, testTime.Add(-days(20)))
 	}
-	if res.LastSeen == nil || !res.LastSeen.Equal(testTime.Add(-time.Hour)) {
+	if !res.LastSeen.Equal(testTime.Add(-time.Hour)) {
 		t.Errorf("last_seen = %v, want the last sighting %v", res.LastSeen, testTime.Add(-time.Hour))
 	}
 	if len(res.Sources) != 2 || res.Sources[0].Feed != "mv-c2" || res.Sources[1].Reliability != 80 {
