@@ -44,6 +44,9 @@ func (m *Main) verbs() []verb {
 	return []verb{
 		{"help", "list the verbs, or show one verb's flags", (*Main).runHelp},
 		{"version", "print the version", (*Main).runVersion},
+		{"validate", "validate a STIX 2.1 bundle, envelope, object or pattern", (*Main).runValidate},
+		{"serve", "run the TAXII 2.1 server", (*Main).runServe},
+		{"config check", "validate a configuration file", (*Main).runConfigCheck},
 	}
 }
 

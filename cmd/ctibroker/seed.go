@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// seed loads each configured seed file into its stored collection while that
+// collection is empty, so the first start serves sample data and later starts
+// leave the collection alone. Objects with validation errors are skipped and logged.
+func (m *Main) seed(ctx context.Context, store storage.Store, cfg *Config, logger *slog.Logger) error {
+	v := newValidator(true)
+	for _, s := range cfg.Seed {
+		info, err := store.CollectionInfo(ctx, s.Collection)
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", s.File, err)
+		}
+		if info.Count > 0 {
+			continue
+		}
+		objs, skipped, err := readObjects(cfg.path(s.File), v)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		for _, f := range skipped {
+			logger.Warn("seed: object skipped", "file", s.File, "finding", stix.FormatFinding(f))
+		}
+		res, err := store.PutObjects(ctx, s.Collection, objs)
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", s.File, err)
+		}
+		logger.Info("seeded collection", "collection", s.Collection, "file", s.File, "added", res.Added)
+	}
+	return nil
+}
+
+// readObjects streams a bundle, envelope or object file and returns its objects
+// that carry no error finding, and the error findings of those it left out.
+func readObjects(path string, v *stix.Validator) ([]stix.RawObject, []stix.Finding, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	d := stix.NewDecoder(f, v.Limits)
+	var objs []stix.RawObject
+	var bad []stix.Finding
+	for {
+		o, err := d.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		var errs []stix.Finding
+		for _, fd := range v.ValidateObject(o) {
+			if fd.Severity == stix.SeverityError {
+				errs = append(errs, fd)
+			}
+		}
+		if len(errs) > 0 {
+			bad = append(bad, errs...)
+			continue
+		}
+		objs = append(objs, *o)
+	}
+	return objs, bad, nil
+}
