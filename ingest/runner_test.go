@@ -607,3 +607,37 @@ func sharedDir(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// TestRunDefersUnchangedCursor: batches that write nothing do not commit their
+// cursor one by one; a failure then resumes from the last saved cursor, and a
+// successful run saves the final one.
+func TestRunDefersUnchangedCursor(t *testing.T) {
+	s := testStore(t)
+	now := testTime
+	r := newRunner(s, &now)
+	src := &sliceSource{batches: []ingest.Batch{
+		{Observations: observations("d0-", 2, true)},
+		{Observations: observations("d1-", 2, true)},
+		{Observations: observations("d2-", 2, true)},
+	}}
+	f := feed("defer", src)
+	mustRun(t, r, f)
+	resetCursor(t, s, "defer")
+	src.failAfter = 2
+	if _, err := r.Run(context.Background(), f); !errors.Is(err, errSource) {
+		t.Fatalf("got %v", err)
+	}
+	state, _ := s.FeedState(context.Background(), "defer")
+	if len(state.Cursor) != 0 || state.ErrorCount != 1 {
+		t.Fatalf("cursor of unchanged batches saved before the run ended: %+v", state)
+	}
+	src.failAfter = 0
+	st := mustRun(t, r, f)
+	if src.pulls[2] != "" || st.Unchanged != 3*2*3 {
+		t.Fatalf("pulls %q, stats %+v", src.pulls, st)
+	}
+	state, _ = s.FeedState(context.Background(), "defer")
+	if string(state.Cursor) != "3" {
+		t.Fatalf("final cursor %q, want 3", state.Cursor)
+	}
+}
