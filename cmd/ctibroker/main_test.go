@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// run runs the binary's Main in-process and returns its exit error and output.
+func run(t *testing.T, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := NewMain(&out, &errb)
+	m.Getenv = func(k string) string { return env[k] }
+	err := m.Run(context.Background(), args)
+	return out.String(), errb.String(), err
+}
+
+func TestValidateSample(t *testing.T) {
+	out, _, err := run(t, nil, "validate", "../../examples/stix/sample-bundle.json")
+	if err != nil {
+		t.Fatalf("validate sample: %v\n%s", err, out)
+	}
+}
+
+func TestValidateReportsFindings(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	// created after modified, and a created_by_ref that is not an identity.
+	obj := `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+"created":"2026-01-02T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","created_by_ref":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+"pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`
+	if err := os.WriteFile(bad, []byte(obj), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, nil, "validate", bad)
+	if code, ok := err.(exitError); !ok || code != 1 {
+		t.Fatalf("validate bad object: err = %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{"modified", "created_by_ref", "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestValidatePattern(t *testing.T) {
+	if _, _, err := run(t, nil, "validate", "--pattern", "[ipv4-addr:value = '203.0.113.1']"); err != nil {
+		t.Fatalf("valid pattern: %v", err)
+	}
+	out, _, err := run(t, nil, "validate", "--pattern", "[ipv4-addr:value = '203.0.113.1'")
+	if code, ok := err.(exitError); !ok || code != 1 || !strings.Contains(out, "column") {
+		t.Fatalf("invalid pattern: err = %v, out %q; want exit 1 naming the column", err, out)
+	}
+}
+
+func TestUnknownVerb(t *testing.T) {
+	_, errOut, err := run(t, nil, "frobnicate")
+	if code, ok := err.(exitError); !ok || code != 2 || !strings.Contains(errOut, "unknown verb") {
+		t.Fatalf("unknown verb: err = %v, stderr %q", err, errOut)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	env := map[string]string{"SOC_PASSWORD": "pw", "SOC_MISP_KEY": "k"}
+	out, _, err := run(t, env, "config", "check", "../../examples/ctibroker.yaml")
+	if err != nil || !strings.Contains(out, "ok") {
+		t.Fatalf("config check example: %v %s", err, out)
+	}
+	// A missing secret is named.
+	_, _, err = run(t, map[string]string{}, "config", "check", "../../examples/ctibroker.yaml")
+	if err == nil || !strings.Contains(err.Error(), "SOC_PASSWORD") {
+		t.Fatalf("config check without SOC_PASSWORD: err = %v, want it named", err)
+	}
+	// Unknown keys are errors.
+	dir := t.TempDir()
+	b, _ := os.ReadFile("../../examples/ctibroker.yaml")
+	bad := filepath.Join(dir, "c.yaml")
+	os.WriteFile(bad, append(b, []byte("colections: []\n")...), 0o600)
+	_, _, err = run(t, env, "config", "check", bad)
+	if err == nil || !strings.Contains(err.Error(), "colections") {
+		t.Fatalf("config check with unknown key: err = %v, want it named", err)
+	}
+}
+
+// TestServeSample runs the README's run command in-process: serve with the
+// example config on a fresh embedded store, then reads the seeded collection.
+func TestServeSample(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../examples/ctibroker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "store: embedded:./data", "store: embedded:"+filepath.Join(dir, "data"), 1)
+	cfg = strings.Replace(cfg, "file: stix/sample-bundle.json", "file: "+mustAbs(t, "../../examples/stix/sample-bundle.json"), 1)
+	cfgPath := filepath.Join(dir, "ctibroker.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	m := NewMain(pw, io.Discard)
+	m.Getenv = func(k string) string {
+		return map[string]string{"SOC_PASSWORD": "s3cret", "SOC_MISP_KEY": "k", "CTIBROKER_CURSOR_KEY": "0123456789abcdef0123"}[k]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0"}); pw.Close() }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var discovery string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "discovery: "); ok {
+			discovery = u
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if discovery == "" {
+		t.Fatal("serve printed no discovery URL")
+	}
+	get := func(url, user, pw string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		c := &http.Client{Timeout: 10 * time.Second}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	if resp, _ := get(discovery, "soc", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: status %d, want 401", resp.StatusCode)
+	}
+	base := strings.TrimSuffix(discovery, "/taxii2/")
+	resp, body := get(base+"/intel/collections/9d0e8f4a-6b2c-4e1f-8a3d-5c7b9e2f1a04/objects/", "soc", "s3cret")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("objects: status %d: %s", resp.StatusCode, body)
+	}
+	var env struct {
+		Objects []json.RawMessage `json:"objects"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatal(err)
+	}
+	sample, _ := os.ReadFile("../../examples/stix/sample-bundle.json")
+	var bundle struct {
+		Objects []json.RawMessage `json:"objects"`
+	}
+	json.Unmarshal(sample, &bundle)
+	if len(env.Objects) != len(bundle.Objects) || len(env.Objects) == 0 {
+		t.Fatalf("served %d objects, the sample has %d", len(env.Objects), len(bundle.Objects))
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
