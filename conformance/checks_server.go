@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"unicode/utf8"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
