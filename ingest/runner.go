@@ -554,18 +554,24 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 			}
 		}
 	}
-	ids := make([]string, 0, 3*len(order))
+	// First the indicators (and the SCOs of observable-only values). An indicator's
+	// first version is stored in the same atomic PutObjects as its SCO and based-on
+	// relationship, so a stored indicator implies both: only values whose
+	// indicator is missing need a second lookup. The unchanged path reads one id
+	// per value.
+	ids := make([]string, 0, len(order))
 	for _, w := range order {
 		if w.revoked {
 			continue
 		}
 		w.scoID = ObservableID(w.v)
-		ids = append(ids, w.scoID)
 		if w.detect {
 			w.pattern = Pattern(w.v)
 			w.indID = indicatorID(w.pattern)
 			w.relID = relationshipID("based-on", w.indID, w.scoID)
-			ids = append(ids, w.indID, w.relID)
+			ids = append(ids, w.indID)
+		} else {
+			ids = append(ids, w.scoID)
 		}
 	}
 	if len(ids) == 0 {
@@ -575,6 +581,26 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 	last, err := ru.lastVersions(ctx, pool, ids)
 	if err != nil {
 		return err
+	}
+	ids = ids[:0]
+	for _, w := range order {
+		if w.detect && !w.revoked {
+			if _, ok := last[w.indID]; ok {
+				last[w.scoID] = storage.Record{ID: w.scoID}
+				last[w.relID] = storage.Record{ID: w.relID}
+			} else {
+				ids = append(ids, w.scoID, w.relID)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		more, err := ru.lastVersions(ctx, pool, ids)
+		if err != nil {
+			return err
+		}
+		for id, rec := range more {
+			last[id] = rec
+		}
 	}
 	ts := stix.NewTimestamp(now)
 	var write []stix.RawObject // allocated only when something is new or changed
