@@ -1,12 +1,32 @@
 // Package ingest turns provider feeds into intelligence: the Source interface
 // every provider package implements, the Batch it emits, the Registry that maps
-// provider names to factories, the feed configuration, value normalisation
-// (Normalize, Guess, Refang) and the Runner that makes each batch durable in the
-// store before it saves the feed's cursor.
+// provider names to factories, the feed configuration (FeedConfig), value
+// normalisation (Normalize, Guess, Refang), the shared HTTPClient providers make
+// their requests with, and the Runner that makes each batch durable in the store
+// before it saves the feed's cursor.
 //
-// The Runner authors one indicator per normalised value (see Namespace and
-// IndicatorID), its observable (SCO) and a based-on relationship, and records
-// each feed's report of a value as an insert-only provenance record keyed by
-// (feed, type, value, day). Provider packages live in ingest/<provider>;
-// ATT&CK resolution lives in ingest/attack.
+// # Authored objects
+//
+// For every normalised value the Runner authors one indicator, id
+// IndicatorID(v) = "indicator--" + UUIDv5(Namespace, Pattern(v)), when a feed
+// marks the value detection-worthy (Observation.Detect), its SCO (ObservableID,
+// the STIX 2.1 §2.9 deterministic id) always, and a based-on relationship from
+// the indicator to the SCO. A new version is written only when the published
+// content changes; re-ingesting an unchanged value writes nothing. Each feed's
+// report of a value is an insert-only provenance record keyed by (feed, type,
+// value, UTC day), carrying the provider's native verdict and context. When
+// every feed that reported a value has withdrawn it (Observation.Revoked, or the
+// value vanished from a full-snapshot feed, see SnapshotSource) the indicator
+// gets a version with valid_until set; it is published again when a feed
+// reports the value again.
+//
+// # Normalisation policy
+//
+// See Normalize: refang and trim everything; IPv4 without leading zeros, IPv6 in
+// RFC 5952 form, CIDR blocks kept with their network address; domains lower case
+// as IDNA A-labels (punycode, UTS #46 non-transitional); URLs byte-exact; e-mail
+// domains lower case; hashes lower-case hex with the algorithm from the length.
+//
+// Provider packages live in ingest/<provider>; ATT&CK resolution lives in
+// ingest/attack.
 package ingest

@@ -32,6 +32,7 @@ type HTTPError struct {
 	Body        string
 }
 
+// Error formats the method, URL (credentials redacted), status and body excerpt.
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.URL, e.Status, strings.TrimSpace(e.Body))
 }
