@@ -17,23 +17,26 @@ type info struct {
 	first uint64 // date_added µs of the oldest record, 0 when empty
 	last  uint64 // date_added µs of the newest record, 0 when empty
 	seq   uint64 // the highest date_added ever assigned; never decreases
+	// indexed: every record with date_added ≤ indexed has its entry in the ids
+	// bucket; later ones are in the in-memory tail, rebuilt at Open.
+	indexed uint64
 }
 
 func (i *info) encode() []byte {
-	b := make([]byte, 0, 33)
+	b := make([]byte, 0, 41)
 	if i.kind == storage.KindCurated {
 		b = append(b, 1)
 	} else {
 		b = append(b, 0)
 	}
-	for _, v := range []uint64{i.count, i.first, i.last, i.seq} {
+	for _, v := range []uint64{i.count, i.first, i.last, i.seq, i.indexed} {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
 	return b
 }
 
 func decodeInfo(b []byte) (info, error) {
-	if len(b) != 33 {
+	if len(b) != 41 {
 		return info{}, errCorrupt
 	}
 	i := info{kind: storage.KindStored}
@@ -44,6 +47,7 @@ func decodeInfo(b []byte) (info, error) {
 	i.first = binary.BigEndian.Uint64(b[9:])
 	i.last = binary.BigEndian.Uint64(b[17:])
 	i.seq = binary.BigEndian.Uint64(b[25:])
+	i.indexed = binary.BigEndian.Uint64(b[33:])
 	return i, nil
 }
 

@@ -62,6 +62,7 @@ type header struct {
 	id    []byte
 	typ   []byte
 	spec  []byte
+	hash  []byte // flagSCO: SHA-256 of the canonical bytes
 	src   []byte // flagRef: source collection
 	srcDA []byte // flagRef: source date_added key
 	body  []byte // stored JSON (not flagRef)
@@ -69,8 +70,8 @@ type header struct {
 
 var errCorrupt = errors.New("corrupt record")
 
-// appendRecord encodes a log record.
-func appendRecord(b []byte, flags byte, ver []byte, id, typ, spec string) []byte {
+// appendRecord encodes a log record up to its body (stored bytes or reference).
+func appendRecord(b []byte, flags byte, ver []byte, id, typ, spec string, hash []byte) []byte {
 	b = append(b, flags)
 	b = append(b, ver...)
 	b = binary.AppendUvarint(b, uint64(len(id)))
@@ -78,7 +79,12 @@ func appendRecord(b []byte, flags byte, ver []byte, id, typ, spec string) []byte
 	b = binary.AppendUvarint(b, uint64(len(typ)))
 	b = append(b, typ...)
 	b = binary.AppendUvarint(b, uint64(len(spec)))
-	return append(b, spec...)
+	b = append(b, spec...)
+	if flags&flagSCO != 0 {
+		b = binary.AppendUvarint(b, uint64(len(hash)))
+		b = append(b, hash...)
+	}
+	return b
 }
 
 func readBytes(v []byte) ([]byte, []byte, bool) {
@@ -106,7 +112,12 @@ func decodeHeader(v []byte, h *header) error {
 	if h.spec, rest, ok = readBytes(rest); !ok {
 		return errCorrupt
 	}
-	h.src, h.srcDA, h.body = nil, nil, nil
+	h.hash, h.src, h.srcDA, h.body = nil, nil, nil, nil
+	if h.flags&flagSCO != 0 {
+		if h.hash, rest, ok = readBytes(rest); !ok {
+			return errCorrupt
+		}
+	}
 	if h.flags&flagRef != 0 {
 		if h.src, rest, ok = readBytes(rest); !ok || len(rest) != 8 {
 			return errCorrupt
@@ -128,7 +139,8 @@ func appendEntry(b []byte, flags byte, da uint64, hash []byte, spec string) []by
 }
 
 type entry struct {
-	key   []byte // full ids key
+	onDisk bool   // in the ids bucket (else in the collection's tail)
+	key    []byte // full ids key
 	ver   []byte
 	flags byte
 	da    uint64

@@ -500,6 +500,11 @@ func (s *Store) Check(ctx context.Context, repair bool) ([]string, error) {
 			if err := c.ids.ForEach(func(k, v []byte) error { idx++; return nil }); err != nil {
 				return err
 			}
+			s.tmu.RLock()
+			if t := s.tails[name]; t != nil {
+				idx += uint64(t.n)
+			}
+			s.tmu.RUnlock()
 			if idx != count {
 				report = append(report, fmt.Sprintf("collection %q: %d index entries for %d records", name, idx, count))
 			}

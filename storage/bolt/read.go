@@ -239,7 +239,7 @@ func (p *pager) match(da uint64) bool {
 		return q.last && h.flags&flagLast != 0 || q.first && h.flags&flagFirst != 0
 	}
 	// last/first within an explicit spec_version list: look at the id's versions.
-	p.es = p.c.versionsOf(p.es[:0], string(h.id))
+	p.es = p.s.readVersions(p.c, p.es[:0], string(h.id))
 	sel := q.selectEntries(p.es)
 	for i, e := range p.es {
 		if e.da == da {
@@ -334,7 +334,7 @@ func (p *pager) runLog() error {
 func (p *pager) runIDs() error {
 	var das []uint64
 	for _, id := range p.q.ids {
-		p.es = p.c.versionsOf(p.es[:0], id)
+		p.es = p.s.readVersions(p.c, p.es[:0], id)
 		sel := p.q.selectEntries(p.es)
 		for i, e := range p.es {
 			if sel[i] && e.da > p.q.start {
@@ -433,18 +433,18 @@ func (s *Store) query(ctx context.Context, collection string, f storage.Filter, 
 		q.ids, q.types = []string{id}, nil
 	}
 	var pg *storage.Page
+	if len(q.ids) > 0 || len(q.specs) > 0 {
+		// These read the id index, part of which is the in-memory tail.
+		s.tmu.RLock()
+		defer s.tmu.RUnlock()
+	}
 	err = s.view(ctx, func(tx *bbolt.Tx) error {
 		c, err := openColl(tx, collection)
 		if err != nil {
 			return err
 		}
-		if id != "" {
-			var k []byte
-			prefix := idPrefix(id)
-			k, _ = c.ids.Cursor().Seek(prefix)
-			if k == nil || !bytes.HasPrefix(k, prefix) {
-				return fmt.Errorf("object %q in collection %q: %w", id, collection, storage.ErrNotFound)
-			}
+		if id != "" && len(s.readVersions(c, nil, id)) == 0 {
+			return fmt.Errorf("object %q in collection %q: %w", id, collection, storage.ErrNotFound)
 		}
 		p := &pager{s: s, q: q, c: c, tx: tx, sources: map[string]*seqGetter{}, strs: map[string]string{}}
 		if withJSON {

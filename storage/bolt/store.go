@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,6 +47,10 @@ type Options struct {
 	DefaultLimit int
 	// Now is the clock for date_added, status expiry and leases. Default time.Now.
 	Now func() time.Time
+	// IndexTail is how many new id-index entries per collection are kept in memory
+	// before they are merged into the on-disk index in one sorted pass. Default
+	// 65 536 (a few MB); Open rebuilds them from the log.
+	IndexTail int
 }
 
 func (o *Options) defaults() {
@@ -61,6 +66,9 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.IndexTail <= 0 {
+		o.IndexTail = 65536
+	}
 }
 
 // Store is the embedded storage backend: one bbolt file in a directory. It is
@@ -70,9 +78,9 @@ type Store struct {
 	dir    string
 	opt    Options
 	closed atomic.Bool
-	// writers counts PutObjects/AddMembers calls in flight: when several overlap
-	// they share one transaction and one fsync (group commit, bbolt DB.Batch).
-	writers atomic.Int32
+	wmu    sync.Mutex       // serialises writes together with their tail updates
+	tmu    sync.RWMutex     // guards tails against readers (see tail.go)
+	tails  map[string]*tail // per collection: index entries not yet in its ids bucket
 }
 
 var (
@@ -138,11 +146,14 @@ func Open(dir string, opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: %v", dir, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Store{db: db, dir: dir, opt: opt}
+	s := &Store{db: db, dir: dir, opt: opt, tails: map[string]*tail{}}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", dir, err)
+	}
+	if err := db.View(s.rebuildTails); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: rebuilding the index tail: %w", dir, err)
 	}
 	if !opt.ReadOnly {
 		_ = os.WriteFile(filepath.Join(dir, pidFileName), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
@@ -242,31 +253,6 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 		return err
 	}
 	return s.db.View(fn)
-}
-
-// batch is update for idempotent fn: when other batch writers are in flight it
-// joins their transaction (fn may then run more than once), otherwise it commits
-// alone without waiting.
-func (s *Store) batch(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
-	if s.writers.Add(1) == 1 {
-		defer s.writers.Add(-1)
-		return s.update(ctx, fn)
-	}
-	defer s.writers.Add(-1)
-	if s.closed.Load() {
-		return storage.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.opt.ReadOnly {
-		return fmt.Errorf("store %s is open read-only", s.dir)
-	}
-	err := s.db.Batch(fn)
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return storage.ErrClosed
-	}
-	return err
 }
 
 func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {

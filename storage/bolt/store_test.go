@@ -18,3 +18,23 @@ func TestStore(t *testing.T) {
 		Crash: crashStore,
 	}.Run(t)
 }
+
+// TestStoreSmallTail runs the suite with an index tail of three entries, so that
+// nearly every write merges the in-memory tail into the on-disk id index.
+func TestStoreSmallTail(t *testing.T) {
+	open := func(t *testing.T, dir string) storage.Store {
+		st, err := bolt.Open(dir, bolt.Options{NoSync: true, IndexTail: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	storagetest.Suite{
+		Open: func(t *testing.T) (storage.Store, func(*testing.T) storage.Store) {
+			dir := filepath.Join(t.TempDir(), "db")
+			return open(t, dir), func(t *testing.T) storage.Store { return open(t, dir) }
+		},
+		Sizes: storagetest.Sizes{Bulk: 1000, WatermarkWrites: 500},
+	}.Run(t)
+}

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"slices"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -80,7 +81,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []stix.R
 		}
 	}
 	res := &storage.WriteResult{}
-	err := s.batch(ctx, func(tx *bbolt.Tx) error {
+	err := s.write(ctx, func(tx *bbolt.Tx, ws *writeState) error {
 		*res = storage.WriteResult{}
 		c, err := openColl(tx, collection)
 		if err != nil {
@@ -93,7 +94,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []stix.R
 		var es []entry
 		for i := range ps {
 			p := &ps[i]
-			es = c.versionsOf(es[:0], p.id)
+			es = ws.writeVersions(c, es[:0], p.id)
 			exists := false
 			for _, e := range es {
 				if p.sco && e.flags&flagSCO != 0 && bytes.Equal(e.hash, p.hash) || !p.sco && bytes.Equal(e.ver, p.ver[:]) {
@@ -113,9 +114,9 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []stix.R
 				putVer(p.ver[:], daTime(da))
 			}
 			// bbolt keeps the value until commit: one buffer per record.
-			rec := appendRecord(make([]byte, 0, 64+len(p.id)+len(p.json)), flags, ver, p.id, p.typ, p.spec)
+			rec := appendRecord(make([]byte, 0, 100+len(p.id)+len(p.json)), flags, ver, p.id, p.typ, p.spec, p.hash)
 			rec = append(rec, p.json...)
-			if err := c.insert(da, p.id, p.typ, p.spec, ver, flags, p.hash, rec, es); err != nil {
+			if err := c.insert(ws, da, p.id, p.typ, p.spec, ver, flags, p.hash, rec, es); err != nil {
 				return err
 			}
 			res.Added++
@@ -139,24 +140,43 @@ func (c *coll) nextDA(now uint64) uint64 {
 	return da
 }
 
-// versionsOf appends copies of the index entries of every version of id, in version order.
-func (c *coll) versionsOf(dst []entry, id string) []entry {
-	prefix := idPrefix(id)
-	cur := c.ids.Cursor()
-	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+verLen; k, v = cur.Next() {
-		var e entry
-		if decodeEntry(bytes.Clone(k), bytes.Clone(v), &e) == nil {
-			dst = append(dst, e)
+// write runs fn in a write transaction with a writeState for the index tails,
+// publishes the tail changes around the commit and merges tails that are full.
+func (s *Store) write(ctx context.Context, fn func(tx *bbolt.Tx, ws *writeState) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	ws := newWriteState(s)
+	published := false
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		if err := fn(tx, ws); err != nil {
+			return err
+		}
+		ws.publish(false)
+		published = true
+		return nil
+	})
+	if err != nil {
+		if published {
+			ws.undo()
+		}
+		return err
+	}
+	ws.publish(true)
+	for c := range ws.lists {
+		if t := s.tails[c.name]; t != nil && t.n >= s.opt.IndexTail {
+			// A failed merge leaves the tail in memory, correct and retried by
+			// the next write: the write itself has committed.
+			_ = s.mergeTail(c.name)
 		}
 	}
-	return dst
+	return nil
 }
 
 // insert writes a new version (record rec, whose first byte holds the ref/SCO
 // flags) at date_added da, indexes it, and refreshes the flags of the id's versions.
-func (c *coll) insert(da uint64, id, typ, spec string, ver []byte, flags byte, hash, rec []byte, existing []entry) error {
+func (c *coll) insert(ws *writeState, da uint64, id, typ, spec string, ver []byte, flags byte, hash, rec []byte, existing []entry) error {
 	key := append(idPrefix(id), ver...)
-	es := append(existing, entry{key: key, ver: ver, flags: flags, da: da, hash: hash, spec: []byte(spec)})
+	es := append(existing, entry{key: key, ver: key[len(key)-verLen:], flags: flags, da: da, hash: hash, spec: []byte(spec)})
 	nf := computeFlags(es)
 	newFlags := nf[len(es)-1]
 	rec[0] = newFlags
@@ -164,13 +184,13 @@ func (c *coll) insert(da uint64, id, typ, spec string, ver []byte, flags byte, h
 	if err := c.log.Put(dk, rec); err != nil {
 		return err
 	}
-	if err := c.ids.Put(key, appendEntry(nil, newFlags, da, hash, spec)); err != nil {
-		return err
-	}
+	ne := es[len(es)-1]
+	ne.flags = newFlags
+	ws.setTailList(c, id, append(slices.Clone(ws.tailList(c, id)), ne))
 	if err := c.types.Put(typeKey(typ, da), nil); err != nil {
 		return err
 	}
-	if err := c.updateFlags(es[:len(es)-1], nf[:len(es)-1]); err != nil {
+	if err := c.updateFlags(ws, id, es[:len(es)-1], nf[:len(es)-1]); err != nil {
 		return err
 	}
 	c.info.count++
@@ -235,13 +255,23 @@ func computeFlags(es []entry) []byte {
 }
 
 // updateFlags rewrites the index entries and log records whose flags changed.
-func (c *coll) updateFlags(es []entry, nf []byte) error {
+func (c *coll) updateFlags(ws *writeState, id string, es []entry, nf []byte) error {
 	for i, e := range es {
 		if e.flags == nf[i] {
 			continue
 		}
-		if err := c.ids.Put(e.key, appendEntry(nil, nf[i], e.da, e.hash, string(e.spec))); err != nil {
-			return err
+		if e.onDisk {
+			if err := c.ids.Put(e.key, appendEntry(nil, nf[i], e.da, e.hash, string(e.spec))); err != nil {
+				return err
+			}
+		} else {
+			l := slices.Clone(ws.tailList(c, id))
+			for j := range l {
+				if bytes.Equal(l[j].key, e.key) {
+					l[j].flags = nf[i]
+				}
+			}
+			ws.setTailList(c, id, l)
 		}
 		dk := daKey(e.da)
 		v := c.log.Get(dk)
@@ -258,7 +288,7 @@ func (c *coll) updateFlags(es []entry, nf []byte) error {
 }
 
 // deleteVersions deletes the selected entries of one id and refreshes the rest.
-func (c *coll) deleteVersions(es []entry, sel []bool) (int, error) {
+func (c *coll) deleteVersions(ws *writeState, id string, es []entry, sel []bool) (int, error) {
 	n := 0
 	var keep []entry
 	var h header
@@ -278,8 +308,13 @@ func (c *coll) deleteVersions(es []entry, sel []bool) (int, error) {
 				return n, err
 			}
 		}
-		if err := c.ids.Delete(e.key); err != nil {
-			return n, err
+		if e.onDisk {
+			if err := c.ids.Delete(e.key); err != nil {
+				return n, err
+			}
+		} else {
+			l := slices.DeleteFunc(slices.Clone(ws.tailList(c, id)), func(x entry) bool { return bytes.Equal(x.key, e.key) })
+			ws.setTailList(c, id, l)
 		}
 		n++
 		if c.info.count > 0 {
@@ -289,7 +324,7 @@ func (c *coll) deleteVersions(es []entry, sel []bool) (int, error) {
 			c.info.first, c.info.last = 0, 0 // recomputed below
 		}
 	}
-	if err := c.updateFlags(keep, computeFlags(keep)); err != nil {
+	if err := c.updateFlags(ws, id, keep, computeFlags(keep)); err != nil {
 		return n, err
 	}
 	if n > 0 && c.info.first == 0 {
@@ -330,16 +365,16 @@ func (s *Store) DeleteObject(ctx context.Context, collection, id string, f stora
 	}
 	q.defaultView = false
 	var n int
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
+	err = s.write(ctx, func(tx *bbolt.Tx, ws *writeState) error {
 		c, err := openColl(tx, collection)
 		if err != nil {
 			return err
 		}
-		es := c.versionsOf(nil, id)
+		es := ws.writeVersions(c, nil, id)
 		if len(es) == 0 {
 			return fmt.Errorf("object %q in collection %q: %w", id, collection, storage.ErrNotFound)
 		}
-		n, err = c.deleteVersions(es, q.selectEntries(es))
+		n, err = c.deleteVersions(ws, id, es, q.selectEntries(es))
 		return err
 	})
 	return n, err
@@ -350,7 +385,7 @@ func (s *Store) DeleteObject(ctx context.Context, collection, id string, f stora
 // when the collection or a referenced version does not exist (and writes nothing).
 func (s *Store) AddMembers(ctx context.Context, collection string, refs []storage.VersionRef) (*storage.WriteResult, error) {
 	res := &storage.WriteResult{}
-	err := s.batch(ctx, func(tx *bbolt.Tx) error {
+	err := s.write(ctx, func(tx *bbolt.Tx, ws *writeState) error {
 		*res = storage.WriteResult{}
 		c, err := openColl(tx, collection)
 		if err != nil {
@@ -375,9 +410,15 @@ func (s *Store) AddMembers(ctx context.Context, collection string, refs []storag
 				sources[ref.Collection] = src
 			}
 			key := appendVer(idPrefix(ref.ID), ref.Version)
-			sv := src.ids.Get(key)
 			var se entry
-			if sv == nil || decodeEntry(key, sv, &se) != nil {
+			found := false
+			for _, e := range ws.writeVersions(src, es[:0], ref.ID) {
+				if bytes.Equal(e.key, key) {
+					se, found = e, true
+					break
+				}
+			}
+			if !found {
 				return fmt.Errorf("refs[%d]: %s version %s in collection %q: %w", i, ref.ID,
 					ref.Version.UTC().Format(timeLayout), ref.Collection, storage.ErrNotFound)
 			}
@@ -385,7 +426,7 @@ func (s *Store) AddMembers(ctx context.Context, collection string, refs []storag
 			if lv == nil || decodeHeader(lv, &h) != nil {
 				return fmt.Errorf("refs[%d]: %s in collection %q: %w", i, ref.ID, ref.Collection, errCorrupt)
 			}
-			es = c.versionsOf(es[:0], ref.ID)
+			es = ws.writeVersions(c, es[:0], ref.ID)
 			exists := false
 			for _, e := range es {
 				if bytes.Equal(e.ver, se.ver) {
@@ -400,10 +441,10 @@ func (s *Store) AddMembers(ctx context.Context, collection string, refs []storag
 			da := c.nextDA(now)
 			flags := flagRef | (h.flags & flagSCO)
 			ver := bytes.Clone(se.ver)
-			rec := appendRecord(nil, flags, ver, ref.ID, string(h.typ), string(h.spec))
+			rec := appendRecord(nil, flags, ver, ref.ID, string(h.typ), string(h.spec), se.hash)
 			rec = binaryUvarintBytes(rec, []byte(ref.Collection))
 			rec = binary8(rec, se.da)
-			if err := c.insert(da, ref.ID, string(h.typ), string(h.spec), ver, flags, bytes.Clone(se.hash), rec, es); err != nil {
+			if err := c.insert(ws, da, ref.ID, string(h.typ), string(h.spec), ver, flags, bytes.Clone(se.hash), rec, es); err != nil {
 				return err
 			}
 			res.Added++
@@ -420,7 +461,7 @@ func (s *Store) AddMembers(ctx context.Context, collection string, refs []storag
 // RemoveMembers deletes every membership record of each id and returns how many.
 func (s *Store) RemoveMembers(ctx context.Context, collection string, ids []string) (int, error) {
 	n := 0
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.write(ctx, func(tx *bbolt.Tx, ws *writeState) error {
 		n = 0
 		c, err := openColl(tx, collection)
 		if err != nil {
@@ -430,12 +471,12 @@ func (s *Store) RemoveMembers(ctx context.Context, collection string, ids []stri
 			return fmt.Errorf("collection %q is stored, not curated: %w", collection, storage.ErrKind)
 		}
 		for _, id := range ids {
-			es := c.versionsOf(nil, id)
+			es := ws.writeVersions(c, nil, id)
 			sel := make([]bool, len(es))
 			for i := range sel {
 				sel[i] = true
 			}
-			k, err := c.deleteVersions(es, sel)
+			k, err := c.deleteVersions(ws, id, es, sel)
 			n += k
 			if err != nil {
 				return err

@@ -1,0 +1,230 @@
+package bolt
+
+import (
+	"bytes"
+	"slices"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// The ids index is written lazily. New index entries first go to an in-memory
+// tail (per collection, at most Options.IndexTail entries), rebuilt at Open from
+// the log records after info.indexed; when the tail is full, one transaction
+// merges it into the ids bucket in key order. A batch of 1000 random ids thus
+// dirties a few hundred B+tree pages once per merge instead of about 1000 pages
+// per batch: random STIX ids were the ingest bottleneck.
+//
+// Concurrency: writers hold Store.wmu, so only one goroutine changes tails.
+// Readers that consult the tail hold Store.tmu.RLock from before their read
+// transaction begins until they are done; writers take tmu.Lock to publish new
+// entries just before commit (readers ignore entries above their snapshot's last
+// date_added), and to drop deleted or merged entries just after commit (readers
+// skip entries whose record is gone from their snapshot, and prefer the ids
+// bucket when an entry is in both).
+
+// tail holds the index entries of one collection not yet in its ids bucket.
+type tail struct {
+	byID map[string][]entry // id → entries, owned copies, in any order
+	n    int
+}
+
+func (t *tail) get(id string) []entry {
+	if t == nil {
+		return nil
+	}
+	return t.byID[id]
+}
+
+// tailOf returns the tail of collection name, creating it.
+func (s *Store) tailOf(name string) *tail {
+	t := s.tails[name]
+	if t == nil {
+		t = &tail{byID: map[string][]entry{}}
+		s.tails[name] = t
+	}
+	return t
+}
+
+// writeState is what one write transaction changes in the tails.
+type writeState struct {
+	s     *Store
+	lists map[*coll]map[string][]entry // staged full entry lists per id (tail part only)
+	olds  map[*coll]map[string][]entry // the lists before, to undo a failed commit
+}
+
+func newWriteState(s *Store) *writeState {
+	return &writeState{s: s, lists: map[*coll]map[string][]entry{}, olds: map[*coll]map[string][]entry{}}
+}
+
+// tailList returns the staged tail entries of id in c.
+func (w *writeState) tailList(c *coll, id string) []entry {
+	if m := w.lists[c]; m != nil {
+		if l, ok := m[id]; ok {
+			return l
+		}
+	}
+	return w.s.tails[c.name].get(id)
+}
+
+func (w *writeState) setTailList(c *coll, id string, l []entry) {
+	if w.lists[c] == nil {
+		w.lists[c] = map[string][]entry{}
+		w.olds[c] = map[string][]entry{}
+	}
+	if _, ok := w.lists[c][id]; !ok {
+		w.olds[c][id] = w.s.tails[c.name].get(id)
+	}
+	w.lists[c][id] = l
+}
+
+// publish makes the staged lists visible to readers. Before commit (final
+// false) it adds new and changed entries and keeps the ones being deleted, so
+// that readers of older snapshots still find them; after commit (final true) it
+// sets the lists exactly.
+func (w *writeState) publish(final bool) {
+	w.s.tmu.Lock()
+	defer w.s.tmu.Unlock()
+	for c, m := range w.lists {
+		t := w.s.tailOf(c.name)
+		for id, l := range m {
+			old := t.byID[id]
+			if !final {
+				merged := slices.Clone(l)
+				for _, o := range old {
+					if !slices.ContainsFunc(l, func(e entry) bool { return bytes.Equal(e.key, o.key) }) {
+						merged = append(merged, o)
+					}
+				}
+				l = merged
+			}
+			t.n += len(l) - len(old)
+			if len(l) == 0 {
+				delete(t.byID, id)
+			} else {
+				t.byID[id] = l
+			}
+		}
+	}
+}
+
+// undo restores the lists changed by publish(false) after a failed commit.
+func (w *writeState) undo() {
+	w.s.tmu.Lock()
+	defer w.s.tmu.Unlock()
+	for c, m := range w.olds {
+		t := w.s.tailOf(c.name)
+		for id, l := range m {
+			t.n += len(l) - len(t.byID[id])
+			if len(l) == 0 {
+				delete(t.byID, id)
+			} else {
+				t.byID[id] = l
+			}
+		}
+	}
+}
+
+// writeVersions returns the index entries of id for a writer: the ids bucket's
+// and the staged tail's, sorted by version.
+func (w *writeState) writeVersions(c *coll, dst []entry, id string) []entry {
+	dst = c.diskVersions(dst, id)
+	for _, e := range w.tailList(c, id) {
+		e.onDisk = false
+		dst = append(dst, e)
+	}
+	slices.SortFunc(dst, func(a, b entry) int { return bytes.Compare(a.ver, b.ver) })
+	return dst
+}
+
+// diskVersions appends copies of the ids-bucket entries of id.
+func (c *coll) diskVersions(dst []entry, id string) []entry {
+	prefix := idPrefix(id)
+	cur := c.ids.Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+verLen; k, v = cur.Next() {
+		var e entry
+		if decodeEntry(bytes.Clone(k), bytes.Clone(v), &e) == nil {
+			e.onDisk = true
+			dst = append(dst, e)
+		}
+	}
+	return dst
+}
+
+// readVersions returns the entries of id visible in the reader's snapshot: the
+// ids bucket's, plus tail entries at or below the snapshot's last date_added
+// whose record exists, deduplicated, sorted by version. The caller holds tmu.RLock.
+func (s *Store) readVersions(c *coll, dst []entry, id string) []entry {
+	dst = c.diskVersions(dst, id)
+	n := len(dst)
+	for _, e := range s.tails[c.name].get(id) {
+		if e.da > c.info.seq || c.log.Get(daKey(e.da)) == nil {
+			continue
+		}
+		if slices.ContainsFunc(dst[:n], func(d entry) bool { return bytes.Equal(d.key, e.key) }) {
+			continue
+		}
+		dst = append(dst, e)
+	}
+	slices.SortFunc(dst, func(a, b entry) int { return bytes.Compare(a.ver, b.ver) })
+	return dst
+}
+
+// rebuildTails fills the tails from the log records not yet merged, at Open.
+func (s *Store) rebuildTails(tx *bbolt.Tx) error {
+	return tx.Bucket(bktColls).ForEachBucket(func(name []byte) error {
+		c, err := openColl(tx, string(name))
+		if err != nil {
+			return err
+		}
+		t := s.tailOf(c.name)
+		cur := c.log.Cursor()
+		var h header
+		for k, v := cur.Seek(daKey(c.info.indexed + 1)); k != nil; k, v = cur.Next() {
+			if err := decodeHeader(v, &h); err != nil {
+				return err
+			}
+			da := be64(k)
+			e := entry{key: appendVer(idPrefix(string(h.id)), getVer(h.ver)), flags: h.flags, da: da,
+				hash: bytes.Clone(h.hash), spec: bytes.Clone(h.spec)}
+			e.ver = e.key[len(e.key)-verLen:]
+			t.byID[string(h.id)] = append(t.byID[string(h.id)], e)
+			t.n++
+		}
+		return nil
+	})
+}
+
+// mergeTail writes the whole tail of collection name into its ids bucket in key
+// order, records that every record up to the last assigned date_added is indexed,
+// and then drops the merged entries. The caller holds wmu.
+func (s *Store) mergeTail(name string) error {
+	t := s.tails[name]
+	if t == nil || t.n == 0 {
+		return nil
+	}
+	var all []entry
+	for _, l := range t.byID {
+		all = append(all, l...)
+	}
+	slices.SortFunc(all, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		c, err := openColl(tx, name)
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
+			if err := c.ids.Put(e.key, appendEntry(nil, e.flags, e.da, e.hash, string(e.spec))); err != nil {
+				return err
+			}
+		}
+		c.info.indexed = c.info.seq
+		return c.saveInfo()
+	})
+	if err != nil {
+		return err
+	}
+	s.tmu.Lock()
+	delete(s.tails, name)
+	s.tmu.Unlock()
+	return nil
+}
