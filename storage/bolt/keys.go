@@ -141,11 +141,11 @@ func appendEntry(b []byte, flags byte, da uint64, hash []byte, spec string) []by
 type entry struct {
 	onDisk bool   // in the ids bucket (else in the collection's tail)
 	key    []byte // full ids key
-	ver   []byte
-	flags byte
-	da    uint64
-	hash  []byte
-	spec  []byte
+	ver    []byte
+	flags  byte
+	da     uint64
+	hash   []byte
+	spec   []byte
 }
 
 func decodeEntry(k, v []byte, e *entry) error {

@@ -2,11 +2,11 @@ package bolt
 
 import (
 	"bytes"
-	"slices"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/gowebpki/jcs"
 	bbolt "go.etcd.io/bbolt"
