@@ -305,6 +305,45 @@ func (ru *run) putObjects(ctx context.Context, coll string, objs []stix.Object) 
 	return nil
 }
 
+// volatileProperties are left out when judging whether a ctibroker object's
+// published content changed (DESIGN.md, Versions): times that move on every
+// sighting and counters. Their current values live in provenance.
+var volatileProperties = []string{"modified", "last_seen", "last_observed", "number_observed", "count"}
+
+// sameButVolatile reports whether two serialisations of one object differ only in
+// volatileProperties.
+func sameButVolatile(a, b []byte) bool {
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+		return false
+	}
+	for _, k := range volatileProperties {
+		delete(ma, k)
+		delete(mb, k)
+	}
+	if len(ma) != len(mb) {
+		return false
+	}
+	for k, va := range ma {
+		vb, ok := mb[k]
+		if !ok {
+			return false
+		}
+		if !bytes.Equal(va, vb) {
+			var x, y any
+			if json.Unmarshal(va, &x) != nil || json.Unmarshal(vb, &y) != nil {
+				return false
+			}
+			xa, _ := json.Marshal(x)
+			ya, _ := json.Marshal(y)
+			if !bytes.Equal(xa, ya) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // revokedJSON reports whether stored object bytes say revoked: true.
 func revokedJSON(b []byte) bool {
 	var c struct {
@@ -346,6 +385,10 @@ func (ru *run) versionTyped(o stix.Object, prev storage.Record, exists bool, now
 	b, err := json.Marshal(o)
 	if err != nil || bytes.Equal(b, prev.JSON) {
 		return stix.RawObject{Common: *c, JSON: b}, err
+	}
+	if sameButVolatile(b, prev.JSON) {
+		// Only volatile properties moved: keep the stored version as it is.
+		return stix.RawObject{Common: *c, JSON: prev.JSON}, nil
 	}
 	// Content changed: a new version after the stored one.
 	mod := now

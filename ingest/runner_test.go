@@ -351,13 +351,6 @@ func TestRunWarningsAndFilters(t *testing.T) {
 	}
 }
 
-// testMalware is a typed object a provider converter would build.
-type testMalware struct {
-	stix.Common
-	Name     string `json:"name"`
-	IsFamily bool   `json:"is_family"`
-}
-
 func TestRunObjectsVersioning(t *testing.T) {
 	s := testStore(t)
 	now := testTime
@@ -365,7 +358,8 @@ func TestRunObjectsVersioning(t *testing.T) {
 	const mid = "malware--0b2a7b0e-5d2f-5c3c-9d7a-1f0e2d3c4b5a"
 	mal := func(name string, modified time.Time) stix.Object {
 		m := stix.NewTimestamp(modified)
-		return &testMalware{Common: stix.Common{Type: "malware", SpecVersion: "2.1", ID: mid, Modified: &m}, Name: name, IsFamily: true}
+		last := stix.NewTimestamp(modified.Add(time.Hour)) // volatile: moves on every pull
+		return &stix.Malware{Common: stix.Common{Type: "malware", SpecVersion: "2.1", ID: mid, Modified: &m}, Name: name, IsFamily: true, LastSeen: &last}
 	}
 	raw := func(mod string) stix.Object {
 		b := `{"type":"report","spec_version":"2.1","id":"report--7d0f6c4e-2f1b-4c8e-9a7d-3b2e1f0c9d8e","created":"2026-01-01T00:00:00.000Z","modified":"` + mod + `","name":"r","published":"2026-01-01T00:00:00.000Z","object_refs":["` + mid + `"]}`
@@ -385,7 +379,7 @@ func TestRunObjectsVersioning(t *testing.T) {
 	if st := run(mal("Emotet", testTime), raw("2026-01-01T00:00:00.000Z")); st.New != 2 {
 		t.Fatalf("first: %+v", st)
 	}
-	// Same content, a later provider modified, the same raw version: nothing written.
+	// Same content but for a later modified and last_seen, the same raw version: nothing written.
 	now = testTime.Add(time.Hour)
 	if st := run(mal("Emotet", testTime.Add(time.Minute)), raw("2026-01-01T00:00:00.000Z")); st.Unchanged != 2 || st.New+st.Changed != 0 {
 		t.Fatalf("unchanged: %+v", st)
