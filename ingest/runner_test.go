@@ -635,3 +635,27 @@ func TestRunDefersUnchangedCursor(t *testing.T) {
 		t.Fatalf("final cursor %q, want 3", state.Cursor)
 	}
 }
+
+func TestRunMissingPool(t *testing.T) {
+	s := bolt.MustOpen(t, filepath.Join(t.TempDir(), "db"))
+	now := testTime
+	src := &sliceSource{batches: []ingest.Batch{{Observations: observations("m", 1, true)}}}
+	st, err := newRunner(s, &now).Run(context.Background(), feed("nopool", src))
+	if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), `feed "nopool"`) {
+		t.Fatalf("got %v, want ErrNotFound naming the feed", err)
+	}
+	if st.Batches != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	state, _ := s.FeedState(context.Background(), "nopool")
+	if state.ErrorCount != 1 || len(state.Cursor) != 0 {
+		t.Fatalf("state %+v", state)
+	}
+}
+
+func TestStatsString(t *testing.T) {
+	st := &ingest.Stats{Feed: "f", New: 3, Changed: 1, Unchanged: 2, Revoked: 1, Observations: 4, Warnings: 5, Batches: 2, Duration: 1500 * time.Millisecond}
+	if got, want := st.String(), "f: 3 new, 1 changed, 2 unchanged, 1 revoked objects; 4 observations, 5 warnings (2 batches, 1.5s)"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
