@@ -10,13 +10,14 @@
 //
 // Each source report has an evidence value in [0,1]:
 //
-//	evidence = SourceMax × severity × reliability × decay
+//	evidence = SourceMax × severity × (floor + (1−floor) × reliability) × decay
 //
 // where severity is the provider's native verdict mapped to [0,1] by one of
 // the Severity* functions, reliability is the feed's reliability (Admiralty
-// A–F or 0–100) as a fraction, and decay = 0.5^(age/half-life) with age the
-// time from the source's last sighting to asOf and the half-life chosen by
-// the value's type (IPs days, domains weeks, hashes years). Reports revoked by
+// A–F or 0–100) as a fraction, floor is ReliabilityFloor, and decay is 1
+// during a grace period after the source last saw the value and then
+// 0.5^((age−grace)/half-life), with grace and half-life chosen by the
+// value's type (IPs days, domains weeks, hashes a year). Reports revoked by
 // their source count for nothing.
 //
 // Reports are grouped by independence key (the provider when given, else the

@@ -18,7 +18,7 @@ func Example() {
 		Value: "login-verify-account.com",
 		Reports: []scoring.Report{
 			{Feed: "rf-domain", Provider: "recordedfuture", Reliability: 80,
-				Verdict: scoring.SeverityRecordedFuture(91, 4), LastSeen: now.Add(-48 * time.Hour)},
+				Verdict: scoring.SeverityRecordedFuture(91, 4), LastSeen: now.Add(-10 * 24 * time.Hour)},
 			{Feed: "maltiverse-phishing", Provider: "maltiverse", Reliability: 60,
 				Verdict: scoring.SeverityMaltiverse("malicious", 2), LastSeen: now.Add(-24 * time.Hour)},
 		},
@@ -34,12 +34,12 @@ func Example() {
 	res = scoring.Score(in, scoring.DefaultWeights(), now)
 	fmt.Println(res.Value, res.Band, res.Alert, res.CappedBy)
 	// Output:
-	// 76 high true 85
-	// provider-severity +68.94
-	// source-reputation -13.79
-	// age                -2.49
-	// prevalence        +17.69
-	// sightings          +6.08
+	// 84 high true 85
+	// provider-severity +73.54
+	// source-reputation -10.29
+	// age                -4.24
+	// prevalence        +20.07
+	// sightings          +4.83
 	// false-positives    +0.00
 	// allow-list         +0.00
 	// 29 low false organisation-domains (asset)

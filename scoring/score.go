@@ -157,13 +157,13 @@ func ts(t time.Time) stix.Timestamp {
 	return stix.NewTimestamp(t)
 }
 
-// decayAt returns 0.5^(age/halfLife) for a value last seen at t, 1 for an
-// age of zero or less, and unknown when t is zero.
-func decayAt(t, asOf time.Time, halfLifeDays, unknown float64) float64 {
+// decayAt returns 0.5^((age−grace)/halfLife) for a value last seen at t,
+// 1 while the age is within the grace period, and unknown when t is zero.
+func decayAt(t, asOf time.Time, graceDays, halfLifeDays, unknown float64) float64 {
 	if t.IsZero() {
 		return unknown
 	}
-	age := asOf.Sub(t).Hours() / 24
+	age := asOf.Sub(t).Hours()/24 - graceDays
 	if age <= 0 {
 		return 1
 	}
@@ -173,9 +173,10 @@ func decayAt(t, asOf time.Time, halfLifeDays, unknown float64) float64 {
 // scoredReport is a report with its computed parts.
 type scoredReport struct {
 	r         *Report
-	key       string // independence key: the provider, else the feed
-	byFeed    bool   // key is a feed name
-	rel       float64
+	key       string  // independence key: the provider, else the feed
+	byFeed    bool    // key is a feed name
+	rel       float64 // the feed's reliability as a fraction
+	weight    float64 // what it makes of a report: floor + (1−floor) × rel
 	a, b, c   float64 // severity-only, with reliability, with decay
 	decay     float64
 	ageDays   float64
@@ -184,7 +185,7 @@ type scoredReport struct {
 
 // calc holds every number a score is made of.
 type calc struct {
-	halfLife         float64
+	halfLife, grace  float64
 	reps             []scoredReport // sorted by compareReports
 	maxA, maxB, maxC float64
 	argA, argB, argC int
@@ -203,6 +204,7 @@ type calc struct {
 func compute(in *Inputs, w *Weights, asOf time.Time) calc {
 	k := calc{argA: -1, argB: -1, argC: -1, capHit: -1, fpMult: 1}
 	k.halfLife = w.HalfLifeDays.For(in.Type)
+	k.grace = max(w.GraceDays.For(in.Type), 0)
 	if !(k.halfLife > 0) {
 		k.halfLife = 1
 	}
@@ -218,6 +220,7 @@ func compute(in *Inputs, w *Weights, asOf time.Time) calc {
 			rel = w.DefaultReliability
 		}
 		s.rel = clamp01(float64(rel) / 100)
+		s.weight = float64(w.ReliabilityFloor + (1-w.ReliabilityFloor)*s.rel)
 		seen := r.LastSeen
 		if seen.IsZero() {
 			seen = r.FirstSeen
@@ -226,10 +229,10 @@ func compute(in *Inputs, w *Weights, asOf time.Time) calc {
 		if s.hasSeenAt {
 			s.ageDays = asOf.Sub(seen).Hours() / 24
 		}
-		s.decay = decayAt(seen, asOf, k.halfLife, w.UnknownAgeFactor)
+		s.decay = decayAt(seen, asOf, k.grace, k.halfLife, w.UnknownAgeFactor)
 		if !r.Revoked {
 			s.a = float64(w.SourceMax * clamp01(r.Verdict.Severity))
-			s.b = float64(s.a * s.rel)
+			s.b = float64(s.a * s.weight)
 			s.c = float64(s.b * s.decay)
 		}
 		k.reps[i] = s
@@ -287,7 +290,7 @@ func compute(in *Inputs, w *Weights, asOf time.Time) calc {
 			last = in.Sightings.FirstSeen
 		}
 		sightS = clamp01(w.SightingsWeight * (1 - math.Exp(-float64(k.sightCount)/w.SightingsScale)) *
-			decayAt(last, asOf, k.halfLife, w.UnknownAgeFactor))
+			decayAt(last, asOf, k.grace, k.halfLife, w.UnknownAgeFactor))
 	}
 	k.withSight = k.evidence + float64(sightS*k.evidence*(1-k.evidence))
 
@@ -418,7 +421,7 @@ func Score(in Inputs, w Weights, asOf time.Time) Result {
 	res.Factors = []Factor{
 		{FactorSeverity, round2(100 * k.maxA), explainSeverity(k.reps, k.argA, w.SourceMax)},
 		{FactorReputation, round2(100 * (k.maxB - k.maxA)), explainReputation(k.reps, k.argB)},
-		{FactorAge, round2(100 * (k.maxC - k.maxB)), explainAge(k.reps, k.argC, in.Type, k.halfLife)},
+		{FactorAge, round2(100 * (k.maxC - k.maxB)), explainAge(k.reps, k.argC, in.Type, k.grace, k.halfLife)},
 		{FactorPrevalence, round2(100 * (k.evidence - k.maxC)), explainPrevalence(k.nGroups, len(k.reps), k.evidence)},
 		{FactorSightings, round2(100 * (k.withSight - k.evidence)), explainSightings(k.sightCount, in.Sightings.LastSeen, k.evidence)},
 		{FactorFalsePositives, round2(100 * (k.afterFP - k.withSight)), explainFP(fps, k.nFP, k.fpMult)},
@@ -526,15 +529,15 @@ func explainReputation(reps []scoredReport, i int) string {
 	}
 	s := &reps[i]
 	return "strongest report weighted by its feed's reliability: " + sourceName(s) +
-		" (reliability " + strconv.Itoa(int(math.Round(s.rel*100))) + ")"
+		" (reliability " + strconv.Itoa(int(math.Round(s.rel*100))) + " → ×" + fmtF(s.weight) + ")"
 }
 
-func explainAge(reps []scoredReport, i int, typ string, halfLife float64) string {
+func explainAge(reps []scoredReport, i int, typ string, grace, halfLife float64) string {
 	if i < 0 {
 		return "no evidence left to age"
 	}
 	s := &reps[i]
-	hl := fmtF(halfLife) + "d for " + typ
+	hl := fmtF(halfLife) + "d after " + fmtF(grace) + "d grace for " + typ
 	if !s.hasSeenAt {
 		return sourceName(s) + " gives no first/last seen time → unknown-age factor " + fmtF(s.decay)
 	}

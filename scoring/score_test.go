@@ -27,30 +27,30 @@ func TestScore(t *testing.T) {
 	}{
 		"no reports": {scoring.Inputs{Type: "ipv4-addr"}, 0, "low", "", false},
 		"one B source, severity 0.9": {scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
-			rep("rf", "recordedfuture", 80, 0.9, 0)}}, 54, "medium", "", false},
+			rep("rf", "recordedfuture", 80, 0.9, 0)}}, 62, "high", "", true},
 		"two independent B sources": {scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
-			rep("rf", "recordedfuture", 80, 0.9, 0), rep("mv", "maltiverse", 80, 0.9, 0)}}, 79, "high", "", true},
+			rep("rf", "recordedfuture", 80, 0.9, 0), rep("mv", "maltiverse", 80, 0.9, 0)}}, 85, "critical", "", true},
 		"same provider twice counts once": {scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
-			rep("rf-a", "recordedfuture", 80, 0.9, 0), rep("rf-b", "recordedfuture", 80, 0.9, 0)}}, 54, "medium", "", false},
+			rep("rf-a", "recordedfuture", 80, 0.9, 0), rep("rf-b", "recordedfuture", 80, 0.9, 0)}}, 62, "high", "", true},
 		"four independent sources": {scoring.Inputs{Type: "url", Reports: []scoring.Report{
-			rep("a", "", 95, 1, 0), rep("b", "", 80, 0.9, 0), rep("c", "", 60, 0.8, 0), rep("d", "", 60, 0.8, 0)}}, 95, "critical", "", true},
+			rep("a", "", 95, 1, 0), rep("b", "", 80, 0.9, 0), rep("c", "", 60, 0.8, 0), rep("d", "", 60, 0.8, 0)}}, 97, "critical", "", true},
 		"unset reliability uses the default 50": {scoring.Inputs{Type: "url", Reports: []scoring.Report{
-			rep("a", "", 0, 1, 0)}}, 38, "medium", "", false},
+			rep("a", "", 0, 1, 0)}}, 52, "medium", "", false},
 		"revoked source counts for nothing": {scoring.Inputs{Type: "url", Reports: []scoring.Report{
 			{Feed: "a", Reliability: 95, Verdict: scoring.Verdict{Severity: 1}, LastSeen: testTime, Revoked: true}}}, 0, "low", "", false},
-		"IP one half-life old": {scoring.Inputs{Type: "ipv4-addr", Reports: []scoring.Report{
-			rep("a", "", 80, 1, days(7))}}, 30, "medium", "", false},
+		"IP a week old: grace, then 4/7 of a half-life": {scoring.Inputs{Type: "ipv4-addr", Reports: []scoring.Report{
+			rep("a", "", 80, 1, days(7))}}, 46, "medium", "", false},
 		"hash a week old barely decays": {scoring.Inputs{Type: "file:sha256", Reports: []scoring.Report{
-			rep("a", "", 80, 1, days(7))}}, 59, "medium", "", false},
+			rep("a", "", 80, 1, days(7))}}, 69, "high", "", true},
 		"unknown age": {scoring.Inputs{Type: "file:sha256", Reports: []scoring.Report{
-			{Feed: "a", Reliability: 80, Verdict: scoring.Verdict{Severity: 1}}}}, 48, "medium", "", false},
+			{Feed: "a", Reliability: 80, Verdict: scoring.Verdict{Severity: 1}}}}, 55, "medium", "", false},
 		"sightings raise a reported value": {scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
-			rep("rf", "recordedfuture", 80, 0.9, 0)}, Sightings: scoring.Sightings{Count: 10, LastSeen: testTime}}, 68, "high", "", true},
+			rep("rf", "recordedfuture", 80, 0.9, 0)}, Sightings: scoring.Sightings{Count: 10, LastSeen: testTime}}, 76, "high", "", true},
 		"sightings alone do nothing": {scoring.Inputs{Type: "domain-name",
 			Sightings: scoring.Sightings{Count: 10, LastSeen: testTime}}, 0, "low", "", false},
 		"one false positive": {scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
 			rep("rf", "recordedfuture", 80, 0.9, 0), rep("mv", "maltiverse", 80, 0.9, 0)},
-			FalsePositives: []scoring.FalsePositive{{From: "soc"}}}, 47, "medium", "", false},
+			FalsePositives: []scoring.FalsePositive{{From: "soc"}}}, 51, "medium", "", false},
 		"allow-listed top domain": {scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
 			rep("a", "", 95, 1, 0), rep("b", "", 95, 1, 0), rep("c", "", 95, 1, 0)},
 			AllowListHits: []warninglist.Hit{{List: "tranco10k", Tier: warninglist.TierShared, Entry: "example.org"}}}, 29, "low", "tranco10k (shared)", false},
@@ -61,9 +61,9 @@ func TestScore(t *testing.T) {
 				{List: "organisation-networks", Tier: warninglist.TierAsset}}}, 29, "low", "organisation-networks (asset)", false},
 		"context-only list does not cap": {scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
 			rep("a", "", 95, 1, 0), rep("b", "", 95, 1, 0)},
-			AllowListHits: []warninglist.Hit{{List: "dynamic-dns", Tier: warninglist.TierContext, ContextOnly: true}}}, 92, "critical", "", true},
+			AllowListHits: []warninglist.Hit{{List: "dynamic-dns", Tier: warninglist.TierContext, ContextOnly: true}}}, 95, "critical", "", true},
 		"severity out of range is clamped": {scoring.Inputs{Type: "url", Reports: []scoring.Report{
-			rep("a", "", 100, 7, 0), rep("b", "", 100, -3, 0)}}, 75, "high", "", true},
+			rep("a", "", 100, 7, 0), rep("b", "", 100, -3, 0)}}, 80, "high", "", true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := scoring.Score(tt.in, scoring.DefaultWeights(), testTime)
@@ -89,7 +89,7 @@ func TestScoreExplains(t *testing.T) {
 	want := map[string][]string{
 		scoring.FactorSeverity:       {"rf-ip (recordedfuture)", "risk 95/99", "Very Malicious"},
 		scoring.FactorReputation:     {"reliability 80"},
-		scoring.FactorAge:            {"half-life 7d for ipv4-addr"},
+		scoring.FactorAge:            {"half-life 7d after 3d grace for ipv4-addr"},
 		scoring.FactorPrevalence:     {"2 independent sources"},
 		scoring.FactorSightings:      {"4 internal sightings"},
 		scoring.FactorFalsePositives: {"partner-soc", "×0.6"},

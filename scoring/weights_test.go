@@ -75,6 +75,8 @@ warninglists:
 		"penalty one":            {"false_positive_penalty: 1", "scoring.false_positive_penalty"},
 		"sightings weight":       {"sightings_weight: 2", "scoring.sightings_weight"},
 		"sightings scale":        {"sightings_scale: -1", "scoring.sightings_scale"},
+		"grace negative":         {"grace_days: {ip: -1}", "scoring.grace_days.ip"},
+		"reliability floor one":  {"reliability_floor: 1", "scoring.reliability_floor"},
 		"reliability letter bad": {"default_reliability: Q", "reliability"},
 		"not a mapping":          {"- 1", "cannot unmarshal"},
 	} {
