@@ -39,6 +39,47 @@ type exchange struct {
 	tooBig  bool // the body exceeded MaxResponseBytes and was cut
 	tls     *tls.ConnectionState
 	err     error
+	// bodyErr is what is wrong with a success body (not UTF-8, not a JSON
+	// object, an empty list), computed before the body is trimmed in the log.
+	bodyErr error
+	trimmed bool
+}
+
+// keptBody bounds the bodies kept in the run's log once their check is done.
+const keptBody = 16 << 10
+
+// trim computes bodyErr and cuts the bodies kept in the run's log.
+func (ex *exchange) trim() {
+	if ex.trimmed {
+		return
+	}
+	ex.trimmed = true
+	if ex.err == nil && ex.status >= 200 && ex.status < 300 && len(ex.body) > 0 {
+		ex.bodyErr = bodyProblem(ex)
+	}
+	if len(ex.body) > keptBody {
+		ex.body = ex.body[:keptBody:keptBody]
+	}
+	if len(ex.reqBody) > keptBody {
+		ex.reqBody = ex.reqBody[:keptBody:keptBody]
+	}
+}
+
+// bodyProblem checks a success body: UTF-8 (§1.6.7), a JSON object, no empty list (§2).
+func bodyProblem(ex *exchange) error {
+	if !utf8.Valid(ex.body) {
+		return fail(ex, "body is not valid UTF-8 (§1.6.7)")
+	}
+	m, err := object(ex)
+	if err != nil {
+		return err
+	}
+	for k, v := range m {
+		if l, ok := v.([]any); ok && len(l) == 0 {
+			return fail(ex, "property %q is an empty list; omit it instead (§2)", k)
+		}
+	}
+	return nil
 }
 
 // requestText renders the request with credentials redacted and the body cut.

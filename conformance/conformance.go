@@ -169,6 +169,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep := &Report{URL: u.String()}
 	defer s.cleanup(context.WithoutCancel(ctx))
 	s.setup(ctx)
+	for _, ex := range s.log {
+		ex.trim()
+	}
 	for _, c := range checks {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -190,6 +193,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 // runCheck runs one check, turning its error or panic into a Result.
 func (s *suite) runCheck(ctx context.Context, c check) (res Result) {
 	res = Result{ID: c.id, Section: c.section, Title: c.title}
+	from := len(s.log)
+	defer func() {
+		for _, ex := range s.log[from:] {
+			ex.trim()
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			res.Status = StatusFail
