@@ -5,7 +5,7 @@
 #
 #   eval "$(bash storage/mongo/testserver/start.sh)"
 #   go test ./storage/mongo/...
-#   bash storage/mongo/testserver/stop.sh
+#   bash storage/mongo/testserver/stop.sh     (or: start.sh stop)
 #
 # Printed on success (stdout, one line):
 #   export CTIBROKER_TEST_MONGODB_URI='mongodb://127.0.0.1:PORT/' CTIBROKER_TEST_MONGODB_FLAVOR=ferretdb CTIBROKER_TEST_MONGODB_STATE='DIR'
@@ -14,6 +14,12 @@
 # $CTIBROKER_TEST_MONGODB_STATE/ferretdb.log until stop.sh removes the directory.
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ "${1:-}" = "stop" ]; then
+	# start.sh stop [DIR] is stop.sh [DIR].
+	shift
+	exec bash "$here/stop.sh" "$@"
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 state=$(mktemp -d "${TMPDIR:-/tmp}/ctibroker-testserver.XXXXXX")
 

@@ -1,0 +1,114 @@
+package mongo_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/storage/mongo"
+	"github.com/ctibroker/ctibroker/storage/storagetest"
+)
+
+// crashChildEnv carries "URI database markerdir" to the crash writer child.
+const crashChildEnv = "CTIBROKER_MONGO_CRASH_CHILD"
+
+// crashTTL is the child's PendingTTL: the parent waits it out after the kill.
+const crashTTL = 6 * time.Second
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(crashChildEnv); v != "" {
+		os.Exit(crashChild(v))
+	}
+	os.Exit(m.Run())
+}
+
+func TestStore(t *testing.T) {
+	uri, flavor := mongo.TestURI(t)
+	var sizes storagetest.Sizes
+	if flavor == "ferretdb" {
+		// FerretDB 1.24 on SQLite pushes no filter or sort down to SQLite (only _id
+		// lookups): every query decodes the whole MongoDB collection and sorts it in
+		// memory, so page cost grows with the collection. Smaller cases keep the suite
+		// to a few minutes; real MongoDB runs the defaults.
+		sizes = storagetest.Sizes{Bulk: 600, BulkPage: 150, WatermarkWrites: 400, WatermarkBatch: 25}
+	}
+	storagetest.Suite{
+		Sizes: sizes,
+		Open: func(t *testing.T) (storage.Store, func(*testing.T) storage.Store) {
+			db := mongo.TempDatabase()
+			t.Cleanup(func() { mongo.DropTestDatabase(uri, db) })
+			st := mongo.MustOpen(t, uri, mongo.Options{Database: db})
+			return st, func(t *testing.T) storage.Store { return mongo.MustOpen(t, uri, mongo.Options{Database: db}) }
+		},
+		Crash: func(t *testing.T) storage.Store { return crashStore(t, uri) },
+	}.Run(t)
+}
+
+// crashChild runs the crash writer on the database named in v until killed.
+func crashChild(v string) int {
+	parts := strings.SplitN(v, " ", 3)
+	if len(parts) != 3 {
+		fmt.Fprintln(os.Stderr, "bad", crashChildEnv)
+		return 2
+	}
+	st, err := mongo.Open(context.Background(), parts[0], mongo.Options{Database: parts[1], PendingTTL: crashTTL})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	err = storagetest.CrashWriter(context.Background(), st, func(b int) {
+		os.WriteFile(filepath.Join(parts[2], fmt.Sprintf("committed-%d", b)), nil, 0o600)
+	})
+	fmt.Fprintln(os.Stderr, err)
+	return 1
+}
+
+// crashStore starts the child on a fresh database, waits for its second batch,
+// kills it with SIGKILL while it writes the next one, waits until the child's
+// pending write has expired, and opens the database again.
+func crashStore(t *testing.T, uri string) storage.Store {
+	db := mongo.TempDatabase()
+	t.Cleanup(func() { mongo.DropTestDatabase(uri, db) })
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+uri+" "+db+" "+dir)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "committed-1")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("crash writer did not commit two batches within 90 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(40 * time.Millisecond) // into the next batch's insertMany
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	st := mongo.MustOpen(t, uri, mongo.Options{Database: db})
+	// While the dead writer's reservation lives, its batch stays invisible.
+	pg, err := st.QueryManifest(context.Background(), storagetest.CrashCollection, storage.Filter{Limit: 10000, Versions: []string{"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pg.Records)%storagetest.CrashBatchSize != 0 {
+		t.Fatalf("right after the kill %d records are visible, not whole batches of %d", len(pg.Records), storagetest.CrashBatchSize)
+	}
+	time.Sleep(crashTTL + 500*time.Millisecond)
+	return st
+}
