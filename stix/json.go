@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds the package's own JSON scanner. It checks the full JSON grammar
@@ -274,7 +275,7 @@ func (s *scanner) scanObject(i, depth int, each func(m member)) (int, error) {
 			if esc {
 				key = unquote(data[ks:ke])
 			} else {
-				key = string(data[ks+1 : ke-1])
+				key = internKey(data[ks+1 : ke-1])
 			}
 			each(member{key: key, kind: kind, val: data[vs:ve]})
 		}
@@ -477,6 +478,65 @@ func stringList(val []byte) ([]string, bool) {
 			return
 		}
 		out = append(out, strValue(v))
+	})
+	return out, ok
+}
+
+// knownKeys holds the property names the package knows, so that scanning an
+// object does not allocate a string per member name (see internKey).
+var knownKeys = func() map[string]string {
+	m := map[string]string{}
+	add := func(k string) { m[k] = k }
+	for _, t := range specTypes {
+		for p := range t.props {
+			add(p)
+		}
+	}
+	for _, k := range []string{"objects", "more", "next", "source_name", "description", "url",
+		"external_id", "hashes", "MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512",
+		"SSDEEP", "TLSH", "kill_chain_name", "phase_name", "extension_type", "selectors",
+		"marking_ref", "lang", "tlp", "statement", "tlp_2_0", "risk_score", "risk_reasons"} {
+		add(k)
+	}
+	return m
+}()
+
+// internKey returns b as a string, without allocating for known property names.
+func internKey(b []byte) string {
+	if k, ok := knownKeys[string(b)]; ok {
+		return k
+	}
+	return string(b)
+}
+
+// viewValue returns the content of a valid JSON string value without copying when
+// it has no escapes: the string shares b's memory, so it is only for values
+// whose bytes are never modified (validation works on bytes it owns or that
+// ParseRaw's contract makes immutable).
+func viewValue(val []byte) string {
+	inner := val[1 : len(val)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			return unquote(val)
+		}
+	}
+	if len(inner) == 0 {
+		return ""
+	}
+	return unsafe.String(&inner[0], len(inner))
+}
+
+// viewList is stringList with viewValue.
+func viewList(val []byte) ([]string, bool) {
+	ok := true
+	var buf [8]string
+	out := buf[:0]
+	arrayElems(val, func(kind jsonKind, v []byte) {
+		if kind != jString {
+			ok = false
+			return
+		}
+		out = append(out, viewValue(v))
 	})
 	return out, ok
 }

@@ -1,4 +1,6 @@
 package stix_test
 
-// testPatternChecker is nil until stix/pattern is available to plug in.
-var testPatternChecker func(string) error
+import "github.com/ctibroker/ctibroker/stix/pattern"
+
+// testPatternChecker is the real STIX pattern parser, plugged in as cmd does.
+var testPatternChecker = pattern.Check

@@ -16,9 +16,14 @@ type objCheck struct {
 	ms   []member
 	out  []Finding
 
-	id, typ   string
-	spec      *typeSpec
-	class     objClass
+	id, typ string
+	spec    *typeSpec
+	class   objClass
+	times   [8]struct {
+		key string
+		t   time.Time
+	}
+	nTimes    int
 	topLevel  bool // a toplevel-property-extension is in use
 	hasExtDef bool // an extension-definition entry is in extensions
 }
@@ -59,11 +64,16 @@ func (c *objCheck) str(key string) (string, bool) {
 	if !ok || m.kind != jString {
 		return "", false
 	}
-	return strValue(m.val), true
+	return viewValue(m.val), true
 }
 
 // ts returns a property's timestamp if present and well-formed.
 func (c *objCheck) ts(key string) (time.Time, bool) {
+	for i := 0; i < c.nTimes; i++ {
+		if c.times[i].key == key {
+			return c.times[i].t, true
+		}
+	}
 	s, ok := c.str(key)
 	if !ok {
 		return time.Time{}, false
@@ -74,7 +84,7 @@ func (c *objCheck) ts(key string) (time.Time, bool) {
 
 func (c *objCheck) check() {
 	if m, ok := c.get("id"); ok && m.kind == jString {
-		c.id = strValue(m.val)
+		c.id = viewValue(m.val)
 	}
 	tm, ok := c.get("type")
 	switch {
@@ -83,7 +93,7 @@ func (c *objCheck) check() {
 	case tm.kind != jString:
 		c.errf("type", "type-mismatch", "type must be a string, got %s", tm.kind)
 	default:
-		c.typ = strValue(tm.val)
+		c.typ = viewValue(tm.val)
 		if !validTypeName(c.typ) {
 			c.errf("type", "type-name", "type %s must be 3–250 characters of a–z, 0–9 and '-' starting with a letter (§3.1)", quote(c.typ))
 		}
@@ -177,7 +187,7 @@ func (c *objCheck) checkMember(m *member) {
 	case "spec_version":
 		if m.kind != jString {
 			c.errf(k, "type-mismatch", "spec_version must be a string")
-		} else if sv := strValue(m.val); sv != "2.1" {
+		} else if sv := viewValue(m.val); sv != "2.1" {
 			c.errf(k, "spec-version", "spec_version %s: this validator checks STIX 2.1", quote(sv))
 		}
 		return
@@ -211,7 +221,7 @@ func (c *objCheck) checkMember(m *member) {
 	case "lang":
 		if m.kind != jString {
 			c.errf(k, "type-mismatch", "lang must be a string")
-		} else if l := strValue(m.val); !validLangTag(l) {
+		} else if l := viewValue(m.val); !validLangTag(l) {
 			c.errf(k, "lang", "%s is not a valid RFC 5646 language code", quote(l))
 		}
 		return
@@ -221,7 +231,7 @@ func (c *objCheck) checkMember(m *member) {
 	case "object_marking_refs":
 		c.checkRefList(k, m, func(t string) (bool, bool) { return t == "marking-definition", false }, "a marking-definition")
 		if c.typ == "marking-definition" && c.id != "" {
-			if l, _ := stringList(m.val); contains(l, c.id) {
+			if l, _ := viewList(m.val); contains(l, c.id) {
 				c.errf(k, "marking-circular", "a marking-definition must not mark itself (§7.2.2)")
 			}
 		}
@@ -306,7 +316,7 @@ func (c *objCheck) strOf(k string, m *member) (string, bool) {
 		c.errf(k, "type-mismatch", "%s must be a string, got %s", k, m.kind)
 		return "", false
 	}
-	return strValue(m.val), true
+	return viewValue(m.val), true
 }
 
 // checkPropName applies the property name rules (§3.1, §11.1).
@@ -346,8 +356,12 @@ func (c *objCheck) checkTimestampProp(m *member, needMillis bool) {
 		c.errf(m.key, "type-mismatch", "%s must be a timestamp string, got %s", m.key, m.kind)
 		return
 	}
-	s := strValue(m.val)
-	_, frac, err := parseTimestamp(s)
+	s := viewValue(m.val)
+	t, frac, err := parseTimestamp(s)
+	if err == nil && c.nTimes < len(c.times) {
+		c.times[c.nTimes].key, c.times[c.nTimes].t = m.key, t
+		c.nTimes++
+	}
 	if err != nil {
 		c.errf(m.key, "timestamp", "%s: %s does not match YYYY-MM-DDTHH:mm:ss[.s+]Z (§2.15): %v", m.key, quote(s), err.(*TimestampError).Reason)
 		return
@@ -362,7 +376,7 @@ func (c *objCheck) checkStringList(k string, m *member) ([]string, bool) {
 		c.errf(k, "type-mismatch", "%s must be a list of strings, got %s", k, m.kind)
 		return nil, false
 	}
-	l, ok := stringList(m.val)
+	l, ok := viewList(m.val)
 	if !ok {
 		c.errf(k, "type-mismatch", "%s must be a list of strings", k)
 	}
@@ -418,7 +432,7 @@ func (c *objCheck) checkRef(k string, m *member, rule refRule, want string) {
 		c.errf(k, "type-mismatch", "%s must be an identifier string, got %s", k, m.kind)
 		return
 	}
-	c.checkIdentifierValue(k, strValue(m.val), rule, want)
+	c.checkIdentifierValue(k, viewValue(m.val), rule, want)
 }
 
 func (c *objCheck) checkRefList(k string, m *member, rule refRule, want string) {
@@ -435,9 +449,9 @@ func (c *objCheck) checkVocab(k string, m *member, rule vocabRule) {
 	var vals []string
 	switch m.kind {
 	case jString:
-		vals = []string{strValue(m.val)}
+		vals = []string{viewValue(m.val)}
 	case jArray:
-		vals, _ = stringList(m.val)
+		vals, _ = viewList(m.val)
 	default:
 		return
 	}
@@ -460,7 +474,8 @@ func (c *objCheck) checkHashes(k string, m *member) {
 		c.errf(k, "type-mismatch", "%s must be a dictionary of hashes, got %s", k, m.kind)
 		return
 	}
-	ms := objectMembers(m.val, nil)
+	var buf [8]member
+	ms := objectMembers(m.val, buf[:0])
 	if len(ms) == 0 {
 		c.errf(k, "empty-dictionary", "%s must not be empty", k)
 	}
@@ -472,7 +487,7 @@ func (c *objCheck) checkHashes(k string, m *member) {
 		if len(h.key) > 250 {
 			c.errf(k, "dictionary-key", "hash algorithm names are at most 250 characters")
 		}
-		v := strValue(h.val)
+		v := viewValue(h.val)
 		if n, ok := hashLengths[h.key]; ok {
 			if len(v) != n || !isHexString(v) {
 				c.errf(k+"."+h.key, "hash-value", "%s is not a %s hash (%d hex digits)", quote(v), h.key, n)
@@ -498,14 +513,15 @@ func (c *objCheck) checkExternalRefs(m *member) {
 		}
 		var hasSource, hasOther, hasURL, hasHashes bool
 		var source, extID string
-		for _, e := range objectMembers(v, nil) {
+		var buf [8]member
+		for _, e := range objectMembers(v, buf[:0]) {
 			switch e.key {
 			case "source_name", "description", "url", "external_id":
 				if e.kind != jString {
 					c.errf(p+"."+e.key, "type-mismatch", "%s must be a string", e.key)
 					continue
 				}
-				s := strValue(e.val)
+				s := viewValue(e.val)
 				switch e.key {
 				case "source_name":
 					hasSource, source = true, s
@@ -572,7 +588,7 @@ func (c *objCheck) checkGranular(m *member) {
 					c.errf(p+".selectors", "type-mismatch", "selectors must be a non-empty list of strings")
 					continue
 				}
-				sels, ok := stringList(e.val)
+				sels, ok := viewList(e.val)
 				if !ok {
 					c.errf(p+".selectors", "type-mismatch", "selectors must be strings")
 				}
@@ -661,7 +677,8 @@ func (c *objCheck) checkExtensions() {
 		c.errf("extensions", "type-mismatch", "extensions must be a dictionary, got %s", m.kind)
 		return
 	}
-	ms := objectMembers(m.val, nil)
+	var buf [4]member
+	ms := objectMembers(m.val, buf[:0])
 	if len(ms) == 0 {
 		c.errf("extensions", "empty-dictionary", "extensions must not be empty")
 	}
@@ -675,9 +692,10 @@ func (c *objCheck) checkExtensions() {
 			c.hasExtDef = true
 			c.checkIdentifierValue(p, e.key, nil, "")
 			var et string
-			for _, f := range objectMembers(e.val, nil) {
+			var ebuf [8]member
+			for _, f := range objectMembers(e.val, ebuf[:0]) {
 				if f.key == "extension_type" && f.kind == jString {
-					et = strValue(f.val)
+					et = viewValue(f.val)
 				}
 			}
 			switch et {

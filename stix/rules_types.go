@@ -118,7 +118,7 @@ func (c *objCheck) stringListOf(k string) ([]string, bool) {
 	if !ok || m.kind != jArray {
 		return nil, false
 	}
-	return stringList(m.val)
+	return viewList(m.val)
 }
 
 func (c *objCheck) checkIndicator() {
@@ -310,7 +310,7 @@ func (c *objCheck) checkMarkingDefinition() {
 			var val string
 			for _, f := range objectMembers(e.val, nil) {
 				if f.key == "tlp_2_0" && f.kind == jString {
-					val = strValue(f.val)
+					val = viewValue(f.val)
 				}
 			}
 			lvl, ok := tlp2ByValue[val]
@@ -334,7 +334,7 @@ func (c *objCheck) checkTLP1(def member) {
 	okColor := false
 	for _, m := range objectMembers(def.val, nil) {
 		if m.key == "tlp" && m.kind == jString {
-			color = strValue(m.val)
+			color = viewValue(m.val)
 			okColor = true
 		}
 	}
