@@ -199,6 +199,7 @@ var tierTable = map[string]Tier{
 	"microsoft": TierSuppress, "whats-my-ip": TierSuppress, "findip-host": TierSuppress,
 	"security-provider-blogpost": TierSuppress, "automated-malware-analysis": TierSuppress,
 	"mozilla-CA": TierSuppress, "mozilla-IntermediateCA": TierSuppress,
+	"ipv6-special-purpose": TierSuppress, // ctibroker's own list, see lists/SOURCES.md
 	// Context only.
 	"vpn-ipv4": TierContext, "vpn-ipv6": TierContext, "dynamic-dns": TierContext,
 	"disposable-email": TierContext, "url-shortener": TierContext, "link-in-bio": TierContext,

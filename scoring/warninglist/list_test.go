@@ -110,7 +110,11 @@ func TestEmbeddedUnchanged(t *testing.T) {
 		t.Fatalf("EmbeddedLists() = %d lists, want the 59 shipped", len(lists))
 	}
 	fsys := warninglist.EmbeddedFS()
+	own := map[string]bool{"ipv6-special-purpose": true} // ctibroker's own lists (lists/SOURCES.md)
 	for _, l := range lists {
+		if own[l.ID] {
+			continue
+		}
 		got, err := readFS(fsys, l.ID+"/list.json")
 		if err != nil {
 			t.Fatal(err)

@@ -741,6 +741,7 @@ func mispType(v *value, side string) string {
 }
 
 func (g *gen) writeMISP(dir string, vs []*value) {
+	must(os.RemoveAll(dir)) // event files are named by uuid: drop the previous run's
 	must(os.MkdirAll(dir, 0o755))
 	manifest := map[string]any{}
 	orgc := map[string]any{"name": "ExampleCERT", "uuid": "5f6e4a1b-3c2d-4e5f-8a9b-0c1d2e3f4a5b"}
