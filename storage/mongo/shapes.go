@@ -76,7 +76,6 @@ var (
 	shapeRange      = queryShape{Name: "date_added range of a batch", Coll: collObjects, Eq: []string{"c"}, Range: []string{"da"}}
 	shapeFirstLast  = queryShape{Name: "first or last date_added", Coll: collObjects, Eq: []string{"c"}, Sort: []string{"da"}, Range: []string{"da"}}
 	shapeCount      = queryShape{Name: "count a collection", Coll: collObjects, Eq: []string{"c"}, Range: []string{"da"}, Offline: true}
-	shapeDropColl   = queryShape{Name: "records of a collection", Coll: collObjects, Eq: []string{"c"}}
 	shapeStatus     = queryShape{Name: "unexpired status", Coll: collStatuses, Eq: []string{"_id"}, Residual: []string{"exp"}, Bounded: "one document by _id"}
 	shapeStatusPurg = queryShape{Name: "expired statuses", Coll: collStatuses, Range: []string{"exp"}}
 	shapeByKey      = queryShape{Name: "document by _id", Eq: []string{"_id"}} // feeds, misp_events, sequences, leases (Coll set per use)
@@ -91,7 +90,7 @@ var (
 var allShapes = []queryShape{
 	shapeCollDoc, shapeCollAll, shapeCollCAS, shapeCollDone,
 	shapePage, shapePageType, shapePageID, shapeVersions, shapeByOID, shapeRange,
-	shapeFirstLast, shapeCount, shapeDropColl,
+	shapeFirstLast, shapeCount,
 	shapeStatus, shapeStatusPurg, shapeByKey, shapeLease,
 	shapeProv, shapeProvPrune, shapeSightings, shapeDump,
 }

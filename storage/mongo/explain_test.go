@@ -1,0 +1,136 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// TestExplain asks a real MongoDB for the plans of the request-path queries and
+// fails on a collection scan or an in-memory SORT stage. It runs only when
+// CTIBROKER_TEST_MONGODB_URI is set and CTIBROKER_TEST_MONGODB_FLAVOR is not
+// "ferretdb" (FerretDB pushes no query down to SQLite, so its plans say nothing).
+func TestExplain(t *testing.T) {
+	if _, flavor := TestURI(t); flavor == "ferretdb" {
+		t.Skip("explain plans are meaningful only on MongoDB, not on FerretDB")
+	}
+	ctx := context.Background()
+	s := MustOpenTemp(t, Options{})
+	if err := s.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	var objs []stix.RawObject
+	var ids []string
+	mod := stix.NewTimestamp(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	for i := 0; i < 300; i++ {
+		typ := []string{"indicator", "malware", "identity"}[i%3]
+		id := fmt.Sprintf("%s--00000000-0000-4000-8000-%012d", typ, i)
+		ids = append(ids, id)
+		objs = append(objs, stix.RawObject{Common: stix.Common{Type: typ, ID: id, SpecVersion: "2.1", Modified: &mod},
+			JSON: []byte(fmt.Sprintf(`{"type":%q,"id":%q,"spec_version":"2.1","modified":%q}`, typ, id, mod))})
+	}
+	if _, err := s.PutObjects(ctx, "c", objs); err != nil {
+		t.Fatal(err)
+	}
+	da := bson.D{{Key: "$gt", Value: int64(0)}, {Key: "$lte", Value: int64(1) << 62}}
+	type find struct {
+		shape  queryShape
+		conds  []cond
+		sorted bool
+	}
+	for _, q := range []find{
+		{shapePage, []cond{{"c", "c"}, {"da", da}}, true},
+		{shapePageType, []cond{{"c", "c"}, {"t", "malware"}, {"da", da}}, true},
+		{shapePageType, []cond{{"c", "c"}, {"t", bson.D{{Key: "$in", Value: bson.A{"malware", "identity"}}}}, {"da", da}}, true},
+		{shapePageID, []cond{{"c", "c"}, {"id", bson.D{{Key: "$in", Value: ids[:50]}}}, {"da", da}}, true},
+		{shapePageID, []cond{{"c", "c"}, {"id", bson.D{{Key: "$in", Value: ids[:50]}}}, {"t", "malware"}, {"da", da}}, true},
+		{shapeVersions, []cond{{"c", "c"}, {"id", bson.D{{Key: "$in", Value: ids[:50]}}}, {"da", bson.D{{Key: "$lte", Value: int64(1) << 62}}}}, false},
+		{shapeVersions, []cond{{"c", "c"}, {"id", ids[7]}}, false},
+		{shapeRange, []cond{{"c", "c"}, {"da", da}}, false},
+		{shapeFirstLast, []cond{{"c", "c"}, {"da", bson.D{{Key: "$lte", Value: int64(1) << 62}}}}, true},
+		{shapeProv, []cond{{"t", "ipv4-addr"}, {"v", "192.0.2.1"}}, true},
+		{shapeProvPrune, []cond{{"d", bson.D{{Key: "$lt", Value: int64(5)}}}}, false},
+		{shapeSightings, []cond{{"t", "ipv4-addr"}, {"v", "192.0.2.1"}}, true},
+		{shapeStatusPurg, []cond{{"exp", bson.D{{Key: "$lt", Value: int64(5)}}}}, false},
+	} {
+		t.Run(q.shape.Name, func(t *testing.T) {
+			f, err := q.shape.filter(q.conds...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := bson.D{{Key: "find", Value: q.shape.Coll}, {Key: "filter", Value: f}, {Key: "limit", Value: 1001}}
+			if q.sorted {
+				cmd = append(cmd, bson.E{Key: "sort", Value: q.shape.sort(true)})
+			}
+			var res bson.M
+			if err := s.db.RunCommand(ctx, bson.D{{Key: "explain", Value: cmd}, {Key: "verbosity", Value: "queryPlanner"}}).Decode(&res); err != nil {
+				t.Fatal(err)
+			}
+			var stages []string
+			collectStages(field(field(res, "queryPlanner"), "winningPlan"), &stages)
+			t.Logf("%s: %v", q.shape.Name, stages)
+			ix := false
+			for _, st := range stages {
+				switch {
+				case st == "COLLSCAN":
+					t.Errorf("collection scan: %v", stages)
+				case st == "SORT":
+					t.Errorf("in-memory sort: %v", stages)
+				case strings.Contains(st, "IXSCAN") || st == "IDHACK":
+					ix = true
+				}
+			}
+			if !ix {
+				t.Errorf("no index scan in %v", stages)
+			}
+		})
+	}
+}
+
+// field returns the value of key in a document decoded as bson.M or bson.D.
+func field(doc any, key string) any {
+	switch d := doc.(type) {
+	case bson.M:
+		return d[key]
+	case bson.D:
+		for _, e := range d {
+			if e.Key == key {
+				return e.Value
+			}
+		}
+	}
+	return nil
+}
+
+// collectStages appends every "stage" value found in an explain plan tree.
+func collectStages(v any, out *[]string) {
+	switch x := v.(type) {
+	case bson.M:
+		for k, e := range x {
+			if s, ok := e.(string); ok && k == "stage" {
+				*out = append(*out, s)
+				continue
+			}
+			collectStages(e, out)
+		}
+	case bson.D:
+		for _, e := range x {
+			if s, ok := e.Value.(string); ok && e.Key == "stage" {
+				*out = append(*out, s)
+				continue
+			}
+			collectStages(e.Value, out)
+		}
+	case bson.A:
+		for _, e := range x {
+			collectStages(e, out)
+		}
+	}
+}
