@@ -1,0 +1,19 @@
+// Package otx ingests AlienVault OTX (DirectConnect API v1): subscribed pulses
+// (/api/v1/pulses/subscribed, incremental by modified_since, paged by next) and
+// indicator exports (/api/v1/indicators/export).
+//
+// A pulse becomes a STIX report (created_by_ref the OTX identity, object_refs
+// listing everything below, the pulse's native fields in the OTX property
+// extension), observations of its indicators for the pool (detection-worthy
+// while is_active is 1 and the expiration has not passed; withdrawn otherwise),
+// malware families (malware, is_family true), the adversary (intrusion-set),
+// ATT&CK ids resolved through an *attack.Index to MITRE's own objects (unknown ids
+// are warnings), targeted industries (identity, identity_class "class", with
+// sectors and a targets relationship), CVEs (vulnerability) and the pulse TLP as a
+// TLP 2.0 marking. Context SDOs get deterministic ids (ingest.ContextID), and the
+// relationships between them deterministic ids too, so a pulse converted twice,
+// or the same family named by two pulses, is one object.
+//
+// client.go is the only file doing HTTP; convert.go is pure; source.go ties them
+// to ingest.Source with a cursor that survives restarts.
+package otx
