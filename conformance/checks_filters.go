@@ -426,7 +426,7 @@ func checkNextAfterDelete(ctx context.Context, s *suite) error {
 		objs = append(objs, indicatorJSON(id, 200+i, t, t, "delete"))
 		keys = append(keys, id+"@"+instant(stixTime(t)))
 	}
-	if err := checkAdded(s.post(ctx, s.fx.coll, envelopeOf(objs...), ids...), 5); err != nil {
+	if err := s.added(ctx, s.post(ctx, s.fx.coll, envelopeOf(objs...), ids...), 5); err != nil {
 		return err
 	}
 	base := withQuery(s.fx.objects(), "match[id]", strings.Join(ids, ","), "limit", "2")

@@ -136,7 +136,7 @@ func checkAddBundle(ctx context.Context, s *suite) error {
 	}
 	id := newID("indicator")
 	body := fmt.Sprintf(`{"type":"bundle","id":"bundle--%s","objects":[%s]}`, uuid.NewString(), indicatorJSON(id, 7, fixtureBase, fixtureBase, "bundle"))
-	if err := checkAdded(s.post(ctx, s.fx.coll, []byte(body), id), 1); err != nil {
+	if err := s.added(ctx, s.post(ctx, s.fx.coll, []byte(body), id), 1); err != nil {
 		return err
 	}
 	p, err := s.fetchPage(ctx, sub(s.fx.coll, "objects", id), kindObjects)

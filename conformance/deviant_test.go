@@ -22,9 +22,9 @@ var bugChecks = map[deviant.Bug][]string{
 }
 
 // runDeviant runs the suite against the deviant server with bugs.
-func runDeviant(t *testing.T, bugs ...deviant.Bug) *conformance.Report {
+func runDeviant(t *testing.T, async bool, bugs ...deviant.Bug) *conformance.Report {
 	t.Helper()
-	hs := httptest.NewServer(deviant.NewHandler(deviant.Config{User: "u", Password: "p", Bugs: bugs}))
+	hs := httptest.NewServer(deviant.NewHandler(deviant.Config{User: "u", Password: "p", Bugs: bugs, Async: async}))
 	t.Cleanup(hs.Close)
 	rep, err := conformance.Run(t.Context(), conformance.Options{
 		URL: hs.URL + "/taxii2/", User: "u", Password: "p",
@@ -40,15 +40,17 @@ func runDeviant(t *testing.T, bugs ...deviant.Bug) *conformance.Report {
 }
 
 func TestDeviant(t *testing.T) {
-	cases := map[string]struct {
-		bugs []deviant.Bug
-	}{"no bug": {}, "all bugs": {deviant.AllBugs()}}
+	type tc struct {
+		bugs  []deviant.Bug
+		async bool // pending statuses the suite must poll
+	}
+	cases := map[string]tc{"no bug": {}, "no bug, async adds": {async: true}, "all bugs": {bugs: deviant.AllBugs()}}
 	for _, b := range deviant.AllBugs() {
-		cases[string(b)] = struct{ bugs []deviant.Bug }{[]deviant.Bug{b}}
+		cases[string(b)] = tc{bugs: []deviant.Bug{b}}
 	}
 	for name, tt := range cases {
 		t.Run(name, func(t *testing.T) {
-			rep := runDeviant(t, tt.bugs...)
+			rep := runDeviant(t, tt.async, tt.bugs...)
 			var want []string
 			for _, b := range tt.bugs {
 				want = append(want, bugChecks[b]...)

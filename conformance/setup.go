@@ -220,7 +220,7 @@ func (s *suite) addFixture(ctx context.Context) error {
 	objs = append(objs, malwareJSON(fx.malware, fixtureBase, tag))
 	fx.ids = append(append([]string{}, fx.bulk...), fx.malware)
 	fx.post1 = s.post(ctx, fx.coll, envelopeOf(objs...), fx.ids...)
-	if err := checkAdded(fx.post1, len(objs)); err != nil {
+	if err := s.added(ctx, fx.post1, len(objs)); err != nil {
 		return prereq("adding the test objects", err)
 	}
 	fx.versioned = newID("indicator")
@@ -233,15 +233,16 @@ func (s *suite) addFixture(ctx context.Context) error {
 	}
 	fx.ids = append(fx.ids, fx.versioned)
 	fx.post2 = s.post(ctx, fx.coll, envelopeOf(objs...), fx.versioned)
-	if err := checkAdded(fx.post2, 3); err != nil {
+	if err := s.added(ctx, fx.post2, 3); err != nil {
 		return prereq("adding the versioned test object", err)
 	}
 	s.fx = fx
 	return nil
 }
 
-// checkAdded expects a 202 status whose success_count is n.
-func checkAdded(ex *exchange, n int) error {
+// added expects a 202 status; a pending status is polled until complete
+// (§5.5: the client SHOULD poll), and then success_count must be n.
+func (s *suite) added(ctx context.Context, ex *exchange, n int) error {
 	if err := expect(ex, http.StatusAccepted); err != nil {
 		return err
 	}
@@ -249,10 +250,23 @@ func checkAdded(ex *exchange, n int) error {
 	if err != nil {
 		return err
 	}
-	if st["status"] == "complete" {
-		if got, _ := intOf(st["success_count"]); got != int64(n) {
-			return fail(ex, "success_count %v, want %d (failures: %v)", st["success_count"], n, st["failures"])
+	for i := 0; st["status"] == "pending" && i < 30; i++ {
+		id, _ := st["id"].(string)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
+		ex = s.get(ctx, join(s.root, "status", id))
+		if st, err = ok200(ex); err != nil {
+			return err
+		}
+	}
+	if st["status"] != "complete" {
+		return fail(ex, "status %v, still not complete after polling for 6 s", st["status"])
+	}
+	if got, _ := intOf(st["success_count"]); got != int64(n) {
+		return fail(ex, "success_count %v, want %d (failures: %v)", st["success_count"], n, st["failures"])
 	}
 	return nil
 }
