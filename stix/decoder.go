@@ -364,7 +364,11 @@ func (d *Decoder) capture(dst []byte, limit, depth int) (out []byte, exceeded bo
 				exceeded = true
 				dst = dst[:start]
 			} else {
-				dst = append(dst, buf[chunkStart:i]...)
+				max := 0
+				if limit > 0 {
+					max = start + limit
+				}
+				dst = appendGrow(dst, buf[chunkStart:i], max)
 			}
 		}
 		d.pos = i
@@ -651,4 +655,26 @@ func (d *Decoder) element() (o *RawObject, err error, done bool) {
 		return nil, &DecodeError{Path: d.path, Offset: startOff, Err: err}, false
 	}
 	return o, nil, false
+}
+
+// appendGrow appends b to dst, doubling the capacity when it must grow (append
+// grows large slices by only 1.25x, which would allocate about five times the
+// final size while capturing a large object).
+func appendGrow(dst, b []byte, max int) []byte {
+	if need := len(dst) + len(b); need > cap(dst) {
+		n := 2 * cap(dst)
+		if n < 512 {
+			n = 512
+		}
+		if max > 0 && n > max {
+			n = max
+		}
+		if n < need {
+			n = need
+		}
+		grown := make([]byte, len(dst), n)
+		copy(grown, dst)
+		dst = grown
+	}
+	return append(dst, b...)
 }
