@@ -47,6 +47,13 @@
 // reports never raise it; the result does not depend on the order of the
 // reports; the same input gives the same bytes.
 //
+// # Commands built on it
+//
+// `ctibroker explain` prints [Result.WriteText]; `ctibroker score-eval`
+// reads its files with [ParseLabelled] and counts with [EvalSummary];
+// re-scoring many values to find band changes uses [ScoreValue], which
+// skips the explanation. The labelled corpus is in testdata/eval.
+//
 // # STIX
 //
 // Banding sets the STIX confidence: each band has a fixed confidence, so
