@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 	if v := os.Getenv(crashChildEnv); v != "" {
 		os.Exit(crashChild(v))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	dropFixture()
+	os.Exit(code)
 }
 
 func TestStore(t *testing.T) {
