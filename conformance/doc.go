@@ -11,8 +11,16 @@
 // request has a timeout and a bounded response read, the number of requests is
 // bounded, and a check that panics on a broken server fails alone.
 //
+// Checks skip only when they need HTTPS, a second API root, a second identity
+// (a collection listed read-only or write-only), Basic credentials, or write
+// access that was not given. A pending Add Objects status is polled (up to 6 s).
+//
 // The command `ctibroker conformance` wraps Run. The package
 // conformance/internal/deviant holds a small TAXII server that reproduces the
-// peer bugs of taxii.md §b.2; the tests run the suite against it and against
-// ctibroker's own server.
+// peer bugs of taxii.md §b.2 (it is an importable internal package so that
+// `go vet ./...` covers it; conformance/testdata/deviant is a tiny main that
+// serves it on loopback for trying the command by hand). The tests run the
+// suite against it, asserting that each planted bug fails exactly its checks,
+// and against ctibroker's own server over the embedded store, asserting no
+// failure.
 package conformance
