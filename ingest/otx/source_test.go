@@ -465,7 +465,7 @@ func TestRequestBudget(t *testing.T) {
 func TestNewConfigErrors(t *testing.T) {
 	for name, tt := range map[string]struct {
 		options, want string
-		env          bool
+		env           bool
 	}{
 		"no key":        {"api_key_env: OTX_NOPE", "OTX_NOPE is empty or unset", false},
 		"bad endpoint":  {"api_key_env: K\n    endpoint: pulses", `endpoint: "pulses"`, true},
