@@ -418,14 +418,16 @@ func Score(in Inputs, w Weights, asOf time.Time) Result {
 	res.FirstSeen, res.LastSeen = ts(first), ts(last)
 
 	// Factors: a telescoping sum that adds up to the score.
+	var e expl
+	e.b = make([]byte, 0, 256)
 	res.Factors = []Factor{
-		{FactorSeverity, round2(100 * k.maxA), explainSeverity(k.reps, k.argA, w.SourceMax)},
-		{FactorReputation, round2(100 * (k.maxB - k.maxA)), explainReputation(k.reps, k.argB)},
-		{FactorAge, round2(100 * (k.maxC - k.maxB)), explainAge(k.reps, k.argC, in.Type, k.grace, k.halfLife)},
-		{FactorPrevalence, round2(100 * (k.evidence - k.maxC)), explainPrevalence(k.nGroups, len(k.reps), k.evidence)},
-		{FactorSightings, round2(100 * (k.withSight - k.evidence)), explainSightings(k.sightCount, in.Sightings.LastSeen, k.evidence)},
-		{FactorFalsePositives, round2(100 * (k.afterFP - k.withSight)), explainFP(fps, k.nFP, k.fpMult)},
-		{FactorAllowList, round2(k.final - k.points), explainAllow(hits, capHit, w.AllowListCap, k.points)},
+		{FactorSeverity, round2(100 * k.maxA), e.severity(k.reps, k.argA, w.SourceMax)},
+		{FactorReputation, round2(100 * (k.maxB - k.maxA)), e.reputation(k.reps, k.argB)},
+		{FactorAge, round2(100 * (k.maxC - k.maxB)), e.age(k.reps, k.argC, in.Type, k.grace, k.halfLife)},
+		{FactorPrevalence, round2(100 * (k.evidence - k.maxC)), e.prevalence(k.nGroups, len(k.reps), k.evidence)},
+		{FactorSightings, round2(100 * (k.withSight - k.evidence)), e.sightings(k.sightCount, in.Sightings.LastSeen, k.evidence)},
+		{FactorFalsePositives, round2(100 * (k.afterFP - k.withSight)), e.falsePositives(fps, k.nFP, k.fpMult)},
+		{FactorAllowList, round2(k.final - k.points), e.allow(hits, capHit, w.AllowListCap, k.points)},
 	}
 	return res
 }
@@ -490,24 +492,39 @@ func (w *Weights) band(v int) (string, int) {
 // fmtF formats x with at most two decimals and no trailing zeros.
 func fmtF(x float64) string {
 	var buf [32]byte
-	b := strconv.AppendFloat(buf[:0], round2(x), 'f', 2, 64)
-	for b[len(b)-1] == '0' {
-		b = b[:len(b)-1]
-	}
-	if b[len(b)-1] == '.' {
-		b = b[:len(b)-1]
-	}
-	return string(b)
+	return string(appendF(buf[:0], x))
 }
 
-func sourceName(s *scoredReport) string {
-	if s.r.Provider != "" && s.r.Provider != s.r.Feed {
-		return s.r.Feed + " (" + s.r.Provider + ")"
+// appendF appends x with at most two decimals and no trailing zeros.
+func appendF(b []byte, x float64) []byte {
+	n := len(b)
+	b = strconv.AppendFloat(b, round2(x), 'f', 2, 64)
+	for len(b) > n && b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
 	}
-	return s.r.Feed
+	if len(b) > n && b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
-func explainSeverity(reps []scoredReport, i int, sourceMax float64) string {
+// expl builds explanation strings in one reused buffer.
+type expl struct{ b []byte }
+
+func (e *expl) reset() *expl      { e.b = e.b[:0]; return e }
+func (e *expl) s(x string) *expl  { e.b = append(e.b, x...); return e }
+func (e *expl) f(x float64) *expl { e.b = appendF(e.b, x); return e }
+func (e *expl) i(n int) *expl     { e.b = strconv.AppendInt(e.b, int64(n), 10); return e }
+func (e *expl) string() string    { return string(e.b) }
+func (e *expl) source(r *scoredReport) *expl {
+	e.s(r.r.Feed)
+	if r.r.Provider != "" && r.r.Provider != r.r.Feed {
+		e.s(" (").s(r.r.Provider).s(")")
+	}
+	return e
+}
+
+func (e *expl) severity(reps []scoredReport, i int, sourceMax float64) string {
 	if i < 0 {
 		if len(reps) == 0 {
 			return "no feed reports the value"
@@ -515,104 +532,104 @@ func explainSeverity(reps []scoredReport, i int, sourceMax float64) string {
 		return "no report with a malicious verdict is in force"
 	}
 	s := &reps[i]
-	v := s.r.Verdict
-	out := "strongest verdict: " + sourceName(s)
-	if v.Native != "" {
-		out += " says " + v.Native
+	e.reset().s("strongest verdict: ").source(s)
+	if s.r.Verdict.Native != "" {
+		e.s(" says ").s(s.r.Verdict.Native)
 	}
-	return out + " → severity " + fmtF(clamp01(v.Severity)) + " × source max " + fmtF(sourceMax)
+	return e.s(" → severity ").f(clamp01(s.r.Verdict.Severity)).s(" × source max ").f(sourceMax).string()
 }
 
-func explainReputation(reps []scoredReport, i int) string {
+func (e *expl) reputation(reps []scoredReport, i int) string {
 	if i < 0 {
 		return "no reliability-weighted evidence"
 	}
 	s := &reps[i]
-	return "strongest report weighted by its feed's reliability: " + sourceName(s) +
-		" (reliability " + strconv.Itoa(int(math.Round(s.rel*100))) + " → ×" + fmtF(s.weight) + ")"
+	return e.reset().s("strongest report weighted by its feed's reliability: ").source(s).
+		s(" (reliability ").i(int(math.Round(s.rel * 100))).s(" → ×").f(s.weight).s(")").string()
 }
 
-func explainAge(reps []scoredReport, i int, typ string, grace, halfLife float64) string {
+func (e *expl) age(reps []scoredReport, i int, typ string, grace, halfLife float64) string {
 	if i < 0 {
 		return "no evidence left to age"
 	}
 	s := &reps[i]
-	hl := fmtF(halfLife) + "d after " + fmtF(grace) + "d grace for " + typ
 	if !s.hasSeenAt {
-		return sourceName(s) + " gives no first/last seen time → unknown-age factor " + fmtF(s.decay)
+		return e.reset().source(s).s(" gives no first/last seen time → unknown-age factor ").f(s.decay).string()
 	}
-	age := fmtF(max(s.ageDays, 0))
-	return "strongest report after age decay: " + sourceName(s) + ", last seen " + age + "d ago, half-life " + hl + " → ×" + fmtF(s.decay)
+	return e.reset().s("strongest report after age decay: ").source(s).s(", last seen ").f(max(s.ageDays, 0)).
+		s("d ago, half-life ").f(halfLife).s("d after ").f(grace).s("d grace for ").s(typ).s(" → ×").f(s.decay).string()
 }
 
-func explainPrevalence(groups, reports int, evidence float64) string {
+func (e *expl) prevalence(groups, reports int, evidence float64) string {
 	rs := " reports)"
 	if reports == 1 {
 		rs = " report)"
 	}
 	if groups <= 1 {
-		return strconv.Itoa(groups) + " independent source in force (" + strconv.Itoa(reports) + rs
+		return e.reset().i(groups).s(" independent source in force (").i(reports).s(rs).string()
 	}
-	return strconv.Itoa(groups) + " independent sources in force (" + strconv.Itoa(reports) +
-		rs + " combine with diminishing returns to evidence " + fmtF(evidence)
+	return e.reset().i(groups).s(" independent sources in force (").i(reports).s(rs).
+		s(" combine with diminishing returns to evidence ").f(evidence).string()
 }
 
-func explainSightings(n int, last time.Time, evidence float64) string {
+func (e *expl) sightings(n int, last time.Time, evidence float64) string {
 	if n == 0 {
 		return "no internal sightings"
 	}
-	out := strconv.Itoa(n) + " internal sightings"
+	e.reset().i(n).s(" internal sightings")
 	if !last.IsZero() {
-		out += ", last " + stix.NewTimestamp(last).String()
+		e.s(", last ")
+		e.b = last.UTC().AppendFormat(e.b, stix.TimestampLayout)
 	}
 	if evidence == 0 {
-		out += "; they raise only values that feeds report"
+		e.s("; they raise only values that feeds report")
 	}
-	return out
+	return e.string()
 }
 
-func explainFP(fps []FalsePositive, n int, mult float64) string {
+func (e *expl) falsePositives(fps []FalsePositive, n int, mult float64) string {
 	if n == 0 {
 		return "no false-positive reports"
 	}
-	var b strings.Builder
-	b.WriteString(strconv.Itoa(n))
-	b.WriteString(" false-positive report(s) from ")
+	e.reset().i(n).s(" false-positive report(s) from ")
 	for i, fp := range fps {
 		if i > 0 {
-			b.WriteString(", ")
+			e.s(", ")
 		}
-		b.WriteString(fp.From)
+		e.s(fp.From)
 		if fp.Count > 1 {
-			b.WriteString(" ×" + strconv.Itoa(fp.Count))
+			e.s(" ×").i(fp.Count)
 		}
 	}
-	b.WriteString(" → ×" + fmtF(mult))
-	return b.String()
+	return e.s(" → ×").f(mult).string()
 }
 
-func explainAllow(hits []warninglist.Hit, capHit *warninglist.Hit, cap int, points float64) string {
+func (e *expl) allow(hits []warninglist.Hit, capHit *warninglist.Hit, cap int, points float64) string {
 	if len(hits) == 0 {
 		return "on no allow-list"
 	}
-	var ctx []string
-	for _, h := range hits {
-		if h.ContextOnly || h.Tier == warninglist.TierContext {
-			ctx = append(ctx, h.List)
-		}
-	}
-	out := ""
+	e.reset()
 	if capHit != nil {
-		out = "on allow-list " + capHit.List + " (" + capHit.Tier.String() + ", entry " + capHit.Entry + "): capped at " + strconv.Itoa(cap)
+		e.s("on allow-list ").s(capHit.List).s(" (").s(capHit.Tier.String()).s(", entry ").s(capHit.Entry).s("): capped at ").i(cap)
 		if points <= float64(cap) {
-			out += ", already below"
+			e.s(", already below")
 		}
 	}
-	if len(ctx) > 0 {
-		if out != "" {
-			out += "; "
+	first := true
+	for _, h := range hits {
+		if !h.ContextOnly && h.Tier != warninglist.TierContext {
+			continue
 		}
-		out += "context only, never lowers: " + strings.Join(ctx, ", ")
+		if first {
+			if len(e.b) > 0 {
+				e.s("; ")
+			}
+			e.s("context only, never lowers: ")
+			first = false
+		} else {
+			e.s(", ")
+		}
+		e.s(h.List)
 	}
-	return out
+	return e.string()
 }
