@@ -1,0 +1,258 @@
+package maltiverse_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/maltiverse"
+	"github.com/ctibroker/ctibroker/stix"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*/want.json")
+
+type golden struct {
+	Objects      []stix.Object        `json:"objects"`
+	Observations []ingest.Observation `json:"observations"`
+	Warnings     []ingest.Warning     `json:"warnings"`
+}
+
+func testOptions(ix *attack.Index) maltiverse.Options {
+	return maltiverse.Options{Feed: "maltiverse-test", Identity: testIdentity, Attack: ix}
+}
+
+// TestGolden converts each testdata/<case>/input.json and compares with
+// want.json; -update rewrites want.json. Each conversion is also ingested through
+// the Runner and the stored bundle validated.
+func TestGolden(t *testing.T) {
+	ix := MustAttackSample(t)
+	dirs, err := filepath.Glob("testdata/*/input.json")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, in := range dirs {
+		dir := filepath.Dir(in)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			f, err := os.Open(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			objs, obs, warns, err := maltiverse.ConvertFile(f, testOptions(ix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(golden{objs, obs, warns}, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			wantFile := filepath.Join(dir, "want.json")
+			if *update {
+				if err := os.WriteFile(wantFile, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(wantFile)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from the conversion; got:\n%s", wantFile, got)
+			}
+			// Same input, same bytes.
+			f2, _ := os.Open(in)
+			defer f2.Close()
+			objs2, obs2, warns2, _ := maltiverse.ConvertFile(f2, testOptions(ix))
+			again, _ := json.MarshalIndent(golden{objs2, obs2, warns2}, "", "  ")
+			if !bytes.Equal(append(again, '\n'), got) {
+				t.Error("a second conversion of the same input gave other bytes")
+			}
+			checkValid(t, MustIngestBundle(t, objs, obs))
+		})
+	}
+}
+
+func find(obs []ingest.Observation, value string) *ingest.Observation {
+	for i := range obs {
+		if obs[i].Value == value {
+			return &obs[i]
+		}
+	}
+	return nil
+}
+
+func hasWarning(ws []ingest.Warning, record, field string) bool {
+	for _, w := range ws {
+		if strings.Contains(w.Record, record) && w.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOddValues checks the odd content cases one by one, independently of the
+// golden file.
+func TestOddValues(t *testing.T) {
+	f, err := os.Open("testdata/odd_values/input.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, obs, warns, err := maltiverse.ConvertFile(f, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Defanged URL, HTML entity unescaped, bytes otherwise kept.
+	if o := find(obs, "https://login-portal.example/auth?user=a&next=%2Fhome"); o == nil || !o.Detect || o.Type != "url" {
+		t.Errorf("defanged URL with &amp;: got %+v", obs)
+	} else if !slices.Contains(o.Context.Malware, "Trick&Bot") {
+		t.Errorf("HTML entity in description: malware %v, want Trick&Bot", o.Context.Malware)
+	}
+	for _, w := range []struct{ record, field string }{
+		{"0 (url", "blacklist[0].last_seen"},    // "yesterday"
+		{"0 (url", "blacklist[1].source"},       // missing source
+		{"1 (ip N/A)", "ip_addr"},               // placeholder
+		{"2 (hostname", "resolved_ip[0].ip_addr"}, // 999.12.3.4
+		{"2 (hostname", "resolved_ip[1].ip_addr"}, // 0.0.0.0
+		{"2 (hostname", "resolved_ip[3].ip_addr"}, // x.x.x.x
+		{"3 (ip", "modification_time"},          // 05/03/2026
+		{"4 (ip", "classification"},             // dangerous
+		{"5", "sha256"},                         // sample without hashes
+		{"6 (", "type"},                         // missing type
+		{"7", "type"},                           // unknown type domain
+		{"8", "document"},                       // ip_addr not a string
+		{"9 (sample", "md5"},                    // not a hash
+	} {
+		if !hasWarning(warns, w.record, w.field) {
+			t.Errorf("no warning for record %q field %q; got %v", w.record, w.field, warns)
+		}
+	}
+	for _, w := range warns {
+		if w.Feed != "maltiverse-test" || w.Record == "" || w.Field == "" || w.Msg == "" {
+			t.Errorf("warning without feed/record/field/msg: %+v", w)
+		}
+	}
+	if o := find(obs, "203.0.113.10"); o == nil || o.Detect {
+		t.Errorf("unknown classification must be observed without an indicator: %+v", o)
+	}
+	// The description that is a timestamp is not a malware family.
+	for _, o := range obs {
+		for _, m := range o.Context.Malware {
+			if strings.HasPrefix(m, "2026") {
+				t.Errorf("timestamp taken as malware family: %q", m)
+			}
+		}
+	}
+}
+
+// TestRealPayloads converts the real Maltiverse payloads of the shared set
+// (python-maltiverse README outputs, MIT; the Elastic mock collection, read in
+// place and never copied) and checks values read from each payload independently.
+func TestRealPayloads(t *testing.T) {
+	dir := filepath.Dir(sharedFile(t, "testdata/providers/maltiverse/feed_collection_download.json"))
+	ix, err := attack.Load(sharedFile(t, "attack/enterprise-attack-18.1.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) < 5 {
+		t.Fatalf("want 5 payloads, found %v", files)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The expectations, read from the payload with plain encoding/json.
+			var docs []map[string]any
+			if raw[0] == '[' {
+				if err := json.Unmarshal(raw, &docs); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				var d map[string]any
+				if err := json.Unmarshal(raw, &d); err != nil {
+					t.Fatal(err)
+				}
+				docs = []map[string]any{d}
+			}
+			objs, obs, warns, err := maltiverse.ConvertFile(bytes.NewReader(raw), testOptions(ix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(warns) != 0 {
+				t.Errorf("warnings on a real payload: %v", warns)
+			}
+			for _, d := range docs {
+				var want []string
+				switch d["type"] {
+				case "ip":
+					want = []string{d["ip_addr"].(string)}
+				case "hostname":
+					want = []string{d["hostname"].(string)}
+				case "url":
+					want = []string{d["url"].(string)}
+				case "sample":
+					want = []string{d["sha256"].(string), d["sha1"].(string), d["md5"].(string)}
+				}
+				for _, v := range want {
+					o := find(obs, v)
+					if o == nil {
+						t.Fatalf("no observation of %s", v)
+					}
+					if !o.Detect || d["classification"] != "malicious" {
+						t.Errorf("%s: detect %v, classification %v", v, o.Detect, d["classification"])
+					}
+					var native map[string]any
+					if err := json.Unmarshal(o.Verdict, &native); err != nil {
+						t.Fatal(err)
+					}
+					if native["classification"] != d["classification"] || native["modification_time"] != d["modification_time"] {
+						t.Errorf("%s: native fields %v", v, native)
+					}
+					bl := d["blacklist"].([]any)
+					if got := native["blacklist"].([]any); len(got) != len(bl) {
+						t.Errorf("%s: %d blacklist entries kept, payload has %d", v, len(got), len(bl))
+					}
+					mt, _ := time.Parse("2006-01-02 15:04:05", d["modification_time"].(string))
+					if !o.Seen.Equal(mt) {
+						t.Errorf("%s: seen %v, want %v", v, o.Seen, mt)
+					}
+				}
+			}
+			checkValid(t, MustIngestBundle(t, objs, obs))
+		})
+	}
+	// ATT&CK: QakBot and Mirai from the collection download.
+	f, _ := os.Open(filepath.Join(dir, "feed_collection_download.json"))
+	defer f.Close()
+	objs, obs, _, _ := maltiverse.ConvertFile(f, testOptions(ix))
+	qak, ok := ix.ResolveName("QakBot")
+	if !ok {
+		t.Fatal("QakBot not in ATT&CK")
+	}
+	url := find(obs, "https://autooutletllc.com/spares.php")
+	if url == nil || !slices.Contains(url.Context.AttackIDs, qak.ExternalID) || !slices.Contains(url.Context.Malware, "QakBot") {
+		t.Fatalf("QakBot context: %+v", url)
+	}
+	v, _ := ingest.Normalize("url", "https://autooutletllc.com/spares.php")
+	var rel *stix.Relationship
+	for _, o := range objs {
+		if r, ok := o.(*stix.Relationship); ok && r.SourceRef == ingest.IndicatorID(v) && r.TargetRef == qak.ID {
+			rel = r
+		}
+	}
+	if rel == nil || rel.RelationshipType != "indicates" {
+		t.Errorf("no indicator indicates %s (QakBot) relationship in %d objects", qak.ID, len(objs))
+	}
+}

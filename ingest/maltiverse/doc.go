@@ -1,0 +1,13 @@
+// Package maltiverse ingests Maltiverse (api.maltiverse.com): collection
+// downloads polled in overlapping relative windows with de-duplication, the
+// lookups /ip/, /hostname/, /url/{sha256}, /sample/ and /email/, and the
+// conversion of IoC documents (ip, hostname, url, sample, email) into
+// observations, context objects (malware families, ATT&CK links, CVEs, resolved
+// addresses) and warnings, following DESIGN.md: ctibroker authors the indicators
+// from the observations; Maltiverse is an identity; its native fields travel in a
+// property extension (ExtensionID) carried as each observation's verdict; feeds
+// default to share internal and TLP amber.
+//
+// client.go is the only file doing HTTP; convert.go is pure; source.go ties them
+// to the ingest Runner.
+package maltiverse
