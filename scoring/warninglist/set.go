@@ -361,7 +361,7 @@ func (s *Set) Match(typ, value string) []Hit {
 		s.matchPatterns(&m, k, value)
 	case kindURL:
 		s.matchExact(&m, k, value)
-		if u, err := url.Parse(value); err == nil && u.Hostname() != "" {
+		if u := parseURL(value); u != nil {
 			h := normDomain(u.Hostname())
 			if a, err := netip.ParseAddr(h); err == nil {
 				s.matchAddr(&m, a)
@@ -375,6 +375,22 @@ func (s *Set) Match(typ, value string) []Hit {
 		s.matchPatterns(&m, k, value)
 	}
 	return m.hits(s)
+}
+
+// parseURL parses an absolute URL, or a scheme-less one ("host/path") as
+// feeds often write them; nil when no host can be found.
+func parseURL(v string) *url.URL {
+	v = strings.TrimSpace(v)
+	u, err := url.Parse(v)
+	if err != nil || u.Hostname() == "" {
+		if strings.Contains(v, "://") {
+			return nil
+		}
+		if u, err = url.Parse("http://" + v); err != nil || u.Hostname() == "" {
+			return nil
+		}
+	}
+	return u
 }
 
 // normDomain trims space and a trailing dot and lower-cases, allocating
