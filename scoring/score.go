@@ -60,10 +60,9 @@ type Report struct {
 // Sightings are internal observations of a value.
 type Sightings struct {
 	// Count is how many times the value was seen.
-	Count int `json:"count"`
+	Count int
 	// FirstSeen and LastSeen bound the sightings; zero when unknown.
-	FirstSeen time.Time `json:"-"`
-	LastSeen  time.Time `json:"-"`
+	FirstSeen, LastSeen time.Time
 }
 
 // FalsePositive is one consumer's false-positive report about a value.
@@ -97,21 +96,30 @@ const (
 
 // Source is one report as scored.
 type Source struct {
-	Feed        string         `json:"feed"`
-	Provider    string         `json:"provider,omitempty"`
-	Reliability int            `json:"reliability"`
-	Severity    float64        `json:"severity"`
-	Native      string         `json:"native,omitempty"`
-	Decay       float64        `json:"decay"`
-	Evidence    float64        `json:"evidence"`
-	FirstSeen   stix.Timestamp `json:"first_seen,omitzero"`
-	LastSeen    stix.Timestamp `json:"last_seen,omitzero"`
-	Revoked     bool           `json:"revoked,omitempty"`
+	// Feed and Provider name the report's origin.
+	Feed     string `json:"feed"`
+	Provider string `json:"provider,omitempty"`
+	// Reliability is the feed's reliability used (0–100).
+	Reliability int `json:"reliability"`
+	// Severity is the mapped verdict (0–1) and Native the provider's words.
+	Severity float64 `json:"severity"`
+	Native   string  `json:"native,omitempty"`
+	// Decay is the age factor applied (0–1).
+	Decay float64 `json:"decay"`
+	// Evidence is what the report contributes alone, in score points.
+	Evidence float64 `json:"evidence"`
+	// FirstSeen and LastSeen are the report's times, when known.
+	FirstSeen stix.Timestamp `json:"first_seen,omitzero"`
+	LastSeen  stix.Timestamp `json:"last_seen,omitzero"`
+	// Revoked is true when the feed withdrew the value.
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 // SightingsSummary is the sightings part of a Result.
 type SightingsSummary struct {
-	Count     int            `json:"count"`
+	// Count is the number of internal sightings.
+	Count int `json:"count"`
+	// FirstSeen and LastSeen bound them, when known.
 	FirstSeen stix.Timestamp `json:"first_seen,omitzero"`
 	LastSeen  stix.Timestamp `json:"last_seen,omitzero"`
 }
