@@ -67,6 +67,7 @@ var checks = []check{
 	{"object.unknown", "§5.6", "an unknown object is 404, also for versions (items 58, 63)", checkObjectUnknown},
 	{"object.filtered-empty", "§5.6", "filters excluding every version give an empty envelope (item 58)", checkObjectFilteredEmpty},
 	{"versions.resource", "§5.8.1", "Get Object Versions lists every version (items 62, 63)", checkVersions},
+	{"versions.unversioned", "§5.8", "an object without modified is versioned by created (items 43, 63)", checkUnversioned},
 	// N. filtering
 	{"filter.bad-params", "§3.4", "malformed added_after or limit, repeated added_after: 400 (items 64, 65, 72)", checkBadParams},
 	{"filter.bad-next", "App. B", "a next the server did not issue: 400 (items 64, 77)", checkBadNext},
@@ -87,6 +88,7 @@ var checks = []check{
 	{"pagination.added-after-header", "§3.5", "paging by added_after = X-TAXII-Date-Added-Last (item 75)", checkPaginationHeader},
 	{"pagination.bulk-identical", "§3.5", "objects added by one request page losslessly one by one, both ways (item 80)", checkPaginationBulk},
 	{"pagination.versions", "§5.8", "paging versions by next and by the header (items 62, 72)", checkPaginationVersions},
+	{"pagination.object", "§5.6", "paging one object's versions by next and by the header (item 57)", checkPaginationObject},
 	{"pagination.next-scope", "App. B", "a next presented with other filters reveals nothing outside them (item 77)", checkNextScope},
 	{"pagination.next-repeatable", "§3.5", "the same next twice gives the same page (items 73, 79)", checkNextRepeatable},
 	{"pagination.next-after-delete", "§3.5", "deleting objects already seen does not make next skip others (items 76, 79)", checkNextAfterDelete},

@@ -471,3 +471,21 @@ func checkNextAfterDelete(ctx context.Context, s *suite) error {
 	}
 	return fail(nil, "pagination did not end")
 }
+
+// §5.6: the versions of one object page by next and by the header.
+func checkPaginationObject(ctx context.Context, s *suite) error {
+	if err := s.needFixture(); err != nil {
+		return err
+	}
+	var want []string
+	for _, v := range s.fx.versions {
+		want = append(want, s.fx.versioned+"@"+instant(v))
+	}
+	u := withQuery(sub(s.fx.coll, "objects", s.fx.versioned), "match[version]", "all")
+	for _, byHeader := range []bool{false, true} {
+		if err := s.pagesEqual(ctx, u, kindObjects, 1, byHeader, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}

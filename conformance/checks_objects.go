@@ -548,3 +548,32 @@ func checkDeleteVersion(ctx context.Context, s *suite) error {
 	}
 	return nil
 }
+
+// §5.8, §5.3.1: an object without modified is versioned by its created.
+func checkUnversioned(ctx context.Context, s *suite) error {
+	if err := s.needFixture(); err != nil {
+		return err
+	}
+	id := newID("marking-definition")
+	created := "2020-03-01T00:00:00.000Z"
+	obj := fmt.Sprintf(`{"type":"marking-definition","spec_version":"2.1","id":%q,"created":%q,`+
+		`"definition_type":"statement","definition":{"statement":"ctibroker conformance test marking"}}`, id, created)
+	if err := s.added(ctx, s.post(ctx, s.fx.coll, envelopeOf(obj), id), 1); err != nil {
+		return err
+	}
+	p, err := s.fetchPage(ctx, sub(s.fx.coll, "objects", id, "versions"), kindVersions)
+	if err != nil {
+		return err
+	}
+	if d := sameSet(itemKeys(p, kindVersions), []string{instant(created)}); d != "" {
+		return fail(p.ex, "the version of an object without modified must be its created (§5.8 MUST): %s", d)
+	}
+	p, err = s.fetchPage(ctx, withQuery(s.fx.manifest(), "match[id]", id), kindManifest)
+	if err != nil {
+		return err
+	}
+	if d := sameSet(itemKeys(p, kindManifest), []string{id + "@" + instant(created)}); d != "" {
+		return fail(p.ex, "manifest version of an object without modified must be its created (§5.3.1): %s", d)
+	}
+	return nil
+}

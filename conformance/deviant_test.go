@@ -18,7 +18,7 @@ var bugChecks = map[deviant.Bug][]string{
 	deviant.BugInProcessNext:     {"pagination.next-repeatable", "pagination.next-after-delete"},
 	deviant.BugUndefinedHeaders:  {"headers.date-added-empty"},
 	deviant.BugVersionAllMixed:   {"filter.version-all-combined"},
-	deviant.BugAddedAfterCreated: {"filter.added-after", "pagination.added-after-header", "pagination.bulk-identical", "pagination.versions"},
+	deviant.BugAddedAfterCreated: {"filter.added-after", "pagination.added-after-header", "pagination.bulk-identical", "pagination.versions", "pagination.object"},
 }
 
 // runDeviant runs the suite against the deviant server with bugs.
