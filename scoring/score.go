@@ -431,7 +431,7 @@ func Score(in Inputs, w Weights, asOf time.Time) Result {
 	res.Factors = []Factor{
 		{FactorSeverity, round2(100 * k.maxA), e.severity(k.reps, k.argA, w.SourceMax)},
 		{FactorReputation, round2(100 * (k.maxB - k.maxA)), e.reputation(k.reps, k.argB)},
-		{FactorAge, round2(100 * (k.maxC - k.maxB)), e.age(k.reps, k.argC, in.Type, k.grace, k.halfLife)},
+		{FactorAge, round2(100 * (k.maxC - k.maxB)), e.age(k.reps, k.argB, k.argC, in.Type, k.grace, k.halfLife)},
 		{FactorPrevalence, round2(100 * (k.evidence - k.maxC)), e.prevalence(k.nGroups, len(k.reps), k.evidence)},
 		{FactorSightings, round2(100 * (k.withSight - k.evidence)), e.sightings(k.sightCount, in.Sightings.LastSeen, k.evidence)},
 		{FactorFalsePositives, round2(100 * (k.afterFP - k.withSight)), e.falsePositives(fps, k.nFP, k.fpMult)},
@@ -556,16 +556,26 @@ func (e *expl) reputation(reps []scoredReport, i int) string {
 		s(" (reliability ").i(int(math.Round(s.rel * 100))).s(" → ×").f(s.weight).s(")").string()
 }
 
-func (e *expl) age(reps []scoredReport, i int, typ string, grace, halfLife float64) string {
-	if i < 0 {
+func (e *expl) age(reps []scoredReport, before, after int, typ string, grace, halfLife float64) string {
+	if before < 0 {
 		return "no evidence left to age"
 	}
-	s := &reps[i]
-	if !s.hasSeenAt {
-		return e.reset().source(s).s(" gives no first/last seen time → unknown-age factor ").f(s.decay).string()
+	e.reset()
+	e.ageOf(&reps[before])
+	if after >= 0 && after != before {
+		e.s("; now strongest: ")
+		e.ageOf(&reps[after])
 	}
-	return e.reset().s("strongest report after age decay: ").source(s).s(", last seen ").f(max(s.ageDays, 0)).
-		s("d ago, half-life ").f(halfLife).s("d after ").f(grace).s("d grace for ").s(typ).s(" → ×").f(s.decay).string()
+	return e.s("; half-life ").f(halfLife).s("d after ").f(grace).s("d grace for ").s(typ).string()
+}
+
+func (e *expl) ageOf(s *scoredReport) {
+	e.source(s)
+	if !s.hasSeenAt {
+		e.s(" gives no first/last seen time → unknown-age factor ×").f(s.decay)
+		return
+	}
+	e.s(" last seen ").f(max(s.ageDays, 0)).s("d ago → ×").f(s.decay)
 }
 
 func (e *expl) prevalence(groups, reports int, evidence float64) string {

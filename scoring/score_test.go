@@ -89,7 +89,7 @@ func TestScoreExplains(t *testing.T) {
 	want := map[string][]string{
 		scoring.FactorSeverity:       {"rf-ip (recordedfuture)", "risk 95/99", "Very Malicious"},
 		scoring.FactorReputation:     {"reliability 80"},
-		scoring.FactorAge:            {"half-life 7d after 3d grace for ipv4-addr"},
+		scoring.FactorAge:            {"rf-ip (recordedfuture) last seen 2d ago → ×1", "half-life 7d after 3d grace for ipv4-addr"},
 		scoring.FactorPrevalence:     {"2 independent sources"},
 		scoring.FactorSightings:      {"4 internal sightings"},
 		scoring.FactorFalsePositives: {"partner-soc", "×0.6"},
@@ -114,5 +114,21 @@ func TestScoreExplains(t *testing.T) {
 	}
 	if len(res.Sources) != 2 || res.Sources[0].Feed != "mv-c2" || res.Sources[1].Reliability != 80 {
 		t.Errorf("sources = %+v, want mv-c2 then rf-ip (reliability 80)", res.Sources)
+	}
+}
+
+func TestScoreExplainsAgeSwap(t *testing.T) {
+	// The strongest report is old; a weaker fresh one is now the strongest.
+	in := scoring.Inputs{Type: "ipv4-addr", Reports: []scoring.Report{
+		rep("old", "p1", 95, 1, days(30)), rep("fresh", "p2", 60, 0.6, 0)}}
+	res := scoring.Score(in, scoring.DefaultWeights(), testTime)
+	age := res.Factors[2]
+	if age.Name != scoring.FactorAge || age.Value >= 0 {
+		t.Fatalf("age factor = %+v, want a negative age contribution", age)
+	}
+	for _, want := range []string{"old (p1) last seen 30d ago → ×0.07", "now strongest: fresh (p2) last seen 0d ago → ×1"} {
+		if !strings.Contains(age.Explanation, want) {
+			t.Errorf("age explanation %q lacks %q", age.Explanation, want)
+		}
 	}
 }
