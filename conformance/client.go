@@ -142,7 +142,7 @@ type request struct {
 	method string
 	url    string
 	accept *string // nil: TAXII 2.1; pointer to "": no Accept header
-	hdr    map[string]string
+	hdr    map[string]string // extra headers, set last
 	body   []byte
 	anon   bool   // send no credentials
 	authz  string // explicit Authorization value (overrides the configured one)
@@ -237,11 +237,7 @@ func (s *suite) do(ctx context.Context, r request) *exchange {
 		hr.SetBasicAuth(s.opt.User, s.opt.Password)
 	}
 	for k, v := range r.hdr {
-		if v == "\x00" {
-			hr.Header.Del(k)
-			continue
-		}
-		hr.Header.Set(k, v)
+		hr.Header.Set(k, v) // "User-Agent": "" sends none
 	}
 	ex.reqHdr = hr.Header.Clone()
 	res, err := s.hc.Do(hr)

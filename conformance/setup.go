@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,7 +76,8 @@ func (s *suite) findRoot(ctx context.Context) error {
 	}
 	var lastErr error
 	found := false
-	for _, r := range append([]*url.URL{pick}, s.roots...) {
+	candidates := append([]*url.URL{pick}, slices.DeleteFunc(slices.Clone(s.roots), func(r *url.URL) bool { return r == pick })...)
+	for _, r := range candidates {
 		cex := s.get(ctx, join(r, "collections"))
 		m, err := ok200(cex)
 		if err != nil {
