@@ -141,7 +141,7 @@ func cut(body []byte) string {
 type request struct {
 	method string
 	url    string
-	accept *string // nil: TAXII 2.1; pointer to "": no Accept header
+	accept *string           // nil: TAXII 2.1; pointer to "": no Accept header
 	hdr    map[string]string // extra headers, set last
 	body   []byte
 	anon   bool   // send no credentials
