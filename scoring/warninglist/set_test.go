@@ -350,3 +350,26 @@ func TestConfigBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchConcurrent runs Match from several goroutines on one Set (run
+// with -race to check that lookups share no mutable state).
+func TestMatchConcurrent(t *testing.T) {
+	s := MustEmbedded(t)
+	want := hitIDs(s.Match("domain-name", "mail.google.com"))
+	done := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			got := ""
+			for i := 0; i < 200; i++ {
+				s.Match("ipv4-addr", "8.8.8.8")
+				got = hitIDs(s.Match("domain-name", "mail.google.com"))
+			}
+			done <- got
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if got := <-done; got != want {
+			t.Errorf("concurrent Match = [%s], want [%s]", got, want)
+		}
+	}
+}
