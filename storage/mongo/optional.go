@@ -367,6 +367,7 @@ func (s *Store) NextSequence(ctx context.Context, name string, n int, start int6
 	if err != nil {
 		return 0, err
 	}
+	defer s.lockColl("\x00sequence " + name)() // see lockColl: FerretDB's $inc is not atomic
 	upd := bson.D{
 		{Key: "$inc", Value: bson.D{{Key: "used", Value: int64(n)}}},
 		{Key: "$setOnInsert", Value: bson.D{{Key: "start", Value: start}}},

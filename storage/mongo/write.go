@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,6 +34,8 @@ type objectDoc struct {
 	VK  string        `bson:"vk"`           // version key: "m"+µs of modified/created, or "h"+SHA-256 of canonical bytes (SCOs)
 	J   []byte        `bson:"j,omitempty"`  // exact bytes (stored collections)
 	R   bson.ObjectID `bson:"r,omitempty"`  // the stored version (curated collections)
+
+	sco bool // a stored SCO: its version is its date_added
 }
 
 // projManifest leaves the bytes out.
@@ -83,7 +86,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []stix.R
 		if sv == "" {
 			sv = "2.0" // STIX 2.0 objects carry no spec_version
 		}
-		docs[i] = objectDoc{OID: bson.NewObjectID(), C: collection, ID: o.ID, T: o.Type, SV: sv, V: v, VK: vk, J: o.JSON}
+		docs[i] = objectDoc{OID: bson.NewObjectID(), C: collection, ID: o.ID, T: o.Type, SV: sv, V: v, VK: vk, J: o.JSON, sco: v == 0 && vk[0] == 'h'}
 	}
 	if len(docs) == 0 {
 		if _, err := s.collDoc(ctx, collection); err != nil {
@@ -96,14 +99,32 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []stix.R
 
 // insertBatch reserves date_added values for docs, inserts them unordered
 // (duplicate keys are versions already stored) and finishes the reservation.
+// When a duplicate is a record of another write still in flight, that write may
+// yet be discarded (its writer died), so counting the version as existing could
+// lose it: the batch is then undone, and retried once that write has finished or
+// expired.
 func (s *Store) insertBatch(ctx context.Context, collection, kind string, docs []objectDoc) (*storage.WriteResult, error) {
+	for {
+		res, blockers, err := s.insertOnce(ctx, collection, kind, docs)
+		if err != nil || blockers == nil {
+			return res, err
+		}
+		if err := s.waitFor(ctx, collection, blockers); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// insertOnce is one attempt of insertBatch. A non-nil blockers (possibly empty)
+// asks for a retry after those pending writes are gone.
+func (s *Store) insertOnce(ctx context.Context, collection, kind string, docs []objectDoc) (*storage.WriteResult, []bson.ObjectID, error) {
 	r, err := s.reserve(ctx, collection, kind, len(docs))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range docs {
 		docs[i].DA = r.lo + int64(i)
-		if docs[i].V == 0 && docs[i].VK != "" && docs[i].VK[0] == 'h' {
+		if docs[i].sco {
 			docs[i].V = docs[i].DA
 		}
 	}
@@ -115,14 +136,21 @@ func (s *Store) insertBatch(ctx context.Context, collection, kind string, docs [
 		var bwe mongodrv.BulkWriteException
 		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
 			s.abandon(collection, r)
-			return nil, s.wrap(ctx, "insert objects", err)
+			return nil, nil, s.wrap(ctx, "insert objects", err)
 		}
 		for _, we := range bwe.WriteErrors {
 			if we.Code != 11000 && we.Code != 11001 && we.Code != 12582 {
 				s.abandon(collection, r)
-				return nil, s.wrap(ctx, "insert objects", err)
+				return nil, nil, s.wrap(ctx, "insert objects", err)
 			}
 			dup[we.Index] = true
+		}
+	}
+	if len(dup) > 0 {
+		blockers, err := s.unsettled(ctx, collection, r, docs, dup)
+		if err != nil || blockers != nil {
+			s.abandon(collection, r)
+			return nil, blockers, err
 		}
 	}
 	res := &storage.WriteResult{Existing: len(dup)}
@@ -140,18 +168,95 @@ func (s *Store) insertBatch(ctx context.Context, collection, kind string, docs [
 	}
 	if s.opt.Now().After(r.deadline) {
 		s.abandon(collection, r)
-		return nil, fmt.Errorf("mongo: collection %q: write took longer than %s, batch discarded", collection, s.opt.PendingTTL/2)
+		return nil, nil, fmt.Errorf("mongo: collection %q: write took longer than %s, batch discarded", collection, s.opt.PendingTTL/2)
 	}
 	ok, err := s.finish(ctx, collection, r, int64(res.Added), first, last)
 	if err != nil {
 		s.abandon(collection, r)
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok {
 		s.abandon(collection, r)
-		return nil, fmt.Errorf("mongo: collection %q: the write outlived its reservation (%s) and was discarded", collection, s.opt.PendingTTL)
+		return nil, nil, fmt.Errorf("mongo: collection %q: the write outlived its reservation (%s) and was discarded", collection, s.opt.PendingTTL)
 	}
-	return res, nil
+	return res, nil, nil
+}
+
+// unsettled checks the stored records that docs[i] (i in dup) duplicated. It
+// returns nil when all of them are finished records, else the tokens of the
+// pending writes they belong to (empty when one vanished, i.e. was discarded
+// after our insert: retry at once). With no other write in flight it costs one
+// read of the collection document.
+func (s *Store) unsettled(ctx context.Context, collection string, r *reservation, docs []objectDoc, dup map[int]bool) ([]bson.ObjectID, error) {
+	d, err := s.collDoc(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	var others []pending
+	for _, p := range d.Pending {
+		if p.K != r.token {
+			others = append(others, p)
+		}
+	}
+	if len(others) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(dup))
+	for i := range dup {
+		ids = append(ids, docs[i].ID)
+	}
+	f, err := shapeVersions.filter(cond{"c", collection}, cond{"id", inOrEq(uniq(ids))})
+	if err != nil {
+		return nil, err
+	}
+	var stored []objectDoc
+	fo := options.Find().SetProjection(bson.D{{Key: "id", Value: 1}, {Key: "vk", Value: 1}, {Key: "da", Value: 1}})
+	if err := s.find(ctx, shapeVersions, "", f, &stored, fo); err != nil {
+		return nil, err
+	}
+	da := make(map[string]int64, len(stored))
+	for _, x := range stored {
+		da[x.ID+"\x00"+x.VK] = x.DA
+	}
+	var blockers []bson.ObjectID
+	for i := range dup {
+		at, ok := da[docs[i].ID+"\x00"+docs[i].VK]
+		if !ok {
+			return []bson.ObjectID{}, nil
+		}
+		if at >= r.lo && at <= r.hi {
+			continue // a duplicate within this batch
+		}
+		for _, p := range others {
+			if at >= p.Lo && at <= p.Hi && !slices.Contains(blockers, p.K) {
+				blockers = append(blockers, p.K)
+			}
+		}
+	}
+	return blockers, nil
+}
+
+// waitFor polls until none of the pending writes named by tokens is registered
+// any more (finished, or expired and discarded).
+func (s *Store) waitFor(ctx context.Context, collection string, tokens []bson.ObjectID) error {
+	for {
+		d, err := s.liveCollDoc(ctx, collection)
+		if err != nil {
+			return err
+		}
+		busy := false
+		for _, p := range d.Pending {
+			busy = busy || slices.Contains(tokens, p.K)
+		}
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mongo: collection %q: waiting for another write of the same versions: %w", collection, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // AddMembers appends membership records to a curated collection.
