@@ -1,13 +1,16 @@
 package maltiverse
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -675,37 +678,62 @@ func (c *Converter) Flush() ([]stix.Object, []ingest.Observation, []ingest.Warni
 // ConvertFile converts a Maltiverse export or API answer: a JSON array of IoC
 // documents (a collection download), one document (a lookup answer) or a
 // sequence of documents (JSON lines). Records are named by their 0-based
-// position. The error is for input that is not JSON at all; bad documents are
-// warnings.
+// position. The error is for input that is not JSON; a document with a field of
+// the wrong JSON type is a warning.
 func ConvertFile(r io.Reader, opts Options) ([]stix.Object, []ingest.Observation, []ingest.Warning, error) {
 	c, err := NewConverter(opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	dec := json.NewDecoder(r)
-	var raw json.RawMessage
-	for i := 0; ; {
-		raw = raw[:0]
-		err := dec.Decode(&raw)
+	br := bufio.NewReader(r)
+	first := byte(0)
+	for {
+		b, err := br.ReadByte()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("maltiverse: record %d: %w", i, err)
+			return nil, nil, nil, fmt.Errorf("maltiverse: %w", err)
 		}
-		if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-			var docs []json.RawMessage
-			if err := json.Unmarshal(raw, &docs); err != nil {
+		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			first = b
+			_ = br.UnreadByte()
+			break
+		}
+	}
+	dec := json.NewDecoder(br)
+	add := func(i int) error {
+		var d Document
+		err := dec.Decode(&d)
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			c.warn(strconv.Itoa(i), "document", "not a Maltiverse document: %v", err)
+			return nil
+		case err != nil:
+			return err
+		}
+		c.Add(strconv.Itoa(i), &d)
+		return nil
+	}
+	if first == '[' {
+		if _, err := dec.Token(); err != nil {
+			return nil, nil, nil, fmt.Errorf("maltiverse: %w", err)
+		}
+		for i := 0; dec.More(); i++ {
+			if err := add(i); err != nil {
 				return nil, nil, nil, fmt.Errorf("maltiverse: record %d: %w", i, err)
 			}
-			for _, d := range docs {
-				c.AddRaw(fmt.Sprint(i), d)
-				i++
-			}
-			continue
 		}
-		c.AddRaw(fmt.Sprint(i), raw)
-		i++
+		if _, err := dec.Token(); err != nil {
+			return nil, nil, nil, fmt.Errorf("maltiverse: end of array: %w", err)
+		}
+	} else {
+		for i := 0; dec.More(); i++ {
+			if err := add(i); err != nil {
+				return nil, nil, nil, fmt.Errorf("maltiverse: record %d: %w", i, err)
+			}
+		}
 	}
 	objs, obs, warns := c.Flush()
 	return objs, obs, warns, nil

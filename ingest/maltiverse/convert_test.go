@@ -118,19 +118,19 @@ func TestOddValues(t *testing.T) {
 		t.Errorf("HTML entity in description: malware %v, want Trick&Bot", o.Context.Malware)
 	}
 	for _, w := range []struct{ record, field string }{
-		{"0 (url", "blacklist[0].last_seen"},    // "yesterday"
-		{"0 (url", "blacklist[1].source"},       // missing source
-		{"1 (ip N/A)", "ip_addr"},               // placeholder
+		{"0 (url", "blacklist[0].last_seen"},      // "yesterday"
+		{"0 (url", "blacklist[1].source"},         // missing source
+		{"1 (ip N/A)", "ip_addr"},                 // placeholder
 		{"2 (hostname", "resolved_ip[0].ip_addr"}, // 999.12.3.4
 		{"2 (hostname", "resolved_ip[1].ip_addr"}, // 0.0.0.0
 		{"2 (hostname", "resolved_ip[3].ip_addr"}, // x.x.x.x
-		{"3 (ip", "modification_time"},          // 05/03/2026
-		{"4 (ip", "classification"},             // dangerous
-		{"5", "sha256"},                         // sample without hashes
-		{"6 (", "type"},                         // missing type
-		{"7", "type"},                           // unknown type domain
-		{"8", "document"},                       // ip_addr not a string
-		{"9 (sample", "md5"},                    // not a hash
+		{"3 (ip", "modification_time"},            // 05/03/2026
+		{"4 (ip", "classification"},               // dangerous
+		{"5", "sha256"},                           // sample without hashes
+		{"6 (", "type"},                           // missing type
+		{"7", "type"},                             // unknown type domain
+		{"8", "document"},                         // ip_addr not a string
+		{"9 (sample", "md5"},                      // not a hash
 	} {
 		if !hasWarning(warns, w.record, w.field) {
 			t.Errorf("no warning for record %q field %q; got %v", w.record, w.field, warns)

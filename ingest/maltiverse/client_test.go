@@ -1,0 +1,296 @@
+package maltiverse_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ctibroker/ctibroker/ingest/maltiverse"
+)
+
+// replay is a Maltiverse stand-in on loopback: it serves a collection download
+// and lookups from files, and can be told to fail the next requests.
+type replay struct {
+	mu       sync.Mutex
+	t        testing.TB
+	download []byte            // the collection download body
+	lookups  map[string][]byte // path → body
+	script   []string          // what the next requests get: "429:N", "429", "503", "cut", "401"
+	requests []*http.Request
+	srv      *httptest.Server
+}
+
+func newReplay(t testing.TB, download []byte) *replay {
+	r := &replay{t: t, download: download, lookups: map[string][]byte{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *replay) fail(steps ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.script = append(r.script, steps...)
+}
+
+func (r *replay) log() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*http.Request(nil), r.requests...)
+}
+
+func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.requests = append(r.requests, req)
+	step := ""
+	if len(r.script) > 0 {
+		step, r.script = r.script[0], r.script[1:]
+	}
+	r.mu.Unlock()
+	if req.Header.Get("Authorization") != "Bearer test-key" {
+		http.Error(w, `{"status":"fail","message":"Invalid token"}`, http.StatusUnauthorized)
+		return
+	}
+	var body []byte
+	switch {
+	case strings.HasSuffix(req.URL.Path, "/download"):
+		body = r.download
+	default:
+		b, ok := r.lookups[req.URL.Path]
+		if !ok {
+			http.Error(w, `{"status":"fail","message":"Not found"}`, http.StatusNotFound)
+			return
+		}
+		body = b
+	}
+	switch {
+	case strings.HasPrefix(step, "429"):
+		if s, ok := strings.CutPrefix(step, "429:"); ok {
+			w.Header().Set("Retry-After", s)
+		}
+		http.Error(w, `{"status":"fail","message":"Too many requests"}`, http.StatusTooManyRequests)
+		return
+	case step == "503" || step == "500":
+		http.Error(w, "upstream unavailable", http.StatusServiceUnavailable)
+		return
+	case step == "cut":
+		// Promise the whole body, send a little over half, drop the connection.
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body[:len(body)*6/10])
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			r.t.Error("cannot hijack")
+			return
+		}
+		conn, buf, err := hj.Hijack()
+		if err == nil {
+			_ = buf.Flush()
+			conn.Close()
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+// sleeps records the waits a client asks for instead of sleeping.
+type sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.d = append(s.d, d)
+	return ctx.Err()
+}
+
+func (s *sleeps) all() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.d...)
+}
+
+func testClient(r *replay, sl *sleeps) *maltiverse.Client {
+	return &maltiverse.Client{BaseURL: r.srv.URL, APIKey: "test-key", Backoff: time.Second, MaxRetries: 3, Sleep: sl.sleep}
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func countElements(t testing.TB, body []byte) int {
+	var docs []json.RawMessage
+	if err := json.Unmarshal(body, &docs); err != nil {
+		t.Fatal(err)
+	}
+	return len(docs)
+}
+
+func TestClientDownload(t *testing.T) {
+	body := mustRead(t, "testdata/collection/input.json")
+	n := countElements(t, body)
+	for name, tt := range map[string]struct {
+		script   []string
+		wantSeen int             // elements fn sees (a cut-off answer repeats some)
+		wantWait []time.Duration // the sleeps asked for
+	}{
+		"to the end":           {nil, n, nil},
+		"429 with Retry-After": {[]string{"429:7"}, n, []time.Duration{7 * time.Second}},
+		"429 with HTTP date":   {[]string{"429:" + time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, 0, nil},
+		"429 without header":   {[]string{"429"}, n, []time.Duration{time.Second}},
+		"5xx backoff":          {[]string{"503", "500", "503"}, n, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
+		"cut off mid-stream":   {[]string{"cut"}, -1, []time.Duration{time.Second}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newReplay(t, body)
+			r.fail(tt.script...)
+			sl := &sleeps{}
+			c := testClient(r, sl)
+			c.MaxRetryAfter = 10 * time.Minute
+			seen := 0
+			err := c.Download(context.Background(), "coll-1", "now-1h", "modification_time", func(i int, raw json.RawMessage) error {
+				if !json.Valid(raw) {
+					t.Errorf("element %d is not JSON", i)
+				}
+				seen++
+				return nil
+			})
+			if name == "429 with HTTP date" {
+				if !errors.Is(err, maltiverse.ErrRateLimited) {
+					t.Fatalf("an hour's Retry-After: got %v, want ErrRateLimited", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantSeen >= 0 && seen != tt.wantSeen {
+				t.Errorf("saw %d elements, want %d", seen, tt.wantSeen)
+			}
+			if tt.wantSeen < 0 && (seen <= n || seen >= 2*n) {
+				t.Errorf("cut-off: saw %d elements, want more than %d (a partial answer, then the whole) and fewer than %d", seen, n, 2*n)
+			}
+			if got := sl.all(); fmt.Sprint(got) != fmt.Sprint(tt.wantWait) {
+				t.Errorf("waits %v, want %v", got, tt.wantWait)
+			}
+			last := r.log()[len(r.log())-1]
+			if last.URL.Path != "/collection/coll-1/download" || last.URL.Query().Get("range") != "now-1h" ||
+				last.URL.Query().Get("range_field") != "modification_time" {
+				t.Errorf("request %s", last.URL)
+			}
+		})
+	}
+}
+
+func TestClientGivesUp(t *testing.T) {
+	body := mustRead(t, "testdata/collection/input.json")
+	r := newReplay(t, body)
+	r.fail("503", "503", "503", "503", "503")
+	sl := &sleeps{}
+	err := testClient(r, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil })
+	var se *maltiverse.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable {
+		t.Fatalf("got %v, want a 503 StatusError", err)
+	}
+	if len(r.log()) != 4 {
+		t.Errorf("%d requests, want 4 (1 + 3 retries)", len(r.log()))
+	}
+	// Persistent 429s end in ErrRateLimited.
+	r.fail("429:1", "429:1", "429:1", "429:1")
+	err = testClient(r, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil })
+	if !errors.Is(err, maltiverse.ErrRateLimited) {
+		t.Fatalf("got %v, want ErrRateLimited", err)
+	}
+	// A wrong key is not retried.
+	c := testClient(r, sl)
+	c.APIKey = "wrong"
+	before := len(r.log())
+	if err := c.Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil }); !errors.Is(err, maltiverse.ErrUnauthorized) {
+		t.Fatalf("got %v, want ErrUnauthorized", err)
+	}
+	if len(r.log()) != before+1 {
+		t.Errorf("unauthorized retried: %d requests", len(r.log())-before)
+	}
+	// An error of the callback stops the download unretried.
+	stop := errors.New("store full")
+	before = len(r.log())
+	if err := testClient(r, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("got %v, want the callback's error", err)
+	}
+	if len(r.log()) != before+1 {
+		t.Errorf("callback error retried")
+	}
+	// Malformed JSON is an error, not retried.
+	r2 := newReplay(t, []byte(`[{"type":"ip",}]`))
+	if err := testClient(r2, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil }); err == nil || len(r2.log()) != 1 {
+		t.Fatalf("malformed answer: %v after %d requests", err, len(r2.log()))
+	}
+	r3 := newReplay(t, []byte(`{"status":"fail"}`))
+	if err := testClient(r3, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil }); err == nil || !strings.Contains(err.Error(), "JSON array") {
+		t.Fatalf("object instead of array: %v", err)
+	}
+}
+
+// TestClientLookups serves the real python-maltiverse lookup answers at the
+// paths the API files them under.
+func TestClientLookups(t *testing.T) {
+	dir := filepath.Dir(sharedFile(t, "testdata/providers/maltiverse/ip_110.189.222.98.json"))
+	r := newReplay(t, nil)
+	url := "https://alleom.com/weqmo"
+	var urlDoc struct {
+		URLChecksum string `json:"urlchecksum"`
+	}
+	urlBody := mustRead(t, filepath.Join(dir, "url_alleom.com_weqmo.json"))
+	if err := json.Unmarshal(urlBody, &urlDoc); err != nil {
+		t.Fatal(err)
+	}
+	r.lookups["/ip/110.189.222.98"] = mustRead(t, filepath.Join(dir, "ip_110.189.222.98.json"))
+	r.lookups["/hostname/59022.flatblastard.com"] = mustRead(t, filepath.Join(dir, "hostname_59022.flatblastard.com.json"))
+	r.lookups["/url/"+urlDoc.URLChecksum] = urlBody // the checksum as the payload states it
+	r.lookups["/sample/b4e29d41ca04fccfa5d92be5bae506c556c6c880a4f5e9932f1e4a0766a2fd15"] = mustRead(t, filepath.Join(dir, "sample_b4e29d41.json"))
+	r.lookups["/sample/md5/e09f2eaebc86f54b48e4fb5101454535"] = r.lookups["/sample/b4e29d41ca04fccfa5d92be5bae506c556c6c880a4f5e9932f1e4a0766a2fd15"]
+	c := testClient(r, &sleeps{})
+	ctx := context.Background()
+	for name, call := range map[string]func() (json.RawMessage, error){
+		"ip":       func() (json.RawMessage, error) { return c.IP(ctx, "110.189.222.98") },
+		"hostname": func() (json.RawMessage, error) { return c.Hostname(ctx, "59022.flatblastard.com") },
+		"url":      func() (json.RawMessage, error) { return c.URL(ctx, url) },
+		"sample": func() (json.RawMessage, error) {
+			return c.Sample(ctx, "B4E29D41CA04FCCFA5D92BE5BAE506C556C6C880A4F5E9932F1E4A0766A2FD15")
+		},
+		"md5": func() (json.RawMessage, error) { return c.Sample(ctx, "e09f2eaebc86f54b48e4fb5101454535") },
+	} {
+		raw, err := call()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		d, err := maltiverse.ParseDocument(raw)
+		if err != nil || d.Classification != "malicious" {
+			t.Errorf("%s: %v %+v", name, err, d)
+		}
+	}
+	if _, err := c.IP(ctx, "192.0.2.1"); !errors.Is(err, maltiverse.ErrNotFound) {
+		t.Errorf("unknown IP: got %v, want ErrNotFound", err)
+	}
+	if _, err := c.Sample(ctx, "abc"); err == nil {
+		t.Error("a 3-character hash was looked up")
+	}
+}
