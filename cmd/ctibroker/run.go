@@ -47,6 +47,7 @@ func (m *Main) verbs() []verb {
 		{"validate", "validate a STIX 2.1 bundle, envelope, object or pattern", (*Main).runValidate},
 		{"serve", "run the TAXII 2.1 server", (*Main).runServe},
 		{"config check", "validate a configuration file", (*Main).runConfigCheck},
+		{"conformance", "run the TAXII 2.1 conformance suite against a server", (*Main).runConformance},
 	}
 }
 
