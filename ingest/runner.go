@@ -97,6 +97,9 @@ type run struct {
 	log   *slog.Logger
 	start time.Time
 	seen  map[valueKey]struct{} // snapshot feeds: values in this pull
+
+	targets       map[string]*contextTarget // context names and ATT&CK ids resolved in this run
+	noIndexWarned bool
 }
 
 type valueKey struct{ kind, value string }
@@ -570,22 +573,13 @@ func (ru *run) verdict(o *Observation) ([]byte, error) {
 // the ctibroker indicator and its based-on relationship; objects already stored
 // with the same content are not written again.
 func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error {
-	type want struct {
-		v       Value
-		detect  bool
-		seen    time.Time
-		pattern string
-		indID   string
-		scoID   string
-		relID   string
-		revoked bool // every observation of the value in this batch withdraws it
-	}
-	byKey := make(map[valueKey]*want, len(accepted))
-	order := make([]*want, 0, len(accepted))
-	for _, o := range accepted {
+	byKey := make(map[valueKey]*authoredValue, len(accepted))
+	order := make([]*authoredValue, 0, len(accepted))
+	for i := range accepted {
+		o := &accepted[i]
 		w := byKey[o.key]
 		if w == nil {
-			w = &want{v: o.v, seen: o.Seen, revoked: true}
+			w = &authoredValue{v: o.v, seen: o.Seen, revoked: true}
 			byKey[o.key] = w
 			order = append(order, w)
 		}
@@ -594,6 +588,13 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 			w.detect = w.detect || o.Detect
 			if o.Seen.Before(w.seen) {
 				w.seen = o.Seen
+			}
+			c := &o.Context
+			if len(c.Malware)+len(c.Actors)+len(c.AttackIDs) > 0 {
+				if w.context == nil {
+					w.context = &Context{}
+				}
+				mergeContext(w.context, c)
 			}
 		}
 	}
@@ -617,10 +618,18 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 			ids = append(ids, w.scoID)
 		}
 	}
+	pool := ru.pool()
+	ts := stix.NewTimestamp(now)
+	sdos, rels := ru.contextObjects(order)
+	for _, o := range sdos {
+		ids = append(ids, o.Base().ID)
+	}
+	for _, r := range rels {
+		ids = append(ids, r.id)
+	}
 	if len(ids) == 0 {
 		return nil
 	}
-	pool := ru.pool()
 	last, err := ru.lastVersions(ctx, pool, ids)
 	if err != nil {
 		return err
@@ -645,7 +654,6 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 			last[id] = rec
 		}
 	}
-	ts := stix.NewTimestamp(now)
 	var write []stix.RawObject // allocated only when something is new or changed
 	for _, w := range order {
 		if w.revoked {
@@ -690,6 +698,11 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		write = append(write, rel)
 		ru.stats.New++
 	}
+	more, err := ru.newContextObjects(sdos, rels, last, ts)
+	if err != nil {
+		return err
+	}
+	write = append(write, more...)
 	if len(write) == 0 {
 		return nil
 	}
@@ -697,6 +710,19 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		return fmt.Errorf("store objects in %s: %w", pool, err)
 	}
 	return nil
+}
+
+// authoredValue is one value of a batch and the objects authored for it.
+type authoredValue struct {
+	v       Value
+	detect  bool
+	seen    time.Time
+	pattern string
+	indID   string
+	scoID   string
+	relID   string
+	revoked bool     // every observation of the value in this batch withdraws it
+	context *Context // merged malware, actors and ATT&CK ids of its observations; nil when none
 }
 
 // indicator builds the authored indicator of v. With a stored version it keeps
