@@ -608,13 +608,12 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		if w.revoked {
 			continue
 		}
-		w.scoID = ObservableID(w.v)
 		if w.detect {
 			w.pattern = Pattern(w.v)
 			w.indID = indicatorID(w.pattern)
-			w.relID = relationshipID("based-on", w.indID, w.scoID)
 			ids = append(ids, w.indID)
 		} else {
+			w.scoID = ObservableID(w.v)
 			ids = append(ids, w.scoID)
 		}
 	}
@@ -637,10 +636,9 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 	ids = ids[:0]
 	for _, w := range order {
 		if w.detect && !w.revoked {
-			if _, ok := last[w.indID]; ok {
-				last[w.scoID] = storage.Record{ID: w.scoID}
-				last[w.relID] = storage.Record{ID: w.relID}
-			} else {
+			if _, ok := last[w.indID]; !ok {
+				w.scoID = ObservableID(w.v)
+				w.relID = relationshipID("based-on", w.indID, w.scoID)
 				ids = append(ids, w.scoID, w.relID)
 			}
 		}
@@ -659,6 +657,22 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		if w.revoked {
 			continue
 		}
+		prev, exists := last[w.indID]
+		if w.detect && exists {
+			// Its SCO and based-on relationship were stored with its first version.
+			ru.stats.Unchanged += 2
+			ind, changed, err := ru.indicator(w.v, w.pattern, w.indID, prev.JSON, true, stix.NewTimestamp(w.seen), ts, nil)
+			if err != nil {
+				return err
+			}
+			if changed {
+				ru.stats.Changed++
+				write = append(write, ind)
+			} else {
+				ru.stats.Unchanged++
+			}
+			continue
+		}
 		if _, ok := last[w.scoID]; ok {
 			ru.stats.Unchanged++
 		} else {
@@ -672,21 +686,12 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		if !w.detect {
 			continue
 		}
-		prev, exists := last[w.indID]
-		ind, changed, err := ru.indicator(w.v, w.pattern, w.indID, prev.JSON, exists, stix.NewTimestamp(w.seen), ts, nil)
+		ind, _, err := ru.indicator(w.v, w.pattern, w.indID, nil, false, stix.NewTimestamp(w.seen), ts, nil)
 		if err != nil {
 			return err
 		}
-		switch {
-		case !exists:
-			ru.stats.New++
-			write = append(write, ind)
-		case changed:
-			ru.stats.Changed++
-			write = append(write, ind)
-		default:
-			ru.stats.Unchanged++
-		}
+		ru.stats.New++
+		write = append(write, ind)
 		if _, ok := last[w.relID]; ok {
 			ru.stats.Unchanged++
 			continue
@@ -847,8 +852,7 @@ func indicatorTimes(b []byte) (d indicatorDoc, ok bool) {
 		if i+len(stix.TimestampLayout) >= len(b) || b[i+len(stix.TimestampLayout)] != '"' {
 			return stix.Timestamp{}, false
 		}
-		t, err := time.Parse(stix.TimestampLayout, string(b[i:i+len(stix.TimestampLayout)]))
-		return stix.Timestamp{Time: t}, err == nil
+		return parseMillis(b[i : i+len(stix.TimestampLayout)])
 	}
 	var okC, okM, okF bool
 	d.Created, okC = get(`,"created":"`)
@@ -865,4 +869,38 @@ func indicatorTimes(b []byte) (d indicatorDoc, ok bool) {
 		d.ValidUntil = &u
 	}
 	return d, true
+}
+
+// parseMillis parses exactly stix.TimestampLayout ("2006-01-02T15:04:05.000Z")
+// without time.Parse's generality; anything else is not ok.
+func parseMillis(b []byte) (stix.Timestamp, bool) {
+	if len(b) != 24 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[23] != 'Z' {
+		return stix.Timestamp{}, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	var f [7]int
+	for i, r := range [7][2]int{{0, 4}, {5, 7}, {8, 10}, {11, 13}, {14, 16}, {17, 19}, {20, 23}} {
+		v, ok := num(b[r[0]:r[1]])
+		if !ok {
+			return stix.Timestamp{}, false
+		}
+		f[i] = v
+	}
+	if f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59 {
+		return stix.Timestamp{}, false
+	}
+	t := time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], f[6]*int(time.Millisecond), time.UTC)
+	if t.Day() != f[2] { // 31 February and the like
+		return stix.Timestamp{}, false
+	}
+	return stix.Timestamp{Time: t}, true
 }

@@ -57,3 +57,19 @@ func TestVerdictShape(t *testing.T) {
 		})
 	}
 }
+
+func TestParseMillis(t *testing.T) {
+	for _, s := range []string{"2026-03-14T09:26:53.123Z", "2000-02-29T00:00:00.000Z", "1999-12-31T23:59:59.999Z"} {
+		want, _ := time.Parse(stix.TimestampLayout, s)
+		got, ok := parseMillis([]byte(s))
+		if !ok || !got.Equal(want) {
+			t.Errorf("parseMillis(%s) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"2026-02-30T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-03-14T24:00:00.000Z",
+		"2026-03-14T09:26:53.12Z", "2026-03-14 09:26:53.123Z", "2026-03-14T09:26:53.123+", "2026-0a-14T09:26:53.123Z"} {
+		if got, ok := parseMillis([]byte(s)); ok {
+			t.Errorf("parseMillis(%s) = %v, want not ok", s, got)
+		}
+	}
+}
