@@ -229,7 +229,8 @@ func (s *Store) scan(ctx context.Context, d *collDoc, ids []string, f storage.Fi
 		if err != nil {
 			return nil, false, 0, err
 		}
-		fo := options.Find().SetSort(shape.sort(true)).SetLimit(int64(want))
+		// The whole page in the first reply (the default first batch is 101 documents).
+		fo := options.Find().SetSort(shape.sort(true)).SetLimit(int64(want)).SetBatchSize(int32(min(want, 100000)))
 		if !withJSON {
 			fo.SetProjection(projManifest)
 		}
@@ -302,7 +303,9 @@ func (s *Store) versionViews(ctx context.Context, c string, ids []string, w int6
 		SV string `bson:"sv"`
 		V  int64  `bson:"v"`
 	}
-	fo := options.Find().SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "id", Value: 1}, {Key: "sv", Value: 1}, {Key: "v", Value: 1}})
+	// Covered by the c_id_da_v_sv index: no document is fetched.
+	fo := options.Find().SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "id", Value: 1}, {Key: "sv", Value: 1}, {Key: "v", Value: 1}}).
+		SetBatchSize(int32(min(len(ids)*4+16, 100000)))
 	if err := s.find(ctx, shapeVersions, "", f, &vs, fo); err != nil {
 		return nil, err
 	}
@@ -349,7 +352,7 @@ func (s *Store) memberBytes(ctx context.Context, recs []objectDoc) ([]objectDoc,
 		OID bson.ObjectID `bson:"_id"`
 		J   []byte        `bson:"j"`
 	}
-	fo := options.Find().SetProjection(bson.D{{Key: "j", Value: 1}})
+	fo := options.Find().SetProjection(bson.D{{Key: "j", Value: 1}}).SetBatchSize(int32(len(refs)))
 	if err := s.find(ctx, shapeByOID, "", f, &src, fo); err != nil {
 		return nil, err
 	}

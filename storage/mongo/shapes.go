@@ -34,7 +34,7 @@ type indexSpec struct {
 var indexes = []indexSpec{
 	{collObjects, "c_da", []string{"c", "da"}, false},
 	{collObjects, "c_t_da", []string{"c", "t", "da"}, false},
-	{collObjects, "c_id_da", []string{"c", "id", "da"}, false},
+	{collObjects, "c_id_da_v_sv", []string{"c", "id", "da", "v", "sv"}, false}, // v, sv: covers the versions query
 	{collObjects, "c_id_vk", []string{"c", "id", "vk"}, true},
 	{collStatuses, "exp", []string{"exp"}, false},
 	{collProvenance, "t_v_d_f", []string{"t", "v", "d", "f"}, true},
