@@ -23,7 +23,9 @@
 // Reports are grouped by independence key (the provider when given, else the
 // feed): within a group the strongest report counts, across groups evidence
 // combines as a noisy OR, 1 − Π(1 − eᵢ), which gives diminishing returns and
-// never decreases when a source is added. Internal sightings then raise the
+// never decreases when a source is added (with Corroboration above 1 every
+// group but the strongest enters as (1 − eᵢ)^Corroboration, which keeps
+// that property). Internal sightings then raise the
 // combined evidence E by S·E·(1−E), where S grows with the sightings count
 // and decays from the last sighting; a value no feed reports stays at 0 no
 // matter how often it is seen. False-positive reports multiply the result by

@@ -23,6 +23,7 @@ func weightVariants(t *testing.T) map[string]scoring.Weights {
 	strict.SourceMax, strict.AllowListCap, strict.FalsePositivePenalty = 1, 0, 0
 	strict.HalfLifeDays = scoring.HalfLives{IP: 0.5, Domain: 2, URL: 1, File: 30, Email: 3, Other: 3}
 	strict.SightingsWeight, strict.SightingsScale = 1, 0.5
+	strict.Corroboration = 2.5
 	lax := scoring.DefaultWeights()
 	lax.Bands = []scoring.Band{{Name: "info", Min: 0}, {Name: "alert", Min: 40, Confidence: 70}}
 	lax.AlertBand, lax.AllowListCap = "alert", 39

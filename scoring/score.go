@@ -262,8 +262,10 @@ func compute(in *Inputs, w *Weights, asOf time.Time) calc {
 		}
 	}
 	// Noisy OR over independence groups, each group's strongest report,
-	// groups taken in the order of their first report.
+	// groups taken in the order of their first report; every group but the
+	// strongest enters with the exponent Corroboration.
 	miss := 1.0
+	strongest := false
 	for i := range k.reps {
 		key, byFeed := k.reps[i].key, k.reps[i].byFeed
 		first := true
@@ -285,7 +287,14 @@ func compute(in *Inputs, w *Weights, asOf time.Time) calc {
 		if g > 0 {
 			k.nGroups++
 		}
-		miss = float64(miss * (1 - g))
+		if !strongest && g == k.maxC {
+			strongest = true // the strongest group counts as it is
+			miss = float64(miss * (1 - g))
+		} else if w.Corroboration > 1 {
+			miss = float64(miss * math.Pow(1-g, w.Corroboration))
+		} else {
+			miss = float64(miss * (1 - g))
+		}
 	}
 	k.evidence = clamp01(1 - miss)
 
@@ -432,7 +441,7 @@ func Score(in Inputs, w Weights, asOf time.Time) Result {
 		{FactorSeverity, round2(100 * k.maxA), e.severity(k.reps, k.argA, w.SourceMax)},
 		{FactorReputation, round2(100 * (k.maxB - k.maxA)), e.reputation(k.reps, k.argB)},
 		{FactorAge, round2(100 * (k.maxC - k.maxB)), e.age(k.reps, k.argB, k.argC, in.Type, k.grace, k.halfLife)},
-		{FactorPrevalence, round2(100 * (k.evidence - k.maxC)), e.prevalence(k.nGroups, len(k.reps), k.evidence)},
+		{FactorPrevalence, round2(100 * (k.evidence - k.maxC)), e.prevalence(k.nGroups, len(k.reps), k.evidence, w.Corroboration)},
 		{FactorSightings, round2(100 * (k.withSight - k.evidence)), e.sightings(k.sightCount, in.Sightings.LastSeen, k.evidence)},
 		{FactorFalsePositives, round2(100 * (k.afterFP - k.withSight)), e.falsePositives(fps, k.nFP, k.fpMult)},
 		{FactorAllowList, round2(k.final - k.points), e.allow(hits, capHit, w.AllowListCap, k.points)},
@@ -578,7 +587,7 @@ func (e *expl) ageOf(s *scoredReport) {
 	e.s(" last seen ").f(max(s.ageDays, 0)).s("d ago → ×").f(s.decay)
 }
 
-func (e *expl) prevalence(groups, reports int, evidence float64) string {
+func (e *expl) prevalence(groups, reports int, evidence, corroboration float64) string {
 	rs := " reports)"
 	if reports == 1 {
 		rs = " report)"
@@ -586,8 +595,12 @@ func (e *expl) prevalence(groups, reports int, evidence float64) string {
 	if groups <= 1 {
 		return e.reset().i(groups).s(" independent source in force (").i(reports).s(rs).string()
 	}
-	return e.reset().i(groups).s(" independent sources in force (").i(reports).s(rs).
-		s(" combine with diminishing returns to evidence ").f(evidence).string()
+	e.reset().i(groups).s(" independent sources in force (").i(reports).s(rs).
+		s(" combine with diminishing returns to evidence ").f(evidence)
+	if corroboration > 1 {
+		e.s(" (corroboration ×").f(corroboration).s(")")
+	}
+	return e.string()
 }
 
 func (e *expl) sightings(n int, last time.Time, evidence float64) string {

@@ -132,3 +132,18 @@ func TestScoreExplainsAgeSwap(t *testing.T) {
 		}
 	}
 }
+
+func TestScoreCorroboration(t *testing.T) {
+	w := scoring.DefaultWeights()
+	w.Corroboration = 2
+	two := scoring.Inputs{Type: "domain-name", Reports: []scoring.Report{
+		rep("rf", "recordedfuture", 80, 0.9, 0), rep("mv", "maltiverse", 80, 0.9, 0)}}
+	// 1 − 0.3808 × 0.3808² = 0.9448
+	if got := scoring.Score(two, w, testTime); got.Value != 94 || !strings.Contains(got.Factors[3].Explanation, "corroboration ×2") {
+		t.Errorf("Score() = %d (%s), want 94 with corroboration named", got.Value, got.Factors[3].Explanation)
+	}
+	one := scoring.Inputs{Type: "domain-name", Reports: two.Reports[:1]}
+	if got, want := scoring.Score(one, w, testTime).Value, scoring.Score(one, scoring.DefaultWeights(), testTime).Value; got != want {
+		t.Errorf("a single source scores %d with corroboration, %d without: want equal", got, want)
+	}
+}

@@ -139,6 +139,11 @@ type Weights struct {
 	// GraceDays are, per kind of value, how long after its last sighting a
 	// report keeps its full weight before it starts to decay (>= 0).
 	GraceDays HalfLives `yaml:"grace_days"`
+	// Corroboration (1–4) is how much more a report counts when another
+	// independent source already reports the value: every source but the
+	// strongest enters the noisy OR as 1 − (1 − e)^Corroboration. 1 is the
+	// plain noisy OR.
+	Corroboration float64 `yaml:"corroboration"`
 	// UnknownAgeFactor multiplies the evidence of a report without any
 	// first or last seen time (0–1].
 	UnknownAgeFactor float64 `yaml:"unknown_age_factor"`
@@ -164,6 +169,7 @@ type Weights struct {
 //	default_reliability:  50   (as Admiralty F, "cannot be judged")
 //	half_life_days:       ip 7, domain 30, url 14, file 365, email 60, other 60
 //	grace_days:           ip 3, domain 7, url 3, file 30, email 14, other 14
+//	corroboration:        1    (plain noisy OR)
 //	unknown_age_factor:   0.8
 //	sightings_weight:     0.6, sightings_scale: 3
 //	false_positive_penalty: 0.6 (one report ×0.6, two ×0.36, three ×0.22)
@@ -190,6 +196,7 @@ func DefaultWeights() Weights {
 		DefaultReliability:   50,
 		HalfLifeDays:         HalfLives{IP: 7, Domain: 30, URL: 14, File: 365, Email: 60, Other: 60},
 		GraceDays:            HalfLives{IP: 3, Domain: 7, URL: 3, File: 30, Email: 14, Other: 14},
+		Corroboration:        1,
 		UnknownAgeFactor:     0.8,
 		SightingsWeight:      0.6,
 		SightingsScale:       3,
@@ -249,6 +256,7 @@ func (w *Weights) Validate() error {
 		{"source_max", w.SourceMax, 0, 1, true, false},
 		{"reliability_floor", w.ReliabilityFloor, 0, 1, false, true},
 		{"unknown_age_factor", w.UnknownAgeFactor, 0, 1, true, false},
+		{"corroboration", w.Corroboration, 1, 4, false, false},
 		{"sightings_weight", w.SightingsWeight, 0, 1, false, false},
 		{"false_positive_penalty", w.FalsePositivePenalty, 0, 1, false, true},
 		{"half_life_days.ip", w.HalfLifeDays.IP, 0, math.Inf(1), true, false},

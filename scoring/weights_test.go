@@ -77,6 +77,7 @@ warninglists:
 		"sightings scale":        {"sightings_scale: -1", "scoring.sightings_scale"},
 		"grace negative":         {"grace_days: {ip: -1}", "scoring.grace_days.ip"},
 		"reliability floor one":  {"reliability_floor: 1", "scoring.reliability_floor"},
+		"corroboration below 1":  {"corroboration: 0.5", "scoring.corroboration"},
 		"reliability letter bad": {"default_reliability: Q", "reliability"},
 		"not a mapping":          {"- 1", "cannot unmarshal"},
 	} {
