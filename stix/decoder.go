@@ -116,7 +116,12 @@ type Decoder struct {
 
 	members []member // members of the object last returned
 
-	sawObjects bool
+	recording bool   // start is recording a top-level object verbatim
+	rec       []byte // the recording
+	recMark   int    // buf offset recorded up to
+
+	recOverflow bool // the recording exceeded the object size limit
+
 }
 
 // NewDecoder returns a Decoder reading r under lim (DefaultLimits if lim is the
@@ -209,7 +214,9 @@ func (d *Decoder) fill() bool {
 	if d.buf == nil {
 		d.buf = make([]byte, 0, readBufSize)
 	}
+	d.flushRec()
 	if d.pos > 0 {
+		d.recMark = 0
 		n := copy(d.buf[:cap(d.buf)], d.buf[d.pos:])
 		d.off += int64(d.pos)
 		d.buf = d.buf[:n]
@@ -278,7 +285,8 @@ func (d *Decoder) expect(c byte, what string) error {
 // caller checks the full syntax. If the value is longer than limit bytes it is
 // skipped to its end and exceeded is true. depth is the nesting depth of the
 // value's container.
-func (d *Decoder) capture(dst []byte, limit, depth int) (out []byte, exceeded bool, err error) {
+func (d *Decoder) capture(dst []byte, limit, depth int, store bool) (out []byte, exceeded bool, err error) {
+	counted := 0
 	if _, err := d.peekNonSpace(); err != nil {
 		return dst, false, d.readErrOr(err)
 	}
@@ -360,10 +368,16 @@ func (d *Decoder) capture(dst []byte, limit, depth int) (out []byte, exceeded bo
 			}
 		}
 		if !exceeded {
-			if limit > 0 && len(dst)-start+(i-chunkStart) > limit {
+			counted += i - chunkStart
+			if limit > 0 && counted > limit {
 				exceeded = true
 				dst = dst[:start]
-			} else {
+				if d.recording {
+					// The recorded top-level object is too large: stop here.
+					d.pos = i
+					return dst, true, nil
+				}
+			} else if store {
 				max := 0
 				if limit > 0 {
 					max = start + limit
@@ -386,6 +400,8 @@ func (d *Decoder) readErrOr(err error) error {
 }
 
 // start reads the first byte and, for an object, its members up to "objects".
+// While it reads an object it records the input verbatim, so that a single
+// object is returned byte-for-byte.
 func (d *Decoder) start() (*RawObject, error) {
 	c, err := d.peekNonSpace()
 	if err != nil {
@@ -406,10 +422,15 @@ func (d *Decoder) start() (*RawObject, error) {
 		return nil, d.topErr(&NotObjectError{Got: "a value starting with " + strconv.QuoteRune(rune(c))})
 	}
 	startOff := d.off + int64(d.pos)
-	d.pos++
-	rec := append(d.cap[:0], '{')
 	limit := d.lim.MaxObjectSize
+	tooBig := func() error {
+		return &DecodeError{Offset: startOff, Err: &LimitError{Limit: "max object size", Max: int64(limit), Offset: int64(limit)}}
+	}
+	d.recording, d.rec, d.recMark, d.recOverflow = true, d.rec[:0], d.pos, false
+	defer func() { d.recording = false }()
+	d.pos++
 	firstMember := true
+	typ := ""
 	for {
 		c, err := d.peekNonSpace()
 		if err != nil {
@@ -417,69 +438,80 @@ func (d *Decoder) start() (*RawObject, error) {
 		}
 		if c == '}' {
 			d.pos++
-			rec = append(rec, '}')
 			break
 		}
-		keyStart := len(rec)
+		d.flushRec()
+		if d.recOverflow || limit > 0 && len(d.rec) > limit {
+			return nil, tooBig()
+		}
+		keyStart := len(d.rec)
 		if !firstMember {
 			if c != ',' {
 				return nil, d.topErr(&SyntaxError{Offset: int(d.off) + d.pos, Msg: fmt.Sprintf("invalid character %q after object member", c)})
 			}
 			d.pos++
-			rec = append(rec, ',')
+			if c, err = d.peekNonSpace(); err != nil {
+				return nil, d.topErr(d.readErrOr(err))
+			}
 		}
 		firstMember = false
-		if c, err = d.peekNonSpace(); err != nil {
-			return nil, d.topErr(d.readErrOr(err))
-		}
 		if c != '"' {
 			return nil, d.topErr(&SyntaxError{Offset: int(d.off) + d.pos, Msg: fmt.Sprintf("invalid character %q looking for a member name", c)})
 		}
-		ks := len(rec)
 		var exceeded bool
-		rec, exceeded, err = d.capture(rec, limit-len(rec), 1)
+		d.cap, exceeded, err = d.capture(d.cap[:0], limit, 1, true)
 		if err != nil {
 			return nil, d.topErr(err)
 		}
 		if exceeded {
-			return nil, &DecodeError{Offset: startOff, Err: &LimitError{Limit: "max object size", Max: int64(limit), Offset: int64(limit)}}
+			return nil, tooBig()
 		}
-		key := rec[ks:]
+		key := string(d.cap)
 		if err := d.expect(':', "':' after member name"); err != nil {
 			return nil, err
 		}
-		rec = append(rec, ':')
 		c, err = d.peekNonSpace()
 		if err != nil {
 			return nil, d.topErr(d.readErrOr(err))
 		}
-		if c == '[' && string(key) == `"objects"` && !d.isSingle(rec[:keyStart]) {
+		if c == '[' && key == `"objects"` && (typ == "" || typ == "bundle") {
 			// A bundle or envelope: read what came before, then stream the array.
-			head := append(rec[:keyStart:keyStart], '}')
+			d.flushRec()
+			head := bytes.TrimRight(d.rec[:keyStart], " \t\r\n")
+			head = append(bytes.TrimSuffix(head, []byte(",")), '}')
 			if err := d.headMembers(head); err != nil {
 				return nil, d.topErr(err)
 			}
-			d.cap = rec[:0]
+			d.recording = false
 			d.pos++
-			d.sawObjects = true
 			d.addMember("objects", "array")
 			d.state = stInArray
 			d.first = true
 			return nil, nil
 		}
-		rec, exceeded, err = d.capture(rec, limit-len(rec), 1)
+		store := key == `"type"`
+		d.cap, exceeded, err = d.capture(d.cap[:0], limit, 1, store)
 		if err != nil {
 			return nil, d.topErr(err)
 		}
 		if exceeded {
-			return nil, &DecodeError{Offset: startOff, Err: &LimitError{Limit: "max object size", Max: int64(limit), Offset: int64(limit)}}
+			return nil, tooBig()
+		}
+		if store && len(d.cap) >= 2 && d.cap[0] == '"' {
+			s := scanner{data: d.cap}
+			if end, _, err := s.scanString(0); err == nil && end == len(d.cap) {
+				typ = strValue(d.cap)
+			}
 		}
 	}
 	// A single object.
-	d.cap = rec
+	d.flushRec()
+	if d.recOverflow || limit > 0 && len(d.rec) > limit {
+		return nil, tooBig()
+	}
 	d.env.Kind = ContainerSingle
 	d.state = stEnd
-	b := bytes.Clone(rec)
+	b := bytes.Clone(d.rec)
 	o, members, err := parseObject(b, d.lim, 0, d.members[:0])
 	d.members = members
 	if err != nil {
@@ -491,21 +523,23 @@ func (d *Decoder) start() (*RawObject, error) {
 	return o, nil
 }
 
-// isSingle reports whether the members read so far (rec, without the closing
-// brace) name a type other than "bundle": then "objects" is an ordinary property.
-func (d *Decoder) isSingle(rec []byte) bool {
-	if len(rec) < 2 {
-		return false
+// flushRec appends the bytes consumed since the last flush to the recording.
+func (d *Decoder) flushRec() {
+	if !d.recording {
+		return
 	}
-	head := append(bytes.Clone(rec), '}')
-	s := scanner{data: head, maxDepth: d.lim.MaxDepth}
-	single := false
-	_, _ = s.scanObject(0, 1, func(m member) {
-		if m.key == "type" && m.kind == jString && strValue(m.val) != "bundle" {
-			single = true
+	max := 0
+	if d.lim.MaxObjectSize > 0 {
+		max = d.lim.MaxObjectSize + readBufSize
+		if len(d.rec)+d.pos-d.recMark > max {
+			// Over the limit: stop recording; start reports the limit.
+			d.recOverflow = true
+			d.recMark = d.pos
+			return
 		}
-	})
-	return single
+	}
+	d.rec = appendGrow(d.rec, d.buf[d.recMark:d.pos], max)
+	d.recMark = d.pos
 }
 
 func (d *Decoder) addMember(name, kind string) {
@@ -573,7 +607,7 @@ func (d *Decoder) topMembers() error {
 		d.pos++
 		rec := append(d.cap[:0], '{')
 		var exceeded bool
-		if rec, exceeded, err = d.capture(rec, d.lim.MaxObjectSize, 1); err != nil {
+		if rec, exceeded, err = d.capture(rec, d.lim.MaxObjectSize, 1, true); err != nil {
 			return d.topErr(err)
 		}
 		if err := d.expect(':', "':' after member name"); err != nil {
@@ -581,7 +615,7 @@ func (d *Decoder) topMembers() error {
 		}
 		rec = append(rec, ':')
 		if !exceeded {
-			rec, exceeded, err = d.capture(rec, d.lim.MaxObjectSize-len(rec), 1)
+			rec, exceeded, err = d.capture(rec, d.lim.MaxObjectSize-len(rec), 1, true)
 			if err != nil {
 				return d.topErr(err)
 			}
@@ -638,7 +672,7 @@ func (d *Decoder) element() (o *RawObject, err error, done bool) {
 		base = 1
 	}
 	var exceeded bool
-	d.cap, exceeded, err = d.capture(d.cap[:0], d.lim.MaxObjectSize, base)
+	d.cap, exceeded, err = d.capture(d.cap[:0], d.lim.MaxObjectSize, base, true)
 	if err != nil {
 		return nil, &DecodeError{Path: d.path, Offset: startOff, Err: err}, false
 	}

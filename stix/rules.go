@@ -142,8 +142,12 @@ func (c *objCheck) checkRequired() {
 	}
 	if c.spec != nil {
 		for _, p := range c.spec.required {
-			if _, ok := c.get(p); !ok {
+			m, ok := c.get(p)
+			switch {
+			case !ok:
 				c.errf(p, "required", "%s is required on %s", p, c.typ)
+			case m.kind == jString && len(m.val) == 2:
+				c.errf(p, "required", "%s is required on %s and must not be empty", p, c.typ)
 			}
 		}
 		return
