@@ -51,6 +51,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchOptions are the options of the benchmark stores: the defaults.
+func benchOptions() bolt.Options { return bolt.Options{} }
+
 func benchN() int {
 	if v, err := strconv.Atoi(os.Getenv("CTIBROKER_BENCH_N")); err == nil && v > 0 {
 		return v
@@ -98,7 +101,9 @@ func fixture(b *testing.B) string {
 
 func buildFixture(dir string, n int) error {
 	ctx := context.Background()
-	st, err := bolt.Open(dir, bolt.Options{NoSync: true})
+	opt := benchOptions()
+	opt.NoSync = true
+	st, err := bolt.Open(dir, opt)
 	if err != nil {
 		return err
 	}
@@ -140,7 +145,7 @@ func buildFixture(dir string, n int) error {
 // synced transaction per batch, in a separate file, measured in the same loop.
 func BenchmarkIngest(b *testing.B) {
 	dir := fixture(b)
-	st, err := bolt.Open(dir, bolt.Options{})
+	st, err := bolt.Open(dir, benchOptions())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -199,7 +204,7 @@ func BenchmarkIngest(b *testing.B) {
 // ratio of the mean page time to copying the same page's bytes.
 func benchRead(b *testing.B, coll string, f storage.Filter) {
 	dir := fixture(b)
-	st, err := bolt.Open(dir, bolt.Options{})
+	st, err := bolt.Open(dir, benchOptions())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -271,7 +276,7 @@ func BenchmarkReadManifest(b *testing.B) {
 // benchRead0 is benchRead for manifests (no bytes to copy: no ratio).
 func benchRead0(b *testing.B, coll string, f storage.Filter) {
 	dir := fixture(b)
-	st, err := bolt.Open(dir, bolt.Options{})
+	st, err := bolt.Open(dir, benchOptions())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -300,7 +305,7 @@ func benchRead0(b *testing.B, coll string, f storage.Filter) {
 // one fsync. objects/s counts all writers.
 func BenchmarkIngestParallel4(b *testing.B) {
 	dir := fixture(b)
-	st, err := bolt.Open(dir, bolt.Options{})
+	st, err := bolt.Open(dir, benchOptions())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -325,4 +330,23 @@ func BenchmarkIngestParallel4(b *testing.B) {
 	el, cpu := time.Since(t0), cpuTime()-c0
 	b.ReportMetric(float64(n)/el.Seconds(), "objects/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/object")
+}
+
+// BenchmarkOpen opens and closes the fixture store (after a clean Close, Open
+// reads bbolt's freelist instead of walking the file).
+func BenchmarkOpen(b *testing.B) {
+	dir := fixture(b)
+	if st, err := bolt.Open(dir, benchOptions()); err != nil { // a first open may convert the freelist
+		b.Fatal(err)
+	} else {
+		st.Close()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st, err := bolt.Open(dir, benchOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.Close()
+	}
 }

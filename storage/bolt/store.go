@@ -135,7 +135,7 @@ func Open(dir string, opt Options) (*Store, error) {
 	path := filepath.Join(dir, FileName)
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:        opt.Timeout,
-		NoFreelistSync: true,
+		NoFreelistSync: true, // written once, at Close (see Close)
 		FreelistType:   bbolt.FreelistMapType,
 		ReadOnly:       opt.ReadOnly,
 		NoSync:         opt.NoSync,
@@ -240,6 +240,17 @@ func (s *Store) Close() error {
 		return nil
 	}
 	if !s.opt.ReadOnly {
+		// Commits skip bbolt's freelist (NoFreelistSync), which otherwise costs
+		// about half the CPU of an ingest batch on a churned file; one last commit
+		// writes it, so that the next Open reads it instead of walking every
+		// page (7.9 s for a 4 GB store here, 0.3 s with it: BenchmarkOpen).
+		// After a crash the next Open walks the file once.
+		s.wmu.Lock()
+		s.db.NoFreelistSync = false
+		_ = s.db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bktMeta).Put([]byte("closed"), binary.BigEndian.AppendUint64(nil, uint64(s.opt.Now().Unix())))
+		})
+		s.wmu.Unlock()
 		_ = os.Remove(filepath.Join(s.dir, pidFileName))
 	}
 	return s.db.Close()
