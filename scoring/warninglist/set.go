@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // kind is the kind of value a STIX type names, as far as matching cares.
@@ -394,12 +396,21 @@ func parseURL(v string) *url.URL {
 }
 
 // normDomain trims space and a trailing dot and lower-cases, allocating
-// only when the value has upper-case letters.
+// only when the value has upper-case letters. A name with non-ASCII
+// letters is converted to its punycode (IDNA) form, which is how the
+// lists write such names; if that fails it is only lower-cased.
 func normDomain(v string) string {
 	v = strings.TrimSuffix(strings.TrimSpace(v), ".")
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c >= 'A' && c <= 'Z' {
+		c := v[i]
+		if c >= 0x80 {
+			if a, err := idna.Lookup.ToASCII(v); err == nil {
+				return a
+			}
 			return strings.ToLower(v)
+		}
+		if c >= 'A' && c <= 'Z' {
+			return normDomain(strings.ToLower(v))
 		}
 	}
 	return v
