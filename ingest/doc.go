@@ -11,7 +11,8 @@
 // IndicatorID(v) = "indicator--" + UUIDv5(Namespace, Pattern(v)), when a feed
 // marks the value detection-worthy (Observation.Detect), its SCO (ObservableID,
 // the STIX 2.1 §2.9 deterministic id) always, and a based-on relationship from
-// the indicator to the SCO. A new version is written only when the published
+// the indicator to the SCO, and indicates relationships to the malware,
+// intrusion sets and ATT&CK objects of its Context. A new version is written only when the published
 // content changes; re-ingesting an unchanged value writes nothing. Each feed's
 // report of a value is an insert-only provenance record keyed by (feed, type,
 // value, UTC day), carrying the provider's native verdict and context. When

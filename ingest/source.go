@@ -58,7 +58,14 @@ type Observation struct {
 	Context Context
 }
 
-// Context is what a feed says about a value beyond the value itself.
+// Context is what a feed says about a value beyond the value itself. All of it is
+// kept in the value's provenance record. For a detection-worthy value the Runner
+// also relates the authored indicator to Malware, Actors and AttackIDs with
+// indicates relationships (to MITRE's objects when FeedConfig.Attack knows the
+// id, name or alias; else to malware and intrusion-set SDOs it authors with
+// ContextID). Reports, vulnerabilities and sectors are the provider's objects
+// (Batch.Objects), built with ContextID and IndicatorID where they refer to
+// authored objects.
 type Context struct {
 	Malware    []string `json:"malware,omitempty"`     // malware family names
 	Actors     []string `json:"actors,omitempty"`      // intrusion sets or threat actors
