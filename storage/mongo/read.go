@@ -171,12 +171,12 @@ func (s *Store) query(ctx context.Context, collection string, f storage.Filter, 
 		if err != nil {
 			return nil, err
 		}
-		n, err := s.db.Collection(collObjects).CountDocuments(ctx, q, options.Count().SetLimit(1))
+		err = s.db.Collection(collObjects).FindOne(ctx, q, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if notFound(err) {
+			return nil, fmt.Errorf("mongo: object %s in collection %q: %w", *one, collection, storage.ErrNotFound)
+		}
 		if err != nil {
 			return nil, s.wrap(ctx, "find object", err)
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("mongo: object %s in collection %q: %w", *one, collection, storage.ErrNotFound)
 		}
 	}
 	return page, nil
