@@ -147,12 +147,12 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 		if b.Cursor == nil {
 			return nil
 		}
-		pending = b.Cursor
+		pending = append(Cursor(nil), b.Cursor...) // the source may reuse its buffer
 		wrote := st.New+st.Changed+st.Revoked+st.Provenance != before
 		if snapshot || !wrote && time.Since(lastSave) < cursorDeferral {
 			return nil
 		}
-		state.Cursor, pending = b.Cursor, nil
+		state.Cursor, pending = pending, nil
 		if err := r.Store.PutFeedState(ctx, state); err != nil {
 			return fmt.Errorf("save cursor: %w", err)
 		}
@@ -172,7 +172,6 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 		if err := r.Store.PutFeedState(context.WithoutCancel(ctx), state); err != nil {
 			ru.log.Error("save feed state after error", "err", err)
 		}
-		ru.log.Error("run failed", "err", pullErr, "batches", st.Batches)
 		return st, fmt.Errorf("feed %q: %w", cfg.Name, pullErr)
 	}
 	state.LastSuccess = r.now()
