@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/stix"
 )
 
 // Share levels a feed declares (DESIGN.md, Sharing and markings), least to most open.
@@ -20,9 +21,6 @@ const (
 	SharePartners  = "partners"  // consumers granted partner data
 	ShareCommunity = "community" // any consumer allowed the feed's TLP
 )
-
-// TLP 2.0 levels a feed may declare as default_tlp.
-var tlpLevels = map[string]bool{"clear": true, "green": true, "amber": true, "amber+strict": true, "red": true}
 
 // providerShare is the default share level per provider: internal where the
 // provider's licence forbids redistribution (DESIGN.md), community for open
@@ -129,6 +127,13 @@ func (r Reliability) MarshalYAML() (any, error) {
 	return r.Score, nil
 }
 
+// TLP returns DefaultTLP as a level (stix.TLPNone when unset); Validate has
+// checked it.
+func (c *FeedConfig) TLP() stix.TLP {
+	l, _ := stix.TLPFromTag("tlp:" + c.DefaultTLP)
+	return l
+}
+
 // IsEnabled reports whether the feed is enabled (the default).
 func (c *FeedConfig) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
 
@@ -158,14 +163,13 @@ func (c *FeedConfig) Validate() error {
 	if c.Interval < 0 {
 		return bad("interval", "negative")
 	}
-	tlp := strings.ToLower(strings.TrimPrefix(strings.ToLower(c.DefaultTLP), "tlp:"))
-	if tlp == "white" {
-		tlp = "clear"
+	if c.DefaultTLP != "" {
+		l, ok := stix.TLPFromTag("tlp:" + strings.TrimPrefix(strings.ToLower(strings.TrimSpace(c.DefaultTLP)), "tlp:"))
+		if !ok {
+			return bad("default_tlp", "%q is not clear, green, amber, amber+strict or red", c.DefaultTLP)
+		}
+		c.DefaultTLP = strings.ToLower(strings.TrimPrefix(l.String(), "TLP:"))
 	}
-	if tlp != "" && !tlpLevels[tlp] {
-		return bad("default_tlp", "%q is not clear, green, amber, amber+strict or red", c.DefaultTLP)
-	}
-	c.DefaultTLP = tlp
 	switch c.Share {
 	case "":
 		c.Share = DefaultShare(c.Provider)

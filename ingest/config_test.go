@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/stix"
 )
 
 const feedsYAML = `
@@ -59,6 +60,13 @@ func TestFeedConfig(t *testing.T) {
 	if otx.Interval.String() != "1h30m0s" || otx.DefaultTLP != "clear" || otx.Reliability.Score != 80 ||
 		otx.Reliability.Grade != "B" || otx.Share != ingest.ShareCommunity || !otx.IsEnabled() || otx.DetectionThreshold != 50 {
 		t.Fatalf("otx config %+v", otx)
+	}
+	if otx.TLP() != stix.TLPClear || rf.TLP() != stix.TLPNone {
+		t.Fatalf("TLP() = %v, %v", otx.TLP(), rf.TLP())
+	}
+	strict := ingest.FeedConfig{Name: "s", Provider: "misp", DefaultTLP: " TLP:AMBER+STRICT"}
+	if err := strict.Validate(); err != nil || strict.DefaultTLP != "amber+strict" || strict.TLP() != stix.TLPAmberStrict {
+		t.Fatalf("amber+strict: %+v %v", strict, err)
 	}
 	if rf.Share != ingest.ShareInternal || rf.IsEnabled() || rf.Reliability.Score != 85 || !rf.Reliability.Set {
 		t.Fatalf("rf config %+v", rf)

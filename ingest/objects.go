@@ -20,13 +20,7 @@ import (
 // (STIX 2.1 §2.9 forbids using that one for SDOs and SROs).
 const Namespace = "904645c6-47d1-52c8-8348-4d734cccac8e"
 
-// SCONamespace is the STIX 2.1 namespace for deterministic SCO ids (§2.9).
-const SCONamespace = "00abedb4-aa42-466c-9c01-fed23315a9b7"
-
-var (
-	namespaceUUID = uuid.MustParse(Namespace)
-	scoNamespace  = uuid.MustParse(SCONamespace)
-)
+var namespaceUUID = uuid.MustParse(Namespace)
 
 // Pattern returns the canonical STIX pattern of v: "[ipv4-addr:value = '198.51.100.3']",
 // "[file:hashes.'SHA-256' = 'e3b0…']". The value is escaped as a STIX string
@@ -44,14 +38,16 @@ func Pattern(v Value) string {
 func IndicatorID(v Value) string { return indicatorID(Pattern(v)) }
 
 func indicatorID(pattern string) string {
-	return "indicator--" + uuid.NewSHA1(namespaceUUID, []byte(pattern)).String()
+	return stix.DeterministicID("indicator", namespaceUUID, pattern)
 }
 
 // ObservableID returns the deterministic id of v's SCO (STIX 2.1 §2.9): UUIDv5
-// under SCONamespace over the JCS (RFC 8785) form of its ID contributing
-// properties, {"value": …} or {"hashes": {"SHA-256": …}}.
+// under stix.SCONamespace over the JCS (RFC 8785) form of its ID contributing
+// properties, {"value": …} or {"hashes": {"SHA-256": …}}. It equals stix.SCOID
+// for the same object (tested), without building a map and running a general
+// JCS transform for every value on the ingest hot path.
 func ObservableID(v Value) string {
-	return v.Type + "--" + uuid.NewSHA1(scoNamespace, contributing(v)).String()
+	return stix.DeterministicID(v.Type, stix.SCONamespace, string(contributing(v)))
 }
 
 // contributing returns the JCS serialisation of v's ID contributing properties.
@@ -119,7 +115,7 @@ func appendJCSString(b []byte, s string) []byte {
 // relationshipID returns the deterministic id of the relationship of type rel
 // from source to target.
 func relationshipID(rel, source, target string) string {
-	return "relationship--" + uuid.NewSHA1(namespaceUUID, []byte(rel+"|"+source+"|"+target)).String()
+	return stix.DeterministicID("relationship", namespaceUUID, rel+"|"+source+"|"+target)
 }
 
 // indicatorDoc is the indicator ctibroker authors for a value. Until the stix
@@ -220,14 +216,6 @@ func newRelationship(rel, source, target, identity string, at stix.Timestamp) (s
 		Created: &c, Modified: &m}, JSON: b}, nil
 }
 
-// scoTypes are the STIX 2.1 SCO types (§6): they carry no created/modified.
-var scoTypes = map[string]bool{
-	"artifact": true, "autonomous-system": true, "directory": true, "domain-name": true, "email-addr": true,
-	"email-message": true, "file": true, "ipv4-addr": true, "ipv6-addr": true, "mac-addr": true, "mutex": true,
-	"network-traffic": true, "process": true, "software": true, "url": true, "user-account": true,
-	"windows-registry-key": true, "x509-certificate": true,
-}
-
 // itoa is strconv.Itoa, kept short for warning records.
 func itoa(i int) string { return strconv.Itoa(i) }
 
@@ -242,7 +230,7 @@ func ContextID(typ, name string) string {
 	if typ == "vulnerability" {
 		key = strings.ToUpper(strings.TrimSpace(name))
 	}
-	return typ + "--" + uuid.NewSHA1(namespaceUUID, []byte(typ+"|"+key)).String()
+	return stix.DeterministicID(typ, namespaceUUID, typ+"|"+key)
 }
 
 // NormalizeCVE returns a CVE id in canonical form ("cve-2024-3400 " →

@@ -358,7 +358,7 @@ func revokedJSON(b []byte) bool {
 // modified when the content is unchanged.
 func (ru *run) versionTyped(o stix.Object, prev storage.Record, exists bool, now stix.Timestamp) (stix.RawObject, error) {
 	c := o.Base()
-	sco := scoTypes[c.Type]
+	_, sco := stix.ContributingProperties(c.Type) // SCOs carry no created/modified
 	if !exists {
 		if !sco && c.Created == nil {
 			t := now
