@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -216,8 +215,6 @@ func newRelationship(rel, source, target, identity string, at stix.Timestamp) (s
 		Created: &c, Modified: &m}, JSON: b}, nil
 }
 
-// itoa is strconv.Itoa, kept short for warning records.
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // ContextID returns the deterministic id of a context SDO ctibroker authors
 // (DESIGN.md, Authorship and identity): typ--UUIDv5(Namespace, typ + "|" + key),

@@ -269,7 +269,7 @@ func (ru *run) putObjects(ctx context.Context, coll string, objs []stix.Object) 
 	for i, o := range objs {
 		c := o.Base()
 		if c.ID == "" || c.Type == "" {
-			ru.warn(Warning{Record: "object " + itoa(i), Field: "id", Msg: "object without type or id skipped"})
+			ru.warn(Warning{Record: "object " + strconv.Itoa(i), Field: "id", Msg: "object without type or id skipped"})
 			continue
 		}
 		prev, exists := last[c.ID]
@@ -426,7 +426,7 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 			v, err = Normalize(o.Type, o.Value)
 		}
 		if err != nil {
-			ru.warn(Warning{Feed: o.Feed, Record: "observation " + itoa(i) + " (" + o.Value + ")", Field: "value", Msg: err.Error()})
+			ru.warn(Warning{Feed: o.Feed, Record: "observation " + strconv.Itoa(i) + " (" + o.Value + ")", Field: "value", Msg: err.Error()})
 			continue
 		}
 		if !ru.cfg.typeEnabled(v) {
@@ -440,7 +440,7 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 			o.Seen = now
 		}
 		if len(o.Verdict) > 0 && !json.Valid(o.Verdict) {
-			ru.warn(Warning{Feed: o.Feed, Record: "observation " + itoa(i) + " (" + o.Value + ")", Field: "verdict", Msg: "not valid JSON; dropped"})
+			ru.warn(Warning{Feed: o.Feed, Record: "observation " + strconv.Itoa(i) + " (" + o.Value + ")", Field: "verdict", Msg: "not valid JSON; dropped"})
 			o.Verdict = nil
 		}
 		ru.stats.Observations++
