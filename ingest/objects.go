@@ -215,7 +215,6 @@ func newRelationship(rel, source, target, identity string, at stix.Timestamp) (s
 		Created: &c, Modified: &m}, JSON: b}, nil
 }
 
-
 // ContextID returns the deterministic id of a context SDO ctibroker authors
 // (DESIGN.md, Authorship and identity): typ--UUIDv5(Namespace, typ + "|" + key),
 // where key is attack.NormalizeName(name) (trimmed, lower case, white space, "-"
