@@ -591,7 +591,9 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 			}
 		}
 		verdict, _ := json.Marshal(verdictOf(p.ID, ind))
-		b.Observations = append(b.Observations, ingest.Observation{Type: typ, Value: ind.Indicator, Verdict: verdict,
+		// The normalised kind and value: Settle matches observations on them, and the
+		// Runner normalises them again at no loss.
+		b.Observations = append(b.Observations, ingest.Observation{Type: v.Kind(), Value: v.Value, Verdict: verdict,
 			Detect: detect, Revoked: revoked, Seen: seen, Context: ctx})
 		if revoked {
 			continue // the Runner withdraws the value and authors nothing for it
@@ -692,6 +694,7 @@ func (c *Converter) AddExport(out *ingest.Batch, recs []ExportIndicator) {
 // verdict is the native verdict kept in provenance.
 type verdict struct {
 	Pulse      string `json:"pulse"`
+	Indicator  string `json:"indicator"` // as OTX wrote it
 	ID         string `json:"indicator_id,omitempty"`
 	Type       string `json:"type"`
 	Role       string `json:"role,omitempty"`
@@ -701,7 +704,7 @@ type verdict struct {
 }
 
 func verdictOf(pulse string, ind *Indicator) verdict {
-	v := verdict{Pulse: pulse, ID: ind.ID.String(), Type: ind.Type, Role: ind.Role, Title: ind.Title, Expiration: ind.Expiration}
+	v := verdict{Pulse: pulse, Indicator: ind.Indicator, ID: ind.ID.String(), Type: ind.Type, Role: ind.Role, Title: ind.Title, Expiration: ind.Expiration}
 	if ind.IsActive != nil {
 		a := int(*ind.IsActive)
 		v.IsActive = &a
@@ -960,10 +963,35 @@ func decodeOne(dec *json.Decoder, raw json.RawMessage, v any) error {
 	return eofErr(dec.Decode(v))
 }
 
-// Convert reads one OTX response (see DecodePage) from r and adds what it holds
-// to out.
+// Convert reads one OTX response (see DecodePage) from r, adds what it holds to
+// out and settles out (see Settle).
 func (c *Converter) Convert(r io.Reader, out *ingest.Batch) (PageInfo, error) {
-	return DecodePage(r, KindAuto,
+	info, err := DecodePage(r, KindAuto,
 		func(p *Pulse) error { c.AddPulse(out, p); return nil },
 		func(e *ExportIndicator) error { c.AddExport(out, []ExportIndicator{*e}); return nil })
+	Settle(out)
+	return info, err
+}
+
+// Settle drops from b the withdrawals (inactive or expired indicators) of values
+// that another pulse of the same batch reports live: for the feed as a whole the
+// value is live. Call it once a batch is complete.
+func Settle(b *ingest.Batch) {
+	live := make(map[[2]string]bool, len(b.Observations))
+	for _, o := range b.Observations {
+		if !o.Revoked {
+			live[[2]string{o.Type, o.Value}] = true
+		}
+	}
+	if len(live) == len(b.Observations) {
+		return
+	}
+	kept := b.Observations[:0]
+	for _, o := range b.Observations {
+		if o.Revoked && live[[2]string{o.Type, o.Value}] {
+			continue
+		}
+		kept = append(kept, o)
+	}
+	b.Observations = kept
 }

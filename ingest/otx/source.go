@@ -202,6 +202,7 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 			if len(b.Objects)+len(b.Observations)+len(b.Warnings) == 0 {
 				return nil
 			}
+			Settle(&b)
 			err := emit(b)
 			b = ingest.Batch{}
 			return err
@@ -260,6 +261,7 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 			next = cursor{Since: since}
 		}
 		b.Cursor = next.encode()
+		Settle(&b)
 		if err := emit(b); err != nil {
 			return err
 		}

@@ -1,0 +1,735 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/otx"
+	"github.com/ctibroker/ctibroker/ingest/stixfeed"
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// AttackCollection is the stored collection `attack import` loads ATT&CK into by
+// default; import, ingest and serve build their ATT&CK index from it.
+const AttackCollection = "attack"
+
+// plannedProviders are the providers DESIGN.md names that this build does not
+// have yet; asking for one is a clear error.
+var plannedProviders = []string{"maltiverse", "virustotal", "recordedfuture", "misp"}
+
+// registry returns the ingest providers this build has, one line per provider.
+// identity is the instance identity: the created_by_ref of the context objects
+// the providers author.
+func registry(identity string) *ingest.Registry {
+	reg := ingest.NewRegistry()
+	must := func(err error) {
+		if err != nil {
+			panic(err) // a name registered twice is a programming error
+		}
+	}
+	must(reg.Register(otx.Provider, func(cfg ingest.FeedConfig) (ingest.Source, error) {
+		s, err := otx.NewSource(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.Converter.Identity = identity
+		return s, nil
+	}))
+	must(reg.Register(stixfeed.Provider, stixfeed.New))
+	return reg
+}
+
+// providerError says why name is not a provider of this build.
+func providerError(name string) error {
+	for _, p := range plannedProviders {
+		if p == name {
+			return fmt.Errorf("provider %s: not available in this build", name)
+		}
+	}
+	return fmt.Errorf("provider %q: unknown (this build has %s)", name, strings.Join(registry("").Names(), ", "))
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// defaultIdentity is the identity convert writes as created_by_ref when no
+// config names the instance's.
+var defaultIdentity = Identity{Name: "ctibroker", ID: stix.DeterministicID("identity", uuid.MustParse(ingest.Namespace), "ctibroker")}
+
+// fileConverter converts one input file of a provider into b. now is the
+// reference time for expirations (zero: not checked).
+type fileConverter func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error
+
+func converterFor(provider string) (fileConverter, error) {
+	switch provider {
+	case otx.Provider:
+		return func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			conv := &otx.Converter{Attack: ix, Identity: identity, DefaultTLP: tlp, Now: now}
+			if _, err := conv.Convert(f, b); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			return nil
+		}, nil
+	case stixfeed.Provider:
+		return func(path string, _ *attack.Index, tlp, _ string, now time.Time, b *ingest.Batch) error {
+			return stixfeed.ReadFile(path, &stixfeed.Converter{Now: now, DefaultTLP: tlp}, stix.Limits{}, b, 0, nil)
+		}, nil
+	}
+	return nil, providerError(provider)
+}
+
+// convertFiles converts files with conv. The clock is taken from the data: the
+// latest modified/created/seen time in it, used as the reference time for
+// expirations and as the created time of the objects ctibroker authors; now
+// overrides it when not zero. It returns one batch per file, with warnings named
+// after the provider.
+func convertFiles(conv fileConverter, provider string, files []string, ix *attack.Index, tlp, identity string, now time.Time) ([]ingest.Batch, time.Time, error) {
+	clock := now
+	if clock.IsZero() {
+		for _, f := range files {
+			var b ingest.Batch
+			if err := conv(f, ix, tlp, identity, time.Time{}, &b); err != nil {
+				return nil, time.Time{}, err
+			}
+			if t := dataClock(&b); t.After(clock) {
+				clock = t
+			}
+		}
+	}
+	out := make([]ingest.Batch, 0, len(files))
+	for _, f := range files {
+		var b ingest.Batch
+		if err := conv(f, ix, tlp, identity, clock, &b); err != nil {
+			return nil, time.Time{}, err
+		}
+		for i := range b.Warnings {
+			b.Warnings[i].Feed = provider
+		}
+		out = append(out, b)
+	}
+	return out, clock, nil
+}
+
+// dataClock is the latest time in a batch.
+func dataClock(b *ingest.Batch) time.Time {
+	var t time.Time
+	for _, o := range b.Objects {
+		c := o.Base()
+		for _, ts := range []*stix.Timestamp{c.Created, c.Modified} {
+			if ts != nil && ts.After(t) {
+				t = ts.Time
+			}
+		}
+	}
+	for _, o := range b.Observations {
+		if o.Seen.After(t) {
+			t = o.Seen
+		}
+	}
+	return t.UTC()
+}
+
+// authored returns what the Runner authors in the pool for a batch's
+// observations, built the same way (ids from ingest.IndicatorID and
+// ObservableID), with clock as created/modified: per value its SCO, and for a
+// detection-worthy value its indicator (valid_from the earliest time seen) and
+// the based-on relationship. Withdrawn values author nothing.
+func authored(batches []ingest.Batch, identity string, clock time.Time) ([]stix.Object, []ingest.Warning) {
+	type want struct {
+		v      ingest.Value
+		detect bool
+		seen   time.Time
+	}
+	byKey := map[string]*want{}
+	var order []*want
+	var warns []ingest.Warning
+	for _, b := range batches {
+		for i, o := range b.Observations {
+			if o.Revoked {
+				continue
+			}
+			var v ingest.Value
+			var err error
+			if o.Type == "" {
+				v, err = ingest.Guess(o.Value)
+			} else {
+				v, err = ingest.Normalize(o.Type, o.Value)
+			}
+			if err != nil {
+				warns = append(warns, ingest.Warning{Feed: o.Feed, Record: fmt.Sprintf("observation %d", i), Field: "value", Msg: err.Error()})
+				continue
+			}
+			k := v.Kind() + "\x00" + v.Value
+			w := byKey[k]
+			if w == nil {
+				w = &want{v: v, seen: o.Seen}
+				byKey[k] = w
+				order = append(order, w)
+			}
+			w.detect = w.detect || o.Detect
+			if !o.Seen.IsZero() && (w.seen.IsZero() || o.Seen.Before(w.seen)) {
+				w.seen = o.Seen
+			}
+		}
+	}
+	ns := uuid.MustParse(ingest.Namespace)
+	ts := stix.NewTimestamp(clock)
+	var out []stix.Object
+	for _, w := range order {
+		scoID := ingest.ObservableID(w.v)
+		out = append(out, scoObject(w.v, scoID))
+		if !w.detect {
+			continue
+		}
+		seen := w.seen
+		if seen.IsZero() || seen.After(clock) {
+			seen = clock
+		}
+		indID := ingest.IndicatorID(w.v)
+		c1, c2 := ts, ts
+		out = append(out, &stix.Indicator{
+			Common: stix.Common{Type: "indicator", SpecVersion: stix.SpecVersion, ID: indID, CreatedByRef: identity,
+				Created: &c1, Modified: &c2},
+			Name: w.v.Value, Pattern: ingest.Pattern(w.v), PatternType: "stix", PatternVersion: "2.1",
+			ValidFrom: stix.NewTimestamp(seen),
+		})
+		c3, c4 := ts, ts
+		out = append(out, &stix.Relationship{
+			Common: stix.Common{Type: "relationship", SpecVersion: stix.SpecVersion,
+				ID:           stix.DeterministicID("relationship", ns, "based-on|"+indID+"|"+scoID),
+				CreatedByRef: identity, Created: &c3, Modified: &c4},
+			RelationshipType: "based-on", SourceRef: indID, TargetRef: scoID,
+		})
+	}
+	return out, warns
+}
+
+// scoObject is the SCO of v, the same bytes the Runner writes.
+func scoObject(v ingest.Value, id string) *stix.RawObject {
+	var m []byte
+	if v.Type == ingest.TypeFile {
+		m, _ = json.Marshal(struct {
+			Type        string            `json:"type"`
+			SpecVersion string            `json:"spec_version"`
+			ID          string            `json:"id"`
+			Hashes      map[string]string `json:"hashes"`
+		}{v.Type, stix.SpecVersion, id, map[string]string{v.HashAlgo: v.Value}})
+	} else {
+		m, _ = json.Marshal(struct {
+			Type        string `json:"type"`
+			SpecVersion string `json:"spec_version"`
+			ID          string `json:"id"`
+			Value       string `json:"value"`
+		}{v.Type, stix.SpecVersion, id, v.Value})
+	}
+	return &stix.RawObject{Common: stix.Common{Type: v.Type, SpecVersion: stix.SpecVersion, ID: id}, JSON: m}
+}
+
+// identityObject is the instance identity as a STIX object.
+func identityObject(id Identity) *stix.Identity {
+	t := stix.Timestamp{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	t2 := t
+	return &stix.Identity{Common: stix.Common{Type: "identity", SpecVersion: stix.SpecVersion, ID: id.ID, Created: &t, Modified: &t2},
+		Name: id.Name, IdentityClass: "system"}
+}
+
+// writeBundle writes objs as one bundle, deterministically: objects marshalled,
+// de-duplicated by id (of two different versions the earlier created wins, then
+// the smaller bytes), sorted by id, one per line; the bundle id is UUIDv5 under
+// ingest.Namespace over the SHA-256 of the objects' bytes.
+func writeBundle(w io.Writer, objs []stix.Object) (int, error) {
+	type entry struct {
+		id      string
+		created string
+		raw     []byte
+	}
+	byID := map[string]entry{}
+	for _, o := range objs {
+		var raw []byte
+		if r, ok := o.(*stix.RawObject); ok {
+			raw = r.JSON // received objects go out as received, not re-encoded
+		} else {
+			var err error
+			if raw, err = json.Marshal(o); err != nil {
+				return 0, fmt.Errorf("marshal %s: %w", o.Base().ID, err)
+			}
+		}
+		c := ""
+		if o.Base().Created != nil {
+			c = o.Base().Created.String()
+		}
+		e := entry{o.Base().ID, c, raw}
+		if old, ok := byID[e.id]; ok && (old.created < e.created || old.created == e.created && bytes.Compare(old.raw, e.raw) <= 0) {
+			continue
+		}
+		byID[e.id] = e
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write(byID[id].raw)
+		h.Write([]byte{'\n'})
+	}
+	bundleID := stix.DeterministicID("bundle", uuid.MustParse(ingest.Namespace), fmt.Sprintf("%x", h.Sum(nil)))
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, `{"type":"bundle","id":%q,"objects":[`, bundleID)
+	for i, id := range ids {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n")
+		buf.Write(byID[id].raw)
+	}
+	buf.WriteString("\n]}\n")
+	_, err := w.Write(buf.Bytes())
+	return len(ids), err
+}
+
+func (m *Main) warn(ws []ingest.Warning) {
+	for _, w := range ws {
+		fmt.Fprintln(m.Stderr, "warning:", w.String())
+	}
+}
+
+func (m *Main) runConvert(ctx context.Context, args []string) error {
+	fs := m.flagSet("convert", "--provider {otx,stix} [--attack FILE]... [--config FILE] [--tlp LEVEL] [--now TIME] FILE...")
+	provider := fs.String("provider", "", "the input's provider: otx or stix (maltiverse, virustotal, recordedfuture and misp come later)")
+	cfgPath := fs.String("config", "", "configuration file: the instance identity for created_by_ref (default: a fixed ctibroker identity)")
+	tlp := fs.String("tlp", "", "TLP 2.0 level for input that names none: clear, green, amber, amber+strict, red")
+	nowFlag := fs.String("now", "", "reference time (RFC 3339) for expirations and authored objects; default: the latest time in the input")
+	var attackFiles stringList
+	fs.Var(&attackFiles, "attack", "ATT&CK STIX bundle (gzip or JSON) to resolve ATT&CK ids and names; repeatable")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *provider == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return exitError(2)
+	}
+	conv, err := converterFor(*provider)
+	if err != nil {
+		return err
+	}
+	id := defaultIdentity
+	if *cfgPath != "" {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		id = cfg.Identity
+	}
+	level, err := tlpFlag(*tlp)
+	if err != nil {
+		return err
+	}
+	var now time.Time
+	if *nowFlag != "" {
+		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
+			return fmt.Errorf("--now %q: want an RFC 3339 time", *nowFlag)
+		}
+	}
+	var ix *attack.Index
+	if len(attackFiles) > 0 {
+		if ix, err = attack.Load(attackFiles...); err != nil {
+			return err
+		}
+	}
+	batches, clock, err := convertFiles(conv, *provider, fs.Args(), ix, level, id.ID, now)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if clock.IsZero() {
+		fmt.Fprintln(m.Stderr, "warning: the input holds no time; authored objects get 1970-01-01 (set --now)")
+		clock = time.Unix(0, 0).UTC()
+	}
+	var objs []stix.Object
+	for _, b := range batches {
+		m.warn(b.Warnings)
+		objs = append(objs, b.Objects...)
+	}
+	au, warns := authored(batches, id.ID, clock)
+	m.warn(warns)
+	objs = append(objs, au...)
+	objs = append(objs, identityObject(id))
+	n, err := writeBundle(m.Stdout, objs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "convert: %d objects from %d files\n", n, fs.NArg())
+	return nil
+}
+
+// tlpFlag checks a --tlp value and returns it in FeedConfig spelling.
+func tlpFlag(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	c := ingest.FeedConfig{Name: "flag", Provider: "flag", DefaultTLP: s}
+	if err := c.Validate(); err != nil {
+		return "", fmt.Errorf("--tlp %q: want clear, green, amber, amber+strict or red", s)
+	}
+	return c.DefaultTLP, nil
+}
+
+// openForIngest loads the config, opens the store and makes sure the pool and
+// the configured collections exist.
+func (m *Main) openForIngest(ctx context.Context, path string) (*Config, storage.Store, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(ctx, cfg.Store, "", false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.EnsureCollection(ctx, ingest.DefaultPool, storage.KindStored); err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("collection %s: %w", ingest.DefaultPool, err)
+	}
+	if err := ensureCollections(ctx, store, cfg); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return cfg, store, nil
+}
+
+// ingestStore is what the Runner needs; both backends have it.
+func ingestStore(s storage.Store) (ingest.Store, error) {
+	is, ok := s.(ingest.Store)
+	if !ok {
+		return nil, errors.New("this store keeps no feed state or provenance")
+	}
+	return is, nil
+}
+
+// attackIndex builds the ATT&CK index from the objects `attack import` stored in
+// coll, streaming them as one bundle into attack.Index.Add. It returns nil when
+// the collection does not exist or is empty.
+func attackIndex(ctx context.Context, store storage.ObjectReader, coll string) (*attack.Index, error) {
+	first, err := store.QueryObjects(ctx, coll, storage.Filter{Limit: 1})
+	if errors.Is(err, storage.ErrNotFound) || err == nil && len(first.Records) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ATT&CK index: %w", err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.WriteString(pw, `{"type":"bundle","objects":[`)
+		f := storage.Filter{Limit: 5000}
+		n := 0
+		for err == nil {
+			var page *storage.Page
+			if page, err = store.QueryObjects(ctx, coll, f); err != nil {
+				break
+			}
+			for _, r := range page.Records {
+				if n > 0 {
+					pw.Write([]byte{','})
+				}
+				n++
+				if _, err = pw.Write(r.JSON); err != nil {
+					break
+				}
+			}
+			if !page.More || page.Next == "" {
+				break
+			}
+			f.Next = page.Next
+		}
+		if err == nil {
+			_, err = io.WriteString(pw, "]}")
+		}
+		pw.CloseWithError(err)
+	}()
+	ix := attack.New()
+	err = ix.Add(pr)
+	pr.Close()
+	if err != nil {
+		return nil, fmt.Errorf("ATT&CK index from collection %s: %w", coll, err)
+	}
+	return ix, nil
+}
+
+func (m *Main) runner(store ingest.Store, cfg *Config) *ingest.Runner {
+	return &ingest.Runner{Store: store, Identity: cfg.Identity.ID,
+		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+}
+
+// batchSource emits fixed batches (converted import files).
+type batchSource []ingest.Batch
+
+func (s batchSource) Pull(ctx context.Context, _ ingest.Cursor, emit func(ingest.Batch) error) error {
+	for _, b := range s {
+		if err := emit(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Main) runImport(ctx context.Context, args []string) error {
+	fs := m.flagSet("import", "--config FILE --provider NAME [--collection ID] FILE...")
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	provider := fs.String("provider", "", "the input's provider: otx or stix")
+	coll := fs.String("collection", "", "also place the resulting objects in this stored collection")
+	tlp := fs.String("tlp", "", "TLP 2.0 level for input that names none")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || *provider == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return exitError(2)
+	}
+	conv, err := converterFor(*provider)
+	if err != nil {
+		return err
+	}
+	level, err := tlpFlag(*tlp)
+	if err != nil {
+		return err
+	}
+	cfg, store, err := m.openForIngest(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if *coll != "" {
+		info, err := store.CollectionInfo(ctx, *coll)
+		if err != nil {
+			return fmt.Errorf("--collection %s: %w", *coll, err)
+		}
+		if info.Kind != storage.KindStored {
+			return fmt.Errorf("--collection %s: a %s collection; import into a stored one", *coll, info.Kind)
+		}
+	}
+	ix, err := attackIndex(ctx, store, AttackCollection)
+	if err != nil {
+		return err
+	}
+	batches, _, err := convertFiles(conv, *provider, fs.Args(), ix, level, cfg.Identity.ID, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	is, err := ingestStore(store)
+	if err != nil {
+		return err
+	}
+	fc := ingest.FeedConfig{Name: "import-" + *provider, Provider: *provider, DefaultTLP: level}
+	if *provider == stixfeed.Provider {
+		fc.Collection = *coll // objects received as STIX stay in the collection they arrive in
+	}
+	if err := fc.Validate(); err != nil {
+		return err
+	}
+	st, err := m.runner(is, cfg).Run(ctx, &ingest.Feed{Config: fc, Source: batchSource(batches)})
+	if st != nil {
+		fmt.Fprintln(m.Stdout, st.String())
+	}
+	if err != nil {
+		return err
+	}
+	if *coll == "" {
+		return nil
+	}
+	n, err := placeInCollection(ctx, store, *coll, batches, fc.Collection == *coll)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "collection %s: %d objects added\n", *coll, n)
+	return nil
+}
+
+// placeInCollection copies the last stored version of every object an import
+// produced (the batches' objects, unless already there, and what the Runner
+// authored for their observations) from the pool into coll, byte-exact.
+func placeInCollection(ctx context.Context, store storage.Store, coll string, batches []ingest.Batch, objectsThere bool) (int, error) {
+	var ids []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, b := range batches {
+		if !objectsThere {
+			for _, o := range b.Objects {
+				add(o.Base().ID)
+			}
+		}
+	}
+	au, _ := authored(batches, "", time.Unix(0, 0))
+	for _, o := range au {
+		add(o.Base().ID)
+	}
+	added := 0
+	const chunk = 500
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(i+chunk, len(ids))]
+		page, err := store.QueryObjects(ctx, ingest.DefaultPool, storage.Filter{IDs: part, Limit: len(part)})
+		if err != nil {
+			return added, fmt.Errorf("read pool: %w", err)
+		}
+		objs := make([]stix.RawObject, 0, len(page.Records))
+		for _, r := range page.Records {
+			o, err := stix.ParseRaw(r.JSON)
+			if err != nil {
+				return added, fmt.Errorf("stored %s: %w", r.ID, err)
+			}
+			objs = append(objs, *o)
+		}
+		if len(objs) == 0 {
+			continue
+		}
+		res, err := store.PutObjects(ctx, coll, objs)
+		if err != nil {
+			return added, fmt.Errorf("collection %s: %w", coll, err)
+		}
+		added += res.Added
+	}
+	return added, nil
+}
+
+func (m *Main) runIngest(ctx context.Context, args []string) error {
+	fs := m.flagSet("ingest", "--config FILE [--feed NAME]")
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	only := fs.String("feed", "", "run only this feed (even when disabled)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return exitError(2)
+	}
+	cfg, store, err := m.openForIngest(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if *only != "" {
+		found := false
+		for _, f := range cfg.Feeds {
+			found = found || f.Name == *only
+		}
+		if !found {
+			return fmt.Errorf("--feed %q: no such feed in %s", *only, *cfgPath)
+		}
+	}
+	is, err := ingestStore(store)
+	if err != nil {
+		return err
+	}
+	ix, err := attackIndex(ctx, store, AttackCollection)
+	if err != nil {
+		return err
+	}
+	reg := registry(cfg.Identity.ID)
+	r := m.runner(is, cfg)
+	failed := 0
+	ran := 0
+	for _, fc := range cfg.Feeds {
+		if *only != "" && fc.Name != *only || *only == "" && !fc.IsEnabled() {
+			continue
+		}
+		fc.Attack = ix
+		fc.Getenv = m.Getenv
+		feed, err := reg.New(fc)
+		if errors.Is(err, ingest.ErrUnknownProvider) {
+			err = fmt.Errorf("feed %q: %w", fc.Name, providerError(fc.Provider))
+		}
+		if err != nil {
+			fmt.Fprintln(m.Stderr, "error:", err)
+			failed++
+			continue
+		}
+		ran++
+		st, err := r.Run(ctx, feed)
+		if st != nil {
+			fmt.Fprintln(m.Stdout, st.String())
+		}
+		if err != nil {
+			fmt.Fprintln(m.Stderr, "error:", err)
+			failed++
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if ran == 0 && failed == 0 {
+		fmt.Fprintln(m.Stdout, "no enabled feeds")
+	}
+	if failed > 0 {
+		return exitError(1)
+	}
+	return nil
+}
+
+func (m *Main) runAttackImport(ctx context.Context, args []string) error {
+	fs := m.flagSet("attack import", "--config FILE [--collection ID] FILE...")
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	coll := fs.String("collection", AttackCollection, "stored collection that receives the ATT&CK objects")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return exitError(2)
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Store, "", false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.EnsureCollection(ctx, *coll, storage.KindStored); err != nil {
+		return fmt.Errorf("collection %s: %w", *coll, err)
+	}
+	res, err := attack.Import(ctx, store, *coll, fs.Args()...)
+	if err != nil {
+		return err
+	}
+	// The index must build from what was stored: a check that ids resolve.
+	ix, err := attackIndex(ctx, store, *coll)
+	if err != nil {
+		return err
+	}
+	n := 0
+	if ix != nil {
+		n = ix.Len()
+	}
+	fmt.Fprintf(m.Stdout, "attack import: %d objects read, %d added, %d already stored; collection %s indexes %d ATT&CK objects\n",
+		res.Objects, res.Added, res.Existing, *coll, n)
+	fmt.Fprintln(m.Stdout, attack.Notice)
+	return nil
+}
