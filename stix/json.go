@@ -1,6 +1,8 @@
 package stix
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -92,6 +94,11 @@ var strSafe = func() (t [256]bool) {
 	return t
 }()
 
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
 // scanString checks the string starting at data[i] == '"' and returns the index
 // after its closing quote and whether it contains escapes.
 func (s *scanner) scanString(i int) (int, bool, error) {
@@ -100,6 +107,15 @@ func (s *scanner) scanString(i int) (int, bool, error) {
 	i++
 	escaped := false
 	for {
+		// Eight bytes at a time while none is a quote, a backslash, a control
+		// character or non-ASCII (SWAR: exact existence tests per word).
+		for i+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[i:])
+			if (w-lo8*0x20)&^w&hi8|w&hi8|(w^(lo8*'"')-lo8)&^(w^(lo8*'"'))&hi8|(w^(lo8*'\\')-lo8)&^(w^(lo8*'\\'))&hi8 != 0 {
+				break
+			}
+			i += 8
+		}
 		for i < len(data) && strSafe[data[i]] {
 			i++
 		}
@@ -345,17 +361,114 @@ func (s *scanner) scanTop(baseDepth int) (jsonKind, int, int, error) {
 }
 
 // objectMembers returns the members of a JSON object already known to be valid
-// (val is a value returned by the scanner), in order.
+// (val is a value returned by the scanner), in order. It does not re-check the
+// syntax.
 func objectMembers(val []byte, dst []member) []member {
-	s := scanner{data: val}
-	_, _ = s.scanObject(0, 0, func(m member) { dst = append(dst, m) })
+	i := trustedSpace(val, 1)
+	if i >= len(val) || val[i] == '}' {
+		return dst
+	}
+	for i < len(val) {
+		ke := trustedStringEnd(val, i)
+		rawKey := val[i+1 : ke-1]
+		var key string
+		if bytes.IndexByte(rawKey, '\\') >= 0 {
+			key = unquote(val[i:ke])
+		} else {
+			key = internKey(rawKey)
+		}
+		i = trustedSpace(val, ke) + 1 // ':'
+		i = trustedSpace(val, i)
+		ve := trustedEnd(val, i)
+		dst = append(dst, member{key: key, kind: kindOf(val[i:ve]), val: val[i:ve]})
+		i = trustedSpace(val, ve)
+		if i >= len(val) || val[i] != ',' {
+			break
+		}
+		i = trustedSpace(val, i+1)
+	}
 	return dst
 }
 
-// arrayElems calls each for the elements of a valid JSON array.
+// arrayElems calls each for the elements of a valid JSON array, without
+// re-checking the syntax.
 func arrayElems(val []byte, each func(kind jsonKind, val []byte)) {
-	s := scanner{data: val}
-	_, _ = s.scanArray(0, 0, each)
+	i := trustedSpace(val, 1)
+	if i >= len(val) || val[i] == ']' {
+		return
+	}
+	for i < len(val) {
+		ve := trustedEnd(val, i)
+		each(kindOf(val[i:ve]), val[i:ve])
+		i = trustedSpace(val, ve)
+		if i >= len(val) || val[i] != ',' {
+			return
+		}
+		i = trustedSpace(val, i+1)
+	}
+}
+
+func trustedSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// trustedStringEnd returns the index after the valid string starting at b[i].
+func trustedStringEnd(b []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1
+		}
+		j++
+	}
+}
+
+// trustedEnd returns the index after the valid value starting at b[i].
+func trustedEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return trustedStringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); {
+			switch b[j] {
+			case '"':
+				j = trustedStringEnd(b, j)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+			j++
+		}
+		return len(b)
+	default:
+		j := i
+		for j < len(b) {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return j
+			}
+			j++
+		}
+		return j
+	}
 }
 
 // kindOf returns the kind of a valid JSON value by its first byte.
@@ -483,28 +596,49 @@ func stringList(val []byte) ([]string, bool) {
 }
 
 // knownKeys holds the property names the package knows, so that scanning an
-// object does not allocate a string per member name (see internKey).
-var knownKeys = func() map[string]string {
-	m := map[string]string{}
-	add := func(k string) { m[k] = k }
-	for _, t := range specTypes {
-		for p := range t.props {
+// object does not allocate a string per member name (see internKey). It is a
+// small hash table indexed by length and first and last byte, cheaper than a
+// map lookup for these short keys.
+var knownKeys = func() *[512][]string {
+	var t [512][]string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		h := keyHash(k)
+		t[h] = append(t[h], k)
+	}
+	for _, ts := range specTypes {
+		for p := range ts.props {
 			add(p)
 		}
 	}
 	for _, k := range []string{"objects", "more", "next", "source_name", "description", "url",
 		"external_id", "hashes", "MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512",
 		"SSDEEP", "TLSH", "kill_chain_name", "phase_name", "extension_type", "selectors",
-		"marking_ref", "lang", "tlp", "statement", "tlp_2_0", "risk_score", "risk_reasons"} {
+		"marking_ref", "lang", "tlp", "statement", "tlp_2_0", "risk_score", "risk_reasons",
+		TLP2ExtensionID} {
 		add(k)
 	}
-	return m
+	return &t
 }()
+
+func keyHash[T string | []byte](k T) int {
+	n := len(k)
+	if n == 0 {
+		return 0
+	}
+	return (n*31 + int(k[0])*7 + int(k[n-1])*3 + int(k[n/2])) & 511
+}
 
 // internKey returns b as a string, without allocating for known property names.
 func internKey(b []byte) string {
-	if k, ok := knownKeys[string(b)]; ok {
-		return k
+	for _, k := range knownKeys[keyHash(b)] {
+		if k == string(b) {
+			return k
+		}
 	}
 	return string(b)
 }

@@ -3,6 +3,7 @@ package stix
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 )
 
 // Common holds the properties shared by STIX objects (§3.2). Typed objects embed
@@ -79,14 +80,29 @@ func (e *NotObjectError) Error() string {
 // (wrong types are left empty and reported by Validate). The returned object
 // keeps b as its JSON (no copy): the caller must not modify b afterwards.
 func ParseRaw(b []byte) (*RawObject, error) {
-	o, _, err := parseObject(b, DefaultLimits, 0, nil)
-	return o, err
+	return ParseRawLimits(b, DefaultLimits)
 }
 
 // ParseRawLimits is ParseRaw under lim.
 func ParseRawLimits(b []byte, lim Limits) (*RawObject, error) {
-	o, _, err := parseObject(b, lim, 0, nil)
+	ms := getMembers()
+	o, members, err := parseObject(b, lim, 0, *ms)
+	putMembers(ms, members)
 	return o, err
+}
+
+// memberPool recycles member slices between parses.
+var memberPool = sync.Pool{New: func() any { s := make([]member, 0, 32); return &s }}
+
+func getMembers() *[]member { return memberPool.Get().(*[]member) }
+
+func putMembers(p *[]member, used []member) {
+	if cap(used) > 1024 {
+		return // do not keep what a huge object grew
+	}
+	clear(used)
+	*p = used[:0]
+	memberPool.Put(p)
 }
 
 // parseObject parses the object in b, nested at baseDepth, appending its members
@@ -188,7 +204,8 @@ func fillCommon(c *Common, members []member) {
 				continue
 			}
 			ext := map[string]json.RawMessage{}
-			for _, e := range objectMembers(m.val, nil) {
+			var buf [4]member
+			for _, e := range objectMembers(m.val, buf[:0]) {
 				ext[e.key] = json.RawMessage(e.val)
 			}
 			c.Extensions = ext
@@ -203,7 +220,8 @@ func parseExternalRefs(val []byte) []ExternalReference {
 			return
 		}
 		var r ExternalReference
-		for _, m := range objectMembers(v, nil) {
+		var buf [8]member
+		for _, m := range objectMembers(v, buf[:0]) {
 			switch m.key {
 			case "source_name", "description", "url", "external_id":
 				if m.kind != jString {
@@ -238,7 +256,8 @@ func parseGranularMarkings(val []byte) []GranularMarking {
 			return
 		}
 		var g GranularMarking
-		for _, m := range objectMembers(v, nil) {
+		var buf [4]member
+		for _, m := range objectMembers(v, buf[:0]) {
 			switch {
 			case m.key == "lang" && m.kind == jString:
 				g.Lang = strValue(m.val)

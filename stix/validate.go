@@ -297,13 +297,15 @@ func (v *Validator) ValidateObject(o *RawObject) []Finding {
 // limits; the findings then repeat it.
 func (v *Validator) ParseAndValidate(b []byte) (*RawObject, []Finding, error) {
 	lim := v.limits()
-	var buf [32]member
-	o, members, err := parseObject(b, lim, 0, buf[:0])
+	ms := getMembers()
+	o, members, err := parseObject(b, lim, 0, *ms)
 	if err != nil {
+		putMembers(ms, members)
 		f, _, _ := decodeFinding("", err)
 		return nil, []Finding{f}, err
 	}
 	c := objCheck{v: v, lim: lim, ms: members}
 	c.check()
+	putMembers(ms, members)
 	return o, c.out, nil
 }
