@@ -355,3 +355,41 @@ func TestIngestOTXFeed(t *testing.T) {
 		t.Errorf("report lacks T1566.001: %s", rep.Records[0].JSON)
 	}
 }
+
+// TestConvertExampleOTX converts the README's OTX sample with the full ATT&CK
+// enterprise bundle when ../shared has it (the sample otherwise): a valid bundle,
+// techniques pointing at ATT&CK objects.
+func TestConvertExampleOTX(t *testing.T) {
+	att := attackSample
+	full := "../../../shared/attack/enterprise-attack-18.1.json.gz"
+	if _, err := os.Stat(full); err == nil && !testing.Short() {
+		att = full
+	}
+	out, errOut, err := runVerb(t, nil, (*Main).runConvert, "--provider", "otx", "--attack", att, "--tlp", "green", "../../examples/otx/pulses-subscribed.json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	objs := checkBundle(t, []byte(out))
+	if att == full {
+		if strings.Contains(errOut, "ATT&CK") {
+			t.Errorf("unresolved ATT&CK ids with the full bundle: %s", errOut)
+		}
+		ix, err := attack.Load(full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"T1566.001", "T1059.001", "T1071.001", "T1595"} {
+			ref, ok := ix.Resolve(id)
+			if !ok {
+				t.Fatalf("%s unknown to ATT&CK", id)
+			}
+			found := false
+			for _, o := range objs {
+				found = found || o["type"] == "relationship" && o["target_ref"] == ref.ID
+			}
+			if !found {
+				t.Errorf("no relationship to %s (%s)", id, ref.ID)
+			}
+		}
+	}
+}
