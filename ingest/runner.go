@@ -100,6 +100,7 @@ type run struct {
 
 	targets       map[string]*contextTarget // context names and ATT&CK ids resolved in this run
 	noIndexWarned bool
+	warnings      *[]Warning // when set, warnings are collected here too (Author)
 }
 
 type valueKey struct{ kind, value string }
@@ -190,6 +191,9 @@ func (ru *run) warn(w Warning) {
 		w.Feed = ru.cfg.Name
 	}
 	ru.stats.Warnings++
+	if ru.warnings != nil {
+		*ru.warnings = append(*ru.warnings, w)
+	}
 	ru.log.Warn("record skipped", "record", w.Record, "field", w.Field, "msg", w.Msg)
 }
 
@@ -405,17 +409,9 @@ func (ru *run) versionTyped(o stix.Object, prev storage.Record, exists bool, now
 	return stix.RawObject{Common: *c, JSON: b}, err
 }
 
-// obs is one accepted observation after normalisation.
-type obs struct {
-	Observation
-	v   Value
-	key valueKey
-}
-
-// observe normalises a batch's observations, stores the authored objects (pool)
-// and the provenance records, then applies withdrawals.
-func (ru *run) observe(ctx context.Context, in []Observation) error {
-	now := ru.now()
+// accept normalises observations: invalid values become warnings, values of a
+// type the feed does not enable are skipped, Feed and Seen get their defaults.
+func (ru *run) accept(in []Observation, now time.Time) []obs {
 	accepted := make([]obs, 0, len(in))
 	for i, o := range in {
 		var v Value
@@ -450,6 +446,21 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 		}
 		accepted = append(accepted, obs{Observation: o, v: v, key: k})
 	}
+	return accepted
+}
+
+// obs is one accepted observation after normalisation.
+type obs struct {
+	Observation
+	v   Value
+	key valueKey
+}
+
+// observe normalises a batch's observations, stores the authored objects (pool)
+// and the provenance records, then applies withdrawals.
+func (ru *run) observe(ctx context.Context, in []Observation) error {
+	now := ru.now()
+	accepted := ru.accept(in, now)
 	if err := ru.author(ctx, accepted, now); err != nil {
 		return err
 	}
@@ -572,31 +583,7 @@ func (ru *run) verdict(o *Observation) ([]byte, error) {
 // the ctibroker indicator and its based-on relationship; objects already stored
 // with the same content are not written again.
 func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error {
-	byKey := make(map[valueKey]*authoredValue, len(accepted))
-	order := make([]*authoredValue, 0, len(accepted))
-	for i := range accepted {
-		o := &accepted[i]
-		w := byKey[o.key]
-		if w == nil {
-			w = &authoredValue{v: o.v, seen: o.Seen, revoked: true}
-			byKey[o.key] = w
-			order = append(order, w)
-		}
-		if !o.Revoked {
-			w.revoked = false
-			w.detect = w.detect || o.Detect
-			if o.Seen.Before(w.seen) {
-				w.seen = o.Seen
-			}
-			c := &o.Context
-			if len(c.Malware)+len(c.Actors)+len(c.AttackIDs) > 0 {
-				if w.context == nil {
-					w.context = &Context{}
-				}
-				mergeContext(w.context, c)
-			}
-		}
-	}
+	order := collectValues(accepted)
 	// First the indicators (and the SCOs of observable-only values). An indicator's
 	// first version is stored in the same atomic PutObjects as its SCO and based-on
 	// relationship, so a stored indicator implies both: only values whose
@@ -651,6 +638,53 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 			last[id] = rec
 		}
 	}
+	write, err := ru.build(order, sdos, rels, last, ts)
+	if err != nil || len(write) == 0 {
+		return err
+	}
+	if _, err := ru.Store.PutObjects(ctx, pool, write); err != nil {
+		return fmt.Errorf("store objects in %s: %w", pool, err)
+	}
+	return nil
+}
+
+// collectValues groups a batch's accepted observations by value: detection-worthy
+// when any live observation says so, seen at the earliest live time, the union
+// of their context; withdrawn only when every observation withdraws it.
+func collectValues(accepted []obs) []*authoredValue {
+	byKey := make(map[valueKey]*authoredValue, len(accepted))
+	order := make([]*authoredValue, 0, len(accepted))
+	for i := range accepted {
+		o := &accepted[i]
+		w := byKey[o.key]
+		if w == nil {
+			w = &authoredValue{v: o.v, seen: o.Seen, revoked: true}
+			byKey[o.key] = w
+			order = append(order, w)
+		}
+		if !o.Revoked {
+			w.revoked = false
+			w.detect = w.detect || o.Detect
+			if o.Seen.Before(w.seen) {
+				w.seen = o.Seen
+			}
+			c := &o.Context
+			if len(c.Malware)+len(c.Actors)+len(c.AttackIDs) > 0 {
+				if w.context == nil {
+					w.context = &Context{}
+				}
+				mergeContext(w.context, c)
+			}
+		}
+	}
+	return order
+}
+
+// build serialises what is not stored yet (last holds the stored last versions)
+// for the values of a batch: SCOs, indicators (or their new versions), based-on
+// relationships, context SDOs and indicates relationships. The counts go to the
+// run's stats.
+func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextRel, last map[string]storage.Record, ts stix.Timestamp) ([]stix.RawObject, error) {
 	var write []stix.RawObject // allocated only when something is new or changed
 	for _, w := range order {
 		if w.revoked {
@@ -662,7 +696,7 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 			ru.stats.Unchanged += 2
 			ind, changed, err := ru.indicator(w.v, w.pattern, w.indID, prev.JSON, true, stix.NewTimestamp(w.seen), ts, nil)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if changed {
 				ru.stats.Changed++
@@ -677,7 +711,7 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		} else {
 			sco, err := newSCO(w.v, w.scoID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			write = append(write, sco)
 			ru.stats.New++
@@ -687,7 +721,7 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		}
 		ind, _, err := ru.indicator(w.v, w.pattern, w.indID, nil, false, stix.NewTimestamp(w.seen), ts, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ru.stats.New++
 		write = append(write, ind)
@@ -697,23 +731,16 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 		}
 		rel, err := newRelationship("based-on", w.indID, w.scoID, ru.Identity, *ind.Created)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		write = append(write, rel)
 		ru.stats.New++
 	}
 	more, err := ru.newContextObjects(sdos, rels, last, ts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	write = append(write, more...)
-	if len(write) == 0 {
-		return nil
-	}
-	if _, err := ru.Store.PutObjects(ctx, pool, write); err != nil {
-		return fmt.Errorf("store objects in %s: %w", pool, err)
-	}
-	return nil
+	return append(write, more...), nil
 }
 
 // authoredValue is one value of a batch and the objects authored for it.
