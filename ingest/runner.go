@@ -91,7 +91,6 @@ func (r *Runner) pool() string {
 // run is the state of one Run.
 type run struct {
 	*Runner
-	feed  *Feed
 	cfg   *FeedConfig
 	stats *Stats
 	log   *slog.Logger
@@ -116,7 +115,7 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 	}
 	cfg := &f.Config
 	st := &Stats{Feed: cfg.Name}
-	ru := &run{Runner: r, feed: f, cfg: cfg, stats: st, start: r.now(),
+	ru := &run{Runner: r, cfg: cfg, stats: st, start: r.now(),
 		log: r.logger().With("component", "ingest", "feed", cfg.Name)}
 	state, err := r.Store.FeedState(ctx, cfg.Name)
 	if errors.Is(err, storage.ErrNotFound) {
