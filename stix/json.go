@@ -674,3 +674,17 @@ func viewList(val []byte) ([]string, bool) {
 	})
 	return out, ok
 }
+
+// viewListHeap is viewList returning a slice the caller may keep.
+func viewListHeap(val []byte) ([]string, bool) {
+	ok := true
+	var out []string
+	arrayElems(val, func(kind jsonKind, v []byte) {
+		if kind != jString {
+			ok = false
+			return
+		}
+		out = append(out, viewValue(v))
+	})
+	return out, ok
+}

@@ -78,7 +78,8 @@ func (e *NotObjectError) Error() string {
 // ParseRaw parses one STIX object under DefaultLimits. The JSON syntax is checked
 // fully; the common properties are filled where they have the right JSON type
 // (wrong types are left empty and reported by Validate). The returned object
-// keeps b as its JSON (no copy): the caller must not modify b afterwards.
+// keeps b as its JSON, and its string fields share b's memory (no copies): the
+// caller must not modify b afterwards.
 func ParseRaw(b []byte) (*RawObject, error) {
 	return ParseRawLimits(b, DefaultLimits)
 }
@@ -143,7 +144,7 @@ func fillCommon(c *Common, members []member) {
 			if m.kind != jString {
 				continue
 			}
-			v := strValue(m.val)
+			v := viewValue(m.val)
 			switch m.key {
 			case "type":
 				c.Type = v
@@ -160,7 +161,7 @@ func fillCommon(c *Common, members []member) {
 			if m.kind != jString {
 				continue
 			}
-			t, _, err := parseTimestamp(strValue(m.val))
+			t, _, err := parseTimestamp(viewValue(m.val))
 			if err != nil {
 				continue
 			}
@@ -185,7 +186,7 @@ func fillCommon(c *Common, members []member) {
 			if m.kind != jArray {
 				continue
 			}
-			l, _ := stringList(m.val)
+			l, _ := viewListHeap(m.val)
 			if m.key == "labels" {
 				c.Labels = l
 			} else {
@@ -227,7 +228,7 @@ func parseExternalRefs(val []byte) []ExternalReference {
 				if m.kind != jString {
 					continue
 				}
-				s := strValue(m.val)
+				s := viewValue(m.val)
 				switch m.key {
 				case "source_name":
 					r.SourceName = s
@@ -260,11 +261,11 @@ func parseGranularMarkings(val []byte) []GranularMarking {
 		for _, m := range objectMembers(v, buf[:0]) {
 			switch {
 			case m.key == "lang" && m.kind == jString:
-				g.Lang = strValue(m.val)
+				g.Lang = viewValue(m.val)
 			case m.key == "marking_ref" && m.kind == jString:
-				g.MarkingRef = strValue(m.val)
+				g.MarkingRef = viewValue(m.val)
 			case m.key == "selectors" && m.kind == jArray:
-				g.Selectors, _ = stringList(m.val)
+				g.Selectors, _ = viewListHeap(m.val)
 			}
 		}
 		out = append(out, g)
@@ -277,7 +278,7 @@ func stringMap(val []byte) map[string]string {
 	out := map[string]string{}
 	for _, m := range objectMembers(val, nil) {
 		if m.kind == jString {
-			out[m.key] = strValue(m.val)
+			out[m.key] = viewValue(m.val)
 		}
 	}
 	return out

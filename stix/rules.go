@@ -249,24 +249,29 @@ func (c *objCheck) checkMember(m *member) {
 		return
 	}
 	// Type-specific shapes.
-	if c.spec != nil && !c.spec.props[k] {
-		if !c.topLevel {
+	var pi *propInfo
+	if c.spec != nil {
+		pi = c.spec.info[k]
+		if pi == nil && !c.topLevel {
 			c.warnf(k, "custom-property", "%s is not a property of %s; custom properties should use an extension (§11.1)", k, c.typ)
 		}
 	}
-	if c.spec != nil && timestampProps[k] {
+	if pi == nil {
+		pi = &noInfo
+	}
+	if pi.timestamp {
 		c.checkTimestampProp(m, false)
 	}
-	if rule, ok := vocabs[c.typ+"."+k]; ok {
-		c.checkVocab(k, m, rule)
+	if pi.vocab != nil {
+		c.checkVocab(k, m, *pi.vocab)
 	}
 	switch {
 	case k == "hashes":
 		c.checkHashes(k, m)
 	case strings.HasSuffix(k, "_ref"):
-		c.checkRef(k, m, c.refAllowed(k), "")
+		c.checkRef(k, m, pi.refRule(), "")
 	case strings.HasSuffix(k, "_refs"):
-		c.checkRefList(k, m, c.refAllowed(k), "")
+		c.checkRefList(k, m, pi.refRule(), "")
 	case strings.HasSuffix(k, "_bin"):
 		if s, ok := c.strOf(k, m); ok {
 			if _, err := base64.StdEncoding.DecodeString(s); err != nil {
@@ -391,11 +396,12 @@ func (c *objCheck) checkStringList(k string, m *member) ([]string, bool) {
 // warning.
 type refRule func(targetType string) (ok, warnOnly bool)
 
-func (c *objCheck) refAllowed(k string) refRule {
-	if allowed, ok := refTargets[c.typ+"."+k]; ok {
-		return func(t string) (bool, bool) { return allowed[t], false }
+func (pi *propInfo) refRule() refRule {
+	if pi.refs == nil {
+		return nil
 	}
-	return nil
+	allowed := pi.refs
+	return func(t string) (bool, bool) { return allowed[t], false }
 }
 
 func (c *objCheck) checkIdentifierValue(k, id string, rule refRule, want string) {

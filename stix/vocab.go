@@ -18,6 +18,33 @@ type typeSpec struct {
 	class    objClass
 	required []string
 	props    map[string]bool
+	info     map[string]*propInfo // per property, built from the tables below
+}
+
+// propInfo gathers what the rules need about one property of one type, so that
+// checking a property costs one map lookup.
+type propInfo struct {
+	timestamp bool
+	vocab     *vocabRule
+	refs      map[string]bool // allowed target types of a _ref/_refs property
+}
+
+var noInfo propInfo
+
+func init() {
+	for t, ts := range specTypes {
+		ts.info = make(map[string]*propInfo, len(ts.props))
+		for p := range ts.props {
+			pi := &propInfo{timestamp: timestampProps[p]}
+			if r, ok := vocabs[t+"."+p]; ok {
+				pi.vocab = &r
+			}
+			if a, ok := refTargets[t+"."+p]; ok {
+				pi.refs = a
+			}
+			ts.info[p] = pi
+		}
+	}
 }
 
 func propSet(names ...string) map[string]bool {
