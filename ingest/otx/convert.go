@@ -529,11 +529,14 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 			rel("targets", a.id, v.id)
 		}
 	}
-	// What a detection-worthy indicator indicates: the malware and the adversary, or
-	// the techniques when the pulse names neither.
-	indicates := append([]ctxRef(nil), malware...)
-	if actor != nil {
-		indicates = append(indicates, *actor)
+	// What a detection-worthy indicator indicates: the malware families; without
+	// any, the adversary; without one, the techniques. The adversary is linked to
+	// the malware (uses) and the report lists everything, so the graph stays
+	// connected with one or two relationships per indicator, not one per context
+	// object.
+	indicates := malware
+	if len(indicates) == 0 && actor != nil {
+		indicates = []ctxRef{*actor}
 	}
 	if len(indicates) == 0 {
 		indicates = techniques

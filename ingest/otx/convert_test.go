@@ -266,17 +266,25 @@ func TestPulseMapping(t *testing.T) {
 		!slices.Contains(o.Context.ReportRefs, r["id"].(string)) {
 		t.Errorf("context: %+v", o.Context)
 	}
-	// indicates: from the indicator of an active value to the malware and group.
+	// indicates: from the indicator of an active value to the malware; the group
+	// uses the malware.
 	dn, _ := ingest.Normalize("domain", "evil-lure[.]example")
-	found := false
-	for _, rel := range find(t, b, "relationship") {
-		if rel["relationship_type"] == "indicates" && rel["source_ref"] == ingest.IndicatorID(dn) &&
-			rel["target_ref"] == "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c" {
-			found = true
+	has := func(typ, src, tgt string) bool {
+		for _, rel := range find(t, b, "relationship") {
+			if rel["relationship_type"] == typ && rel["source_ref"] == src && rel["target_ref"] == tgt {
+				return true
+			}
 		}
+		return false
 	}
-	if !found {
-		t.Error("no indicates relationship from the domain's indicator to APT28")
+	if !has("indicates", ingest.IndicatorID(dn), "malware--a7881f21-e978-4fe4-af56-92c9416a2616") {
+		t.Error("no indicates relationship from the domain's indicator to Cobalt Strike")
+	}
+	if !has("uses", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c", "malware--a7881f21-e978-4fe4-af56-92c9416a2616") {
+		t.Error("APT28 does not use Cobalt Strike")
+	}
+	if !has("uses", "malware--a7881f21-e978-4fe4-af56-92c9416a2616", "attack-pattern--7385dfaf-6886-4229-9ecd-6fd678040830") {
+		t.Error("Cobalt Strike does not use T1059")
 	}
 	// Sectors: identity class with industry-sector-ov.
 	secs := map[string]string{}
