@@ -1,0 +1,234 @@
+package recordedfuture
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ctibroker/ctibroker/ingest"
+)
+
+// Config is the provider-specific part of a Recorded Future feed
+// (FeedConfig.Options), one risk list per feed:
+//
+//	feeds:
+//	  - name: rf-ip-default
+//	    provider: recordedfuture
+//	    interval: 1h
+//	    detection_threshold: 65     # Risk at or above which a value gets an indicator
+//	    options:
+//	      entity: ip                # ip | domain | url | hash | vulnerability
+//	      list: default             # or a rule list such as recentCncServer
+//	      token_env: RF_API_TOKEN
+//
+// fusion_path (e.g. /public/opencti/default_ip.csv) downloads a fusion file
+// instead of the named list.
+type Config struct {
+	Entity      string        `yaml:"entity"`       // required
+	List        string        `yaml:"list"`         // default "default"
+	FusionPath  string        `yaml:"fusion_path"`  // a fusion file instead of list
+	TokenEnv    string        `yaml:"token_env"`    // required: the variable holding the API token
+	BaseURL     string        `yaml:"base_url"`     // empty: DefaultBaseURL
+	Timeout     time.Duration `yaml:"timeout"`      // one download; default DefaultListTimeout
+	MaxRetries  int           `yaml:"max_retries"`  // status retries; default ingest.HTTPClient's
+	BodyRetries int           `yaml:"body_retries"` // downloads cut off; default DefaultBodyRetries
+	BatchSize   int           `yaml:"batch_size"`   // rows per batch; default 1000
+	SpoolDir    string        `yaml:"spool_dir"`    // where the download is spooled; empty: os.TempDir()
+	MaxRelated  int           `yaml:"max_related"`  // see Options.MaxRelated
+}
+
+// Source pulls one risk list. A risk list is a full snapshot (Snapshot reports
+// true): the Runner diffs each pull against the previous one and withdraws the
+// values that vanished. Each pull spools the download to a temporary file while
+// hashing it, so the list is parsed only once it arrived complete; the cursor is
+// the list's SHA-256 and HTTP validators. A list answered 304, or whose digest
+// equals the previous pull's, emits no batch and leaves the previous snapshot in
+// force. A list without a single row is an error (the previous snapshot stays):
+// Recorded Future never publishes an empty default list, and withdrawing
+// everything on a glitch would be worse than waiting for the next pull.
+type Source struct {
+	Client     *Client
+	Entity     string
+	List       string // risk list name; empty: "default"
+	FusionPath string // a fusion file instead of List
+	BatchSize  int
+	SpoolDir   string
+	Convert    Options // Feed, Identity, TLP, Threshold, Attack, ...
+}
+
+var (
+	_ ingest.Source         = (*Source)(nil)
+	_ ingest.SnapshotSource = (*Source)(nil)
+)
+
+// Snapshot reports that each pull is the complete list.
+func (s *Source) Snapshot() bool { return true }
+
+// New builds a Source from a feed config (the registry's factory): Options
+// decodes into Config; the token comes from the environment variable token_env
+// names; DefaultTLP, DetectionThreshold, Attack and the feed name go to the
+// converter. Errors wrap ingest.ErrConfig and name the option. cmd may set
+// Convert.Identity on the result of NewSource.
+func New(cfg ingest.FeedConfig) (ingest.Source, error) { return NewSource(cfg) }
+
+// NewSource is New returning the concrete type.
+func NewSource(cfg ingest.FeedConfig) (*Source, error) {
+	var c Config
+	if err := cfg.DecodeOptions(&c); err != nil {
+		return nil, err
+	}
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("feed %q: options: %s: %s: %w", cfg.Name, field, fmt.Sprintf(format, a...), ingest.ErrConfig)
+	}
+	c.Entity = strings.ToLower(strings.TrimSpace(c.Entity))
+	if c.Entity == "" {
+		return nil, bad("entity", "required (%s)", strings.Join(Entities, ", "))
+	}
+	if !knownEntity(c.Entity) {
+		return nil, bad("entity", "%q is not one of %s", c.Entity, strings.Join(Entities, ", "))
+	}
+	if c.FusionPath != "" && !strings.HasPrefix(c.FusionPath, "/") {
+		return nil, bad("fusion_path", "%q does not start with /", c.FusionPath)
+	}
+	if c.FusionPath != "" && c.List != "" {
+		return nil, bad("list", "set either list or fusion_path")
+	}
+	if c.Timeout < 0 || c.BatchSize < 0 {
+		return nil, bad("timeout/batch_size", "negative")
+	}
+	token, err := cfg.Secret("token_env", c.TokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	hc := &ingest.HTTPClient{Client: defaultHTTP.Client, MaxRetries: c.MaxRetries}
+	s := &Source{
+		Client:     &Client{BaseURL: c.BaseURL, Token: token, HTTP: hc, ListTimeout: c.Timeout, BodyRetries: c.BodyRetries},
+		Entity:     c.Entity,
+		List:       c.List,
+		FusionPath: c.FusionPath,
+		BatchSize:  c.BatchSize,
+		SpoolDir:   c.SpoolDir,
+		Convert: Options{Feed: cfg.Name, TLP: cfg.DefaultTLP, Entity: c.Entity, List: c.List,
+			Threshold: cfg.DetectionThreshold, MaxRelated: c.MaxRelated, Attack: cfg.Attack},
+	}
+	if s.FusionPath != "" {
+		s.Convert.List = s.FusionPath
+	} else if s.Convert.List == "" {
+		s.Convert.List = "default"
+	}
+	if _, err := NewConverter(s.Convert); err != nil {
+		return nil, bad("default_tlp", "%v", err)
+	}
+	return s, nil
+}
+
+// cursor is the Source's state between pulls.
+type cursor struct {
+	SHA256 string `json:"sha256"`
+	Rows   int    `json:"rows"`
+	Validators
+}
+
+// ErrEmptyList is returned by Pull for a risk list without rows.
+var ErrEmptyList = errors.New("recordedfuture: risk list has no rows; previous snapshot kept")
+
+// Pull downloads the list (conditionally on the cursor's validators), and
+// unless it is unchanged emits it in batches of BatchSize rows; the last batch
+// carries the new cursor.
+func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.Batch) error) error {
+	var prev cursor
+	var warns []ingest.Warning
+	if len(cur) > 0 {
+		if err := json.Unmarshal(cur, &prev); err != nil {
+			warns = append(warns, ingest.Warning{Feed: s.Convert.Feed, Record: "cursor", Field: "cursor",
+				Msg: fmt.Sprintf("unreadable cursor (%v); downloading the whole list", err)})
+			prev = cursor{}
+		}
+	}
+	conv, err := NewConverter(s.Convert)
+	if err != nil {
+		return err
+	}
+	spool, err := os.CreateTemp(s.SpoolDir, "ctibroker-recordedfuture-*.csv")
+	if err != nil {
+		return fmt.Errorf("recordedfuture: spool: %w", err)
+	}
+	defer func() {
+		spool.Close()
+		os.Remove(spool.Name())
+	}()
+	h := sha256.New()
+	fill := func(r io.Reader) error { return spoolBody(spool, h, r) }
+	var val Validators
+	var notModified bool
+	what := s.Entity + " risk list " + s.Convert.List
+	if s.FusionPath != "" {
+		val, notModified, err = s.Client.FusionFile(ctx, s.FusionPath, prev.Validators, fill)
+	} else {
+		list := s.List
+		if list == "" {
+			list = "default"
+		}
+		val, notModified, err = s.Client.RiskList(ctx, s.Entity, list, prev.Validators, fill)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if notModified {
+		return nil // 304: the previous snapshot stays in force
+	}
+	next := cursor{SHA256: hex.EncodeToString(h.Sum(nil)), Validators: val}
+	if next.SHA256 == prev.SHA256 && len(warns) == 0 {
+		return nil // the same bytes as the last complete pull
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("recordedfuture: spool: %w", err)
+	}
+	values := 0
+	rows, err := ReadCSV(spool, conv, s.BatchSize, func() error {
+		objs, obs, w := conv.Flush()
+		values += len(obs)
+		w = append(warns, w...)
+		warns = nil
+		if len(objs)+len(obs)+len(w) == 0 {
+			return nil
+		}
+		return emit(ingest.Batch{Objects: objs, Observations: obs, Warnings: w})
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if rows == 0 {
+		return fmt.Errorf("%s: %w", what, ErrEmptyList)
+	}
+	if values == 0 && s.Entity != EntityVulnerability {
+		return fmt.Errorf("%s: none of its %d rows holds a valid value; previous snapshot kept", what, rows)
+	}
+	next.Rows = rows
+	b, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	return emit(ingest.Batch{Cursor: b})
+}
+
+// spoolBody copies a download into the spool file and the hash, starting over.
+func spoolBody(f *os.File, h hash.Hash, r io.Reader) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h.Reset()
+	_, err := io.Copy(io.MultiWriter(f, h), r)
+	return err
+}
