@@ -596,7 +596,7 @@ type Entity struct {
 			FirstSeen string `json:"firstSeen"`
 			LastSeen  string `json:"lastSeen"`
 		} `json:"timestamps"`
-		IntelCard       string           `json:"intelCard"`
+		IntelCard       string            `json:"intelCard"`
 		RelatedEntities []RelatedEntities `json:"relatedEntities"`
 	} `json:"data"`
 }

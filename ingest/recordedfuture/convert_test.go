@@ -121,12 +121,12 @@ func verdict(t testing.TB, o *ingest.Observation) map[string]any {
 func TestOddValues(t *testing.T) {
 	_, obs, warns := convert(t, "testdata/odd_values/input.csv", testOptions(nil))
 	for _, w := range []struct{ record, field string }{
-		{"line 2 (N/A)", "Name"},              // placeholder
-		{"line 3", "Name"},                    // missing
-		{"line 4 (0.0.0.0)", "Name"},          // placeholder address
-		{"line 5 (198.51.100.300)", "Name"},   // invalid IPv4
-		{"line 6 (198.51.100.24)", "Risk"},    // "high"
-		{"line 7 (198.51.100.25)", "Risk"},    // missing
+		{"line 2 (N/A)", "Name"},            // placeholder
+		{"line 3", "Name"},                  // missing
+		{"line 4 (0.0.0.0)", "Name"},        // placeholder address
+		{"line 5 (198.51.100.300)", "Name"}, // invalid IPv4
+		{"line 6 (198.51.100.24)", "Risk"},  // "high"
+		{"line 7 (198.51.100.25)", "Risk"},  // missing
 		{"line 8 (198.51.100.26)", "RiskString"},
 		{"line 9 (198.51.100.27)", "EvidenceDetails"}, // cut-off JSON
 		{"line 10 (198.51.100.28)", "EvidenceDetails"},
