@@ -11,8 +11,10 @@
 // timeouts). The database is Options.Database, else the URI path, else
 // "ctibroker". Open pings the primary (a clear error names the hosts when none
 // answers within Options.ConnectTimeout) and creates the missing indexes (a user
-// without the readWrite role gets an error saying so). For the guarantees below,
-// use the default primary read preference, or majority read and write concerns.
+// without the readWrite role gets an error saying so). The store always reads from
+// the primary, whatever the URI's readPreference, and refuses w=0: the watermark
+// below needs every read to see each write acknowledged before it. w=majority
+// (MongoDB's default) keeps acknowledged records through a failover.
 //
 // # Documents
 //

@@ -202,7 +202,7 @@ func TestOpenUnreachable(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Open took %s with a 300 ms timeout", d)
 	}
-	for _, bad := range []string{"http://x", "mongodb://", "mongodb://h:notaport/"} {
+	for _, bad := range []string{"http://x", "mongodb://", "mongodb://h:notaport/", "mongodb://" + addr + "/?w=0"} {
 		if _, err := Open(context.Background(), bad, Options{ConnectTimeout: 100 * time.Millisecond}); err == nil {
 			t.Errorf("Open(%q): no error", bad)
 		}

@@ -88,6 +88,9 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: store URI: %s", redactErr(err, uri))
 	}
+	if cs.WNumberSet && cs.WNumber == 0 {
+		return nil, errors.New("mongo: store URI: w=0 (unacknowledged writes) cannot guarantee the visibility watermark; use w=1 or w=majority")
+	}
 	dbName := opt.Database
 	if dbName == "" {
 		dbName = cs.Database
@@ -104,7 +107,10 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connecting to %s: %s", hosts, redactErr(err, uri))
 	}
-	s := &Store{client: client, db: client.Database(dbName), opt: opt}
+	// Reads go to the primary whatever the URI's read preference: the watermark
+	// protocol needs each read to see every write acknowledged before it.
+	db := client.Database(dbName, options.Database().SetReadPreference(readpref.Primary()))
+	s := &Store{client: client, db: db, opt: opt}
 	pctx, cancel := context.WithTimeout(ctx, opt.ConnectTimeout)
 	defer cancel()
 	if err := client.Ping(pctx, readpref.Primary()); err != nil {
