@@ -6,7 +6,7 @@
 //
 //	testserver [-listen 127.0.0.1:0] [-dir DIR] [-log FILE]
 //
-// Once the listener accepts connections it prints one line on stdout, the
+// Once the server answers a ping over the wire protocol it prints one line on stdout, the
 // mongodb:// URI to connect to, then serves until SIGTERM or SIGINT, when it closes
 // the listener and the SQLite databases and exits 0. Without -dir it keeps its data
 // in a temporary directory it removes on exit. start.sh and stop.sh beside this
@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
 func main() {
@@ -96,9 +98,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 
-	// MongoDBURI blocks until the TCP listener is bound.
+	// MongoDBURI blocks until the TCP listener is bound; then the URI is printed only
+	// once the server answers a ping.
 	uri := f.MongoDBURI()
-	if err := waitDial(ctx, uri); err != nil {
+	if err := waitReady(ctx, uri); err != nil {
 		stop()
 		<-done
 		return err
@@ -108,6 +111,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 		_ = s.Sync()
 	}
 	return <-done
+}
+
+// waitReady waits until the server answers a ping over the MongoDB wire protocol
+// (FerretDB's own dependency, the v1 driver, does the talking).
+func waitReady(ctx context.Context, uri string) error {
+	if err := waitDial(ctx, uri); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := mongo.Connect(pctx, options.Client().ApplyURI(uri))
+	if err != nil {
+		return err
+	}
+	defer c.Disconnect(context.Background())
+	if err := c.Ping(pctx, nil); err != nil {
+		return fmt.Errorf("%s does not answer ping: %w", uri, err)
+	}
+	return nil
 }
 
 // waitDial waits until a TCP connection to the URI's host succeeds.

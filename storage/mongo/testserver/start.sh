@@ -34,7 +34,7 @@ fi
 pid=$!
 echo "$pid" >"$state/pid"
 
-# The server prints its URI only after a TCP connection to it succeeded.
+# The server prints its URI only after it answered a ping.
 for _ in $(seq 1 600); do
 	if [ -s "$state/uri" ]; then
 		break
