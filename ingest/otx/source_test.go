@@ -493,3 +493,49 @@ func TestNewConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExportEndpoint pulls /api/v1/indicators/export, replaying the real export
+// page (../shared) and an empty second page: export records become
+// detection-worthy observations; the next cycle asks from this pull's start.
+func TestExportEndpoint(t *testing.T) {
+	page1, err := os.ReadFile(shared(t, "testdata/providers/otx/indicators_export_page1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newOTXServer(t, 1)
+	srv.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path != "/api/v1/indicators/export" {
+			http.NotFound(w, r)
+		} else if r.URL.Query().Get("page") == "2" {
+			w.Write([]byte(`{"results": [], "count": 40359, "previous": null, "next": null}`))
+		} else {
+			w.Write(page1)
+		}
+		return true
+	}
+	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	defer store.Close()
+	start := time.Now().UTC()
+	st, err := runFeed(t, store, feedConfig(t, srv.URL, "  endpoint: export\n  export_types: [hostname, IPv4]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.log()
+	if len(reqs) != 2 || !strings.HasPrefix(reqs[0], "/api/v1/indicators/export?") || !strings.Contains(reqs[0], "types=hostname%2CIPv4") {
+		t.Fatalf("requests %v", reqs)
+	}
+	if st.Observations != 2 {
+		t.Errorf("stats %v", st)
+	}
+	ind, err := store.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{Types: []string{"indicator"}})
+	if err != nil || len(ind.Records) != 2 {
+		t.Fatalf("indicators: %v %v", ind, err)
+	}
+	state, _ := store.FeedState(context.Background(), "otx-test")
+	var c map[string]string
+	json.Unmarshal(state.Cursor, &c)
+	since, err := time.Parse(time.RFC3339, c["since"])
+	if err != nil || since.After(start) || start.Sub(since) > 2*time.Minute {
+		t.Errorf("cursor %s, pull started %s", state.Cursor, start)
+	}
+}
