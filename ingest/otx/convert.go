@@ -998,3 +998,62 @@ func Settle(b *ingest.Batch) {
 	}
 	b.Observations = kept
 }
+
+// DecodeIndicators streams a page of /api/v1/pulses/{id}/indicators
+// ({"results": [indicator…], "next": …}) from r, calling fn for each indicator,
+// and returns the next page's URL ("" on the last page).
+func DecodeIndicators(r io.Reader, fn func(*Indicator) error) (string, error) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		if err != nil {
+			return "", fmt.Errorf("otx indicators: %w", eofErr(err))
+		}
+		return "", fmt.Errorf("otx indicators: want a JSON object")
+	}
+	next := ""
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", fmt.Errorf("otx indicators: %w", eofErr(err))
+		}
+		switch key, _ := tok.(string); key {
+		case "results":
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				if err != nil {
+					return "", fmt.Errorf("otx indicators: results: %w", eofErr(err))
+				}
+				return "", fmt.Errorf("otx indicators: results: want an array")
+			}
+			for i := 0; dec.More(); i++ {
+				var ind Indicator
+				if err := dec.Decode(&ind); err != nil {
+					return "", fmt.Errorf("otx indicators: results[%d]: %w", i, eofErr(err))
+				}
+				if err := fn(&ind); err != nil {
+					return "", err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return "", fmt.Errorf("otx indicators: %w", eofErr(err))
+			}
+		case "next":
+			var n *string
+			if err := dec.Decode(&n); err != nil {
+				return "", fmt.Errorf("otx indicators: next: %w", eofErr(err))
+			}
+			if n != nil {
+				next = *n
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return "", fmt.Errorf("otx indicators: %s: %w", key, eofErr(err))
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return "", fmt.Errorf("otx indicators: %w", eofErr(err))
+	}
+	return next, nil
+}

@@ -213,6 +213,11 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 			var err error
 			info, err = DecodePage(r, kind,
 				func(p *Pulse) error {
+					if p.MoreIndicators {
+						if err := s.allIndicators(ctx, p); err != nil {
+							return err
+						}
+					}
 					conv.AddPulse(&b, p)
 					if t, err := ParseTime(p.Modified); err == nil {
 						if ts := t.Format(time.RFC3339Nano); high == "" || laterThan(ts, high) {
@@ -276,4 +281,44 @@ func laterThan(a, b string) bool {
 	ta, err1 := time.Parse(time.RFC3339Nano, a)
 	tb, err2 := time.Parse(time.RFC3339Nano, b)
 	return err1 == nil && (err2 != nil || ta.After(tb))
+}
+
+// allIndicators replaces the indicators of a pulse that has more than the page
+// listed (more_indicators) with all of them, from
+// /api/v1/pulses/{id}/indicators. A failure other than a cancelled context
+// leaves the pulse as it was (the converter warns about it).
+func (s *Source) allIndicators(ctx context.Context, p *Pulse) error {
+	q := url.Values{}
+	q.Set("limit", "500")
+	q.Set("include_inactive", "1")
+	ref := "/api/v1/pulses/" + url.PathEscape(p.ID) + "/indicators?" + q.Encode()
+	var all []Indicator
+	for ref != "" {
+		var page []Indicator
+		var next string
+		err := s.Client.Get(ctx, ref, func(r io.Reader) error {
+			page = page[:0]
+			var err error
+			next, err = DecodeIndicators(r, func(ind *Indicator) error {
+				page = append(page, *ind)
+				return nil
+			})
+			return err
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			return nil
+		}
+		all = append(all, page...)
+		ref = next
+		if next != "" {
+			if _, err := s.Client.URL(next); err != nil {
+				return nil
+			}
+		}
+	}
+	p.Indicators, p.MoreIndicators = all, false
+	return nil
 }

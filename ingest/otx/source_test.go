@@ -539,3 +539,36 @@ func TestExportEndpoint(t *testing.T) {
 		t.Errorf("cursor %s, pull started %s", state.Cursor, start)
 	}
 }
+
+// TestMoreIndicators: a pulse listing only part of its indicators
+// (more_indicators) gets all of them from /api/v1/pulses/{id}/indicators,
+// paged.
+func TestMoreIndicators(t *testing.T) {
+	p := pulse(1, "2025-01-01T00:00:00", 1)
+	p["more_indicators"] = true
+	all := pulse(1, "2025-01-01T00:00:00", 3)["indicators"].([]map[string]any)
+	srv := newOTXServer(t, 10, p)
+	srv.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path != "/api/v1/pulses/"+p["id"].(string)+"/indicators" {
+			return false
+		}
+		var body []byte
+		if r.URL.Query().Get("page") == "2" {
+			body, _ = json.Marshal(map[string]any{"results": all[2:], "count": 3, "next": nil, "previous": "x"})
+		} else {
+			body, _ = json.Marshal(map[string]any{"results": all[:2], "count": 3, "previous": nil,
+				"next": srv.URL + r.URL.Path + "?limit=500&include_inactive=1&page=2"})
+		}
+		w.Write(body)
+		return true
+	}
+	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	defer store.Close()
+	st, err := runFeed(t, store, feedConfig(t, srv.URL, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Observations != 3 || st.Warnings != 0 || len(srv.log()) != 3 {
+		t.Errorf("stats %v after requests %v", st, srv.log())
+	}
+}
