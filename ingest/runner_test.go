@@ -76,7 +76,7 @@ func observations(prefix string, n int, detect bool) []ingest.Observation {
 	out := make([]ingest.Observation, n)
 	for i := range out {
 		out[i] = ingest.Observation{Type: "domain", Value: fmt.Sprintf("%s%d[.]example", prefix, i), Detect: detect,
-			Verdict: json.RawMessage(`{"score":90}`), Context: ingest.Context{Malware: []string{"Emotet"}}}
+			Verdict: json.RawMessage(`{"score":90}`), Context: ingest.Context{Labels: []string{"c2"}}}
 	}
 	return out
 }
@@ -219,7 +219,7 @@ func TestRunNewThenUnchanged(t *testing.T) {
 		Share   string          `json:"share"`
 	}
 	if err := json.Unmarshal(prov[0].Verdict, &pv); err != nil || !pv.Detect || string(pv.Verdict) != `{"score":90}` ||
-		pv.Context.Malware[0] != "Emotet" || pv.Share != ingest.ShareInternal {
+		pv.Context.Labels[0] != "c2" || pv.Share != ingest.ShareInternal {
 		t.Fatalf("provenance verdict %s: %+v %v", prov[0].Verdict, pv, err)
 	}
 }
