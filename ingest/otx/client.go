@@ -39,6 +39,7 @@ type HTTPError struct {
 	Body   string // the first bytes of the body
 }
 
+// Error describes the status, with a hint for authentication failures.
 func (e *HTTPError) Error() string {
 	hint := ""
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {

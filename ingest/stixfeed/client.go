@@ -43,6 +43,7 @@ type HTTPError struct {
 	Body   string
 }
 
+// Error describes the status, with a hint for authentication failures.
 func (e *HTTPError) Error() string {
 	hint := ""
 	switch e.Status {
