@@ -461,7 +461,6 @@ func (c *Converter) Add(record string, d *Document) {
 			ctx.CVEs = appendUnique(ctx.CVEs, cve)
 		}
 	}
-	var targets []string // context objects the value's indicator indicates
 	sources := map[string]bool{}
 	for i, b := range d.Blacklist {
 		field := fmt.Sprintf("blacklist[%d]", i)
@@ -497,33 +496,30 @@ func (c *Converter) Add(record string, d *Document) {
 				c.warn(rec, ef, "unknown ATT&CK id %q", er.ExternalID)
 				continue
 			}
+			if !relatable[ref.Type] {
+				c.warn(rec, ef, "ATT&CK id %q names a %s, which an indicator cannot indicate", er.ExternalID, ref.Type)
+				continue
+			}
 			// The id as given, and where it was revoked its replacement.
 			ctx.AttackIDs = appendUnique(appendUnique(ctx.AttackIDs, id), ref.ExternalID)
-			if relatable[ref.Type] {
-				targets = appendUnique(targets, ref.ID)
-			}
 		}
 		desc := cleanText(b.Description)
 		ref, inAttack, ok := c.family(desc, src, tags)
 		if !ok {
 			continue
 		}
+		// The Runner (and ingest.Author) turn the names into indicates
+		// relationships to ATT&CK software or to malware objects of their own.
 		ctx.Malware = appendUnique(ctx.Malware, desc)
 		if inAttack {
 			ctx.AttackIDs = appendUnique(ctx.AttackIDs, ref.ExternalID)
-			targets = appendUnique(targets, ref.ID)
-			continue
 		}
-		id := ingest.ContextID("malware", desc)
-		if _, ok := c.objs[id]; !ok {
-			c.objs[id] = &stix.Malware{Common: c.common("malware", id), Name: desc, IsFamily: true}
-		}
-		targets = appendUnique(targets, id)
 	}
 	for _, cve := range ctx.CVEs {
 		id := ingest.ContextID("vulnerability", cve)
 		if _, ok := c.objs[id]; !ok {
 			co := c.common("vulnerability", id)
+			co.ObjectMarkingRefs = nil // a CVE is public knowledge, shared by every feed naming it
 			co.ExternalReferences = []stix.ExternalReference{{SourceName: "cve", ExternalID: cve}}
 			c.objs[id] = &stix.Vulnerability{Common: co, Name: cve}
 		}
@@ -535,12 +531,6 @@ func (c *Converter) Add(record string, d *Document) {
 	for _, v := range vals {
 		c.obs = append(c.obs, ingest.Observation{Feed: c.opts.Feed, Type: v.Kind(), Value: v.Value, Verdict: native,
 			Detect: detect, Revoked: revoked, Seen: seen, Context: ctx})
-		if detect {
-			ind := ingest.IndicatorID(v)
-			for _, t := range targets {
-				c.relate("indicates", ind, t)
-			}
-		}
 	}
 	if d.Type == "hostname" && len(vals) == 1 {
 		host := ingest.ObservableID(vals[0])

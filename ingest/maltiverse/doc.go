@@ -2,9 +2,11 @@
 // downloads polled in overlapping relative windows with de-duplication, the
 // lookups /ip/, /hostname/, /url/{sha256}, /sample/ and /email/, and the
 // conversion of IoC documents (ip, hostname, url, sample, email) into
-// observations, context objects (malware families, ATT&CK links, CVEs, resolved
-// addresses) and warnings, following DESIGN.md: ctibroker authors the indicators
-// from the observations; Maltiverse is an identity; its native fields travel in a
+// observations whose Context names the malware families and ATT&CK ids of the
+// blacklist entries (the Runner, or ingest.Author, authors the indicators and
+// their indicates relationships from them), context objects (CVEs as
+// vulnerabilities, DNS resolutions) and warnings, following DESIGN.md.
+// Maltiverse is an identity; its native fields travel in a
 // property extension (ExtensionID) carried as each observation's verdict; feeds
 // default to share internal and TLP amber.
 //

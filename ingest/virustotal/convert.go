@@ -563,6 +563,10 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 	}
 
 	ctx := ingest.Context{TLP: c.opts.TLP}
+	// Malware families and actors go into the observation's Context: the Runner
+	// (and ingest.Author) author the indicates relationships to ATT&CK or to
+	// ContextID objects. Campaigns, which Context has no list for, are related
+	// here.
 	var targets []string
 	for _, t := range a.Tags {
 		if t = strings.ToLower(cleanText(t)); t != "" {
@@ -585,7 +589,7 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 			for _, f := range strings.Split(fams, "/") {
 				if f = strings.TrimSpace(f); f != "" && strings.ContainsFunc(f, unicode.IsLetter) {
 					ctx.Malware = appendUnique(ctx.Malware, f)
-					targets = appendUnique(targets, c.malware(f))
+					c.attackName(&ctx, f, "malware", "tool")
 				}
 			}
 		}
@@ -608,10 +612,10 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 			switch {
 			case strings.HasPrefix(s.ID, "malware--"):
 				ctx.Malware = appendUnique(ctx.Malware, name)
-				targets = appendUnique(targets, c.malware(name))
+				c.attackName(&ctx, name, "malware", "tool")
 			case strings.HasPrefix(s.ID, "threat-actor--"):
 				ctx.Actors = appendUnique(ctx.Actors, name)
-				targets = appendUnique(targets, c.group(name))
+				c.attackName(&ctx, name, "intrusion-set")
 			case strings.HasPrefix(s.ID, "campaign--"):
 				targets = appendUnique(targets, c.campaign(name))
 			}
@@ -621,22 +625,18 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 		switch coll.kind {
 		case "malware":
 			ctx.Malware = appendUnique(ctx.Malware, coll.name)
+			c.attackName(&ctx, coll.name, "malware", "tool")
 		case "intrusion-set":
 			ctx.Actors = appendUnique(ctx.Actors, coll.name)
+			c.attackName(&ctx, coll.name, "intrusion-set")
+		case "campaign":
+			targets = appendUnique(targets, coll.id)
 		case "vulnerability":
 			ctx.CVEs = appendUnique(ctx.CVEs, coll.name)
-		}
-		if coll.kind != "vulnerability" {
-			targets = appendUnique(targets, coll.id)
 		}
 	}
 	for _, cve := range ctx.CVEs {
 		c.vulnerability(cve, "")
-	}
-	for i := range targets {
-		if r, ok := c.attackOf(targets[i]); ok {
-			ctx.AttackIDs = appendUnique(ctx.AttackIDs, r)
-		}
 	}
 	seen := epoch(a.LastAnalysisDate)
 	if ca != nil && ca.NotificationDate > 0 {
@@ -694,42 +694,15 @@ func (c *Converter) ipSCO(v ingest.Value) stix.Object {
 	return &stix.IPv6Addr{Common: stix.Common{Type: v.Type, SpecVersion: stix.SpecVersion, ID: id}, Value: v.Value}
 }
 
-// attackOf returns the ATT&CK id of a MITRE object id, when the index knows it.
-func (c *Converter) attackOf(id string) (string, bool) {
+// attackName adds the ATT&CK id of name to ctx when the index knows it as one of
+// types.
+func (c *Converter) attackName(ctx *ingest.Context, name string, types ...string) {
 	if c.opts.Attack == nil {
-		return "", false
+		return
 	}
-	r, ok := c.opts.Attack.Object(id)
-	if !ok {
-		return "", false
+	if r, ok := c.opts.Attack.ResolveName(name, types...); ok {
+		ctx.AttackIDs = appendUnique(ctx.AttackIDs, r.ExternalID)
 	}
-	return r.ExternalID, true
-}
-
-// malware returns the id of the malware family name: ATT&CK software when the
-// name resolves, else ctibroker's malware object (added).
-func (c *Converter) malware(name string) string {
-	if c.opts.Attack != nil {
-		if r, ok := c.opts.Attack.ResolveName(name, "malware", "tool"); ok {
-			return r.ID
-		}
-	}
-	id := ingest.ContextID("malware", name)
-	c.put(&stix.Malware{Common: c.common("malware", id, false), Name: name, IsFamily: true})
-	return id
-}
-
-// group returns the id of a threat actor name: an ATT&CK group when it resolves,
-// else ctibroker's intrusion set (added).
-func (c *Converter) group(name string) string {
-	if c.opts.Attack != nil {
-		if r, ok := c.opts.Attack.ResolveName(name, "intrusion-set"); ok {
-			return r.ID
-		}
-	}
-	id := ingest.ContextID("intrusion-set", name)
-	c.put(&stix.IntrusionSet{Common: c.common("intrusion-set", id, false), Name: name})
-	return id
 }
 
 func (c *Converter) campaign(name string) string {

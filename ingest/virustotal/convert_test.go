@@ -76,7 +76,7 @@ func TestGolden(t *testing.T) {
 			if !bytes.Equal(append(again, '\n'), got) {
 				t.Error("a second conversion of the same input gave other bytes")
 			}
-			checkValid(t, MustIngestBundle(t, objs, obs))
+			checkValid(t, MustIngestBundle(t, ix, objs, obs))
 		})
 	}
 }
@@ -120,6 +120,28 @@ func objectByID(objs []stix.Object, id string) stix.Object {
 		}
 	}
 	return nil
+}
+
+// mustAuthor returns what ctibroker authors for obs (ingest.Author, as convert
+// does), relationships decoded.
+func mustAuthor(t *testing.T, ix *attack.Index, obs []ingest.Observation) []stix.Object {
+	t.Helper()
+	cfg := ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix}
+	authored, _, err := ingest.Author(cfg, testIdentity, testTime, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []stix.Object
+	for _, o := range authored {
+		if o.Type == "relationship" {
+			var r stix.Relationship
+			if err := json.Unmarshal(o.JSON, &r); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, &r)
+		}
+	}
+	return out
 }
 
 func hasRel(objs []stix.Object, typ, src, tgt string) bool {
@@ -169,6 +191,7 @@ func TestOddValues(t *testing.T) {
 func TestStreamAndGTI(t *testing.T) {
 	ix := MustAttackSample(t)
 	objs, obs, _ := convertFile(t, "testdata/ioc_stream_page/input.json", testOptions(ix))
+	objs = append(objs, mustAuthor(t, ix, obs)...)
 	// A hunting match with 1 of 70 engines is detection-worthy (own rule); both
 	// hashes are observed, the MD5 lower-cased.
 	for _, v := range []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "098f6bcd4621d373cade4e832627b4f6"} {
@@ -293,7 +316,7 @@ func TestRealPayloads(t *testing.T) {
 					t.Errorf("autonomous system %d: %+v", int64(a["asn"].(float64)), got)
 				}
 			}
-			checkValid(t, MustIngestBundle(t, objs, obs))
+			checkValid(t, MustIngestBundle(t, ix, objs, obs))
 		})
 	}
 	t.Run("gti_collection_malware_family", func(t *testing.T) {
@@ -328,7 +351,7 @@ func TestRealPayloads(t *testing.T) {
 		if n != len(industries) {
 			t.Errorf("%d of %d targeted industries related", n, len(industries))
 		}
-		checkValid(t, MustIngestBundle(t, objs, obs))
+		checkValid(t, MustIngestBundle(t, ix, objs, obs))
 	})
 	t.Run("gti_attack_technique", func(t *testing.T) {
 		path := filepath.Join(dir, "gti_attack_technique_T1482_debugwrapped.json")

@@ -3,10 +3,13 @@
 // per-minute and daily request budgets, lookups of files, URLs, domains, IP
 // addresses, collections and ATT&CK techniques, and the conversion of those
 // objects into observations (the value, its native verdict: last_analysis_stats,
-// reputation, threat_severity, GTI assessment, popular_threat_classification),
-// context objects (malware families, intrusion sets, campaigns, vulnerabilities,
-// targeted sectors, ATT&CK links, DNS resolutions, autonomous systems) and
-// warnings, following DESIGN.md: ctibroker authors the indicators; VirusTotal is
+// reputation, threat_severity, GTI assessment, popular_threat_classification; a
+// Context naming malware families and actors, from which the Runner or
+// ingest.Author authors the indicates relationships), context objects (GTI
+// collections as malware families, intrusion sets, campaigns and
+// vulnerabilities with their targeted sectors and ATT&CK techniques; DNS
+// resolutions; autonomous systems) and warnings, following DESIGN.md: ctibroker
+// authors the indicators; VirusTotal is
 // an identity; native fields travel in a property extension (ExtensionID) carried
 // as each observation's verdict; feeds default to share internal and TLP amber.
 //

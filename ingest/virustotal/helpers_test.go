@@ -83,16 +83,16 @@ func (b *batchSource) Pull(ctx context.Context, cur ingest.Cursor, emit func(ing
 	return nil
 }
 
-// MustIngestBundle runs converted output through the real Runner into a fresh
-// embedded store and returns every stored object version as one bundle's objects,
+// MustIngestBundle runs converted output through the real Runner (with the
+// ATT&CK index ix) into a fresh embedded store and returns every stored object version as one bundle's objects,
 // so the bundle holds what ctibroker publishes: the provider's context objects
 // and the indicators, observables and based-on relationships authored for the
 // observations.
-func MustIngestBundle(t testing.TB, objs []stix.Object, obs []ingest.Observation) []json.RawMessage {
+func MustIngestBundle(t testing.TB, ix *attack.Index, objs []stix.Object, obs []ingest.Observation) []json.RawMessage {
 	t.Helper()
 	s := MustStore(t)
 	r := &ingest.Runner{Store: s, Now: func() time.Time { return testTime }, Identity: testIdentity}
-	cfg := ingest.FeedConfig{Name: "vt", Provider: "virustotal"}
+	cfg := ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

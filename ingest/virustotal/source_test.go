@@ -1,0 +1,206 @@
+package virustotal_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/virustotal"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// mustFeed builds a virustotal feed through the registry, as cmd does, pointed at
+// the stand-in, on the fake clock.
+func mustFeed(t testing.TB, s *stream, c *clock, extra string) *ingest.Feed {
+	t.Helper()
+	var cfg ingest.FeedConfig
+	doc := fmt.Sprintf("name: vt\nprovider: virustotal\ndetection_threshold: 20\noptions:\n  api_key_env: VT_KEY\n  base_url: %s/api/v3\n  filter: \"origin:hunting\"\n  limit: 2\n  backoff: 1s\n%s", s.srv.URL, extra)
+	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Getenv = func(k string) string {
+		if k == "VT_KEY" {
+			return "test-key"
+		}
+		return ""
+	}
+	cfg.Attack = MustAttackSample(t)
+	reg := ingest.NewRegistry()
+	if err := reg.Register("virustotal", virustotal.New); err != nil {
+		t.Fatal(err)
+	}
+	f, err := reg.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := f.Source.(*virustotal.Source)
+	src.Client.Now, src.Client.Sleep = c.now, c.sleep
+	src.Convert.Identity = testIdentity
+	return f
+}
+
+func TestNewConfigErrors(t *testing.T) {
+	for name, opts := range map[string]string{
+		"unset key":      "options:\n  api_key_env: NOT_SET\n",
+		"limit":          "options:\n  api_key_env: K\n  limit: 100\n",
+		"base url":       "options:\n  api_key_env: K\n  base_url: \"ftp://x\"\n",
+		"unknown option": "options:\n  api_key_env: K\n  filters: x\n",
+		"budget":         "options:\n  api_key_env: K\n  requests_per_day: -5\n",
+	} {
+		var cfg ingest.FeedConfig
+		if err := yaml.Unmarshal([]byte("name: vt\nprovider: virustotal\n"+opts), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Getenv = func(k string) string {
+			if k == "K" {
+				return "key"
+			}
+			return ""
+		}
+		if _, err := virustotal.New(cfg); err == nil || !strings.Contains(err.Error(), `feed "vt"`) {
+			t.Errorf("%s: got %v, want an error naming the feed", name, err)
+		}
+	}
+}
+
+type runner struct {
+	t     *testing.T
+	store *storageStore
+	clock *clock
+	feed  *ingest.Feed
+}
+
+type storageStore = ingest.Store
+
+func (r *runner) run() *ingest.Stats {
+	r.t.Helper()
+	ru := &ingest.Runner{Store: *r.store, Now: r.clock.now, Identity: testIdentity}
+	st, err := ru.Run(context.Background(), r.feed)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return st
+}
+
+func cursorOf(t *testing.T, s ingest.Store) map[string]any {
+	t.Helper()
+	st, err := s.FeedState(context.Background(), "vt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(st.Cursor, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestPullQuotaAndCursor pulls the IoC stream through the real Runner on the
+// embedded store with a daily budget of 3 requests: the first run stops cleanly
+// with a warning after 3 pages, a second run the same day makes no request, the
+// next day the pull resumes from the saved page cursor and reaches the end; new
+// notifications are then fetched with a date filter from the newest one taken,
+// those at that very date de-duplicated by notification id.
+func TestPullQuotaAndCursor(t *testing.T) {
+	s := newStream(t)
+	base := testTime.Unix()
+	s.add(t, base, base+10, base+20, base+30, base+40, base+50, base+60, base+70, base+80, base+80) // 10 items, 5 pages of 2
+	c := &clock{t: testTime.Add(time.Hour)}
+	var st ingest.Store = MustStore(t)
+	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_day: 3\n  requests_per_minute: 2\n")}
+
+	st1 := r.run()
+	if st1.Warnings != 1 || st1.Batches != 4 || len(s.log()) != 3 {
+		t.Fatalf("first run: %+v after %d requests", st1, len(s.log()))
+	}
+	if w := c.waits(); len(w) != 1 || w[0] != time.Minute {
+		t.Errorf("per-minute waits %v, want one of 1m", w)
+	}
+	cur := cursorOf(t, st)
+	if cur["page"] != "6" || cur["used"] != 3.0 || cur["filter"] != "origin:hunting" {
+		t.Errorf("cursor after the budget ran out: %v", cur)
+	}
+	st2 := r.run()
+	if st2.Warnings != 1 || len(s.log()) != 3 || st2.Observations != 0 {
+		t.Errorf("second run the same day: %+v, %d requests", st2, len(s.log()))
+	}
+	c.t = c.t.Add(24 * time.Hour)
+	st3 := r.run()
+	if st3.Warnings != 0 || len(s.log()) != 5 || s.log()[3].URL.Query().Get("cursor") != "6" {
+		t.Fatalf("next day: %+v, %d requests", st3, len(s.log()))
+	}
+	// Every item once: 10 notifications; files carry 3 hashes.
+	if total := st1.Observations + st3.Observations; total != 16 {
+		t.Errorf("%d observations in all, want 16", total)
+	}
+	cur = cursorOf(t, st)
+	if cur["since"] != float64(base+80) || cur["page"] != nil || len(cur["ids"].([]any)) != 2 {
+		t.Errorf("cursor at the end of the pass: %v", cur)
+	}
+	// Two new notifications, one at the watermark's second.
+	s.add(t, base+80, base+95)
+	c.t = c.t.Add(24 * time.Hour) // a fresh daily budget
+	st4 := r.run()
+	q := s.log()[5].URL.Query()
+	wantFilter := "origin:hunting date:" + time.Unix(base+80, 0).UTC().Format("2006-01-02T15:04:05") + "+"
+	if q.Get("filter") != wantFilter || q.Get("cursor") != "" {
+		t.Errorf("new pass asked %q, want filter %q", q.Encode(), wantFilter)
+	}
+	if st4.Observations != 2 || st4.Warnings != 0 {
+		t.Errorf("new pass observed %d values, want 2 (the two new, not the two at the watermark again)", st4.Observations)
+	}
+	page, err := st.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := make([]json.RawMessage, len(page.Records))
+	for i, rec := range page.Records {
+		objs[i] = rec.JSON
+	}
+	checkValid(t, objs)
+}
+
+// TestPullFailures: 429 and 5xx are retried within the pull; an expired page
+// cursor restarts the pass from its watermark with a warning; an error that
+// outlasts the retries fails the run, and the next run resumes from the cursor
+// of the last page made durable.
+func TestPullFailures(t *testing.T) {
+	s := newStream(t)
+	base := testTime.Unix()
+	s.add(t, base, base+1, base+2, base+3, base+4, base+5)
+	c := &clock{t: testTime.Add(time.Hour)}
+	var st ingest.Store = MustStore(t)
+	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n  max_retries: 2\n")}
+	s.fail("", "503", "503", "503") // page 1 fine, page 2 fails three times
+	ru := &ingest.Runner{Store: st, Now: c.now, Identity: testIdentity}
+	st1, err := ru.Run(context.Background(), r.feed)
+	if err == nil || st1.Batches != 1 {
+		t.Fatalf("run with a failing page: %v, %+v", err, st1)
+	}
+	if cursorOf(t, st)["page"] != "2" {
+		t.Errorf("cursor after the failure: %v", cursorOf(t, st))
+	}
+	s.fail("badcursor", "429:3", "cut")
+	st2 := r.run()
+	if st2.Warnings != 1 {
+		t.Errorf("expired cursor: %+v", st2)
+	}
+	// The pass restarted from its watermark (the stream's start): all 6
+	// notifications, 10 values (files carry 3 hashes).
+	if st1.Observations != 4 || st2.Observations != 10 {
+		t.Errorf("observed %d then %d values, want 4 then 10", st1.Observations, st2.Observations)
+	}
+	// Backoff 1s and 2s for the failing page, then Retry-After 3s, then the second backoff step (2s) after the cut.
+	if w := fmt.Sprint(c.waits()); w != "[1s 2s 3s 2s]" {
+		t.Errorf("waits %s", w)
+	}
+	if cur := cursorOf(t, st); cur["page"] != nil || cur["since"] != float64(base+5) {
+		t.Errorf("cursor %v", cur)
+	}
+}
