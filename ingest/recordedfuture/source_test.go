@@ -1,0 +1,237 @@
+package recordedfuture_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/recordedfuture"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// listCSV writes an IP risk list of the given (value, risk) rows in RF's format.
+func listCSV(t testing.TB, rows [][2]string) []byte {
+	t.Helper()
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write([]string{"Name", "Risk", "RiskString", "EvidenceDetails"})
+	for _, r := range rows {
+		ev := fmt.Sprintf(`{"EvidenceDetails": [{"Rule": "Current C&C Server", "CriticalityLabel": "Very Malicious", "EvidenceString": "1 sighting on 1 source.", "Sources": ["b5tNVA"], "Timestamp": "2026-03-10T04:12:00.000Z", "Name": "recentCncServer", "MitigationString": "", "Criticality": 4.0}]}`)
+		w.Write([]string{r[0], r[1], "1/64", ev})
+	}
+	w.Flush()
+	return []byte(b.String())
+}
+
+func feedConfig(t testing.TB, srvURL, options string) ingest.FeedConfig {
+	t.Helper()
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(options+"\nbase_url: "+srvURL+"\nbatch_size: 2\n"), &node); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingest.FeedConfig{Name: "rf-ip", Provider: recordedfuture.Provider, Options: *node.Content[0],
+		Getenv: func(k string) string {
+			if k == "RF_TOKEN" {
+				return testToken
+			}
+			return ""
+		}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// indicator returns the stored versions of value's indicator, oldest first.
+func indicatorVersions(t testing.TB, s storage.Store, value string) []map[string]any {
+	t.Helper()
+	v, err := ingest.Normalize("ip", value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.GetObject(context.Background(), ingest.DefaultPool, ingest.IndicatorID(v), storage.Filter{Versions: []string{storage.VersionAll}})
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, r := range page.Records {
+		var m map[string]any
+		json.Unmarshal(r.JSON, &m)
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestSourceSnapshotDiff pulls a risk list through the real Runner into the
+// embedded store, twice with a value gone from the second list: its indicator
+// is withdrawn (a version with valid_until), not deleted; the unchanged list
+// then writes nothing, and an empty list withdraws nothing.
+func TestSourceSnapshotDiff(t *testing.T) {
+	r := newReplay(t)
+	key := "/v2/ip/risklist?list=default"
+	r.setList(key, listCSV(t, [][2]string{{"198.51.100.1", "90"}, {"198.51.100.2", "80"}, {"198.51.100.3", "70"}, {"198.51.100.4", "10"}}))
+	cfg := feedConfig(t, r.srv.URL, "entity: ip\ntoken_env: RF_TOKEN")
+	reg := ingest.NewRegistry()
+	if err := reg.Register(recordedfuture.Provider, recordedfuture.New); err != nil {
+		t.Fatal(err)
+	}
+	feed, err := reg.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := MustStore(t)
+	now := testTime
+	run := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: testIdentity}
+	ctx := context.Background()
+
+	st, err := run.Run(ctx, feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 detection-worthy values: indicator, SCO, based-on; 1 observable only; the
+	// identity, TLP marking (and no extension-definition without an identity).
+	if st.New != 3*3+1+2 || st.Revoked != 0 || st.Observations != 4 || st.Batches < 3 {
+		t.Fatalf("first run: %s", st)
+	}
+	var cur struct {
+		SHA256 string `json:"sha256"`
+		Rows   int    `json:"rows"`
+		ETag   string `json:"etag"`
+	}
+	fs, _ := s.FeedState(ctx, "rf-ip")
+	if err := json.Unmarshal(fs.Cursor, &cur); err != nil || cur.Rows != 4 || len(cur.SHA256) != 64 || cur.ETag == "" {
+		t.Fatalf("cursor %s: %v", fs.Cursor, err)
+	}
+
+	// The next hour's list: .2 vanished, .5 is new.
+	now = now.Add(time.Hour)
+	r.setList(key, listCSV(t, [][2]string{{"198.51.100.1", "90"}, {"198.51.100.3", "70"}, {"198.51.100.4", "10"}, {"198.51.100.5", "95"}}))
+	st, err = run.Run(ctx, feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Revoked != 1 || st.New != 3 {
+		t.Errorf("second run: %s", st)
+	}
+	vs := indicatorVersions(t, s, "198.51.100.2")
+	if len(vs) != 2 || vs[0]["valid_until"] != nil || vs[1]["valid_until"] == nil {
+		t.Fatalf("vanished value's indicator versions: %v", vs)
+	}
+	if vu := vs[1]["valid_until"].(string); vu != now.Format("2006-01-02T15:04:05.000Z") {
+		t.Errorf("valid_until %s, want the second pull's time", vu)
+	}
+	if vs := indicatorVersions(t, s, "198.51.100.1"); len(vs) != 1 {
+		t.Errorf("a value still listed got %d versions", len(vs))
+	}
+
+	// The same list again: 304 on the ETag, nothing emitted or written.
+	n := len(r.log())
+	st, err = run.Run(ctx, feed)
+	if err != nil || st.Batches != 0 || st.New+st.Changed+st.Revoked != 0 {
+		t.Errorf("unchanged list: %v %s", err, st)
+	}
+	if req := r.log()[n]; req.Header.Get("If-None-Match") == "" {
+		t.Errorf("no conditional request: %v", req.Header)
+	}
+
+	// The same bytes from a server without validators: the digest skips them.
+	r.setList(key, append(listCSV(t, [][2]string{{"198.51.100.1", "90"}, {"198.51.100.3", "70"}, {"198.51.100.4", "10"}, {"198.51.100.5", "95"}}), "\n"...))
+	if st, err = run.Run(ctx, feed); err != nil || st.Batches == 0 {
+		t.Fatalf("changed bytes: %v %s", err, st)
+	}
+	fs, _ = s.FeedState(ctx, "rf-ip")
+	fs.Cursor = []byte(strings.Replace(string(fs.Cursor), `"etag"`, `"x"`, 1)) // forget the ETag
+	if err := s.PutFeedState(ctx, fs); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = run.Run(ctx, feed); err != nil || st.Batches != 0 {
+		t.Errorf("same digest: %v %s", err, st)
+	}
+
+	// An empty list is an error; nothing is withdrawn.
+	r.setList(key, []byte("\"Name\",\"Risk\",\"RiskString\",\"EvidenceDetails\"\n"))
+	st, err = run.Run(ctx, feed)
+	if !errors.Is(err, recordedfuture.ErrEmptyList) || st.Revoked != 0 {
+		t.Errorf("empty list: %v %s", err, st)
+	}
+	if vs := indicatorVersions(t, s, "198.51.100.1"); len(vs) != 1 {
+		t.Errorf("empty list withdrew a value: %v", vs)
+	}
+	// The value comes back: published again (valid_until dropped).
+	now = now.Add(time.Hour)
+	r.setList(key, listCSV(t, [][2]string{{"198.51.100.1", "90"}, {"198.51.100.2", "80"}}))
+	if st, err = run.Run(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	if vs := indicatorVersions(t, s, "198.51.100.2"); len(vs) != 3 || vs[2]["valid_until"] != nil {
+		t.Errorf("returning value: %v", vs)
+	}
+}
+
+// TestSourceCutOff: a download cut off mid-way is fetched again before any
+// batch is emitted, so the Runner sees each row once.
+func TestSourceCutOff(t *testing.T) {
+	r := newReplay(t)
+	r.setList("/v2/hash/risklist?list=default", mustRead(t, "testdata/hash_default/input.csv"))
+	cfg := feedConfig(t, r.srv.URL, "entity: hash\ntoken_env: RF_TOKEN")
+	src, err := recordedfuture.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Client.HTTP.Sleep = func(ctx context.Context, d time.Duration) error { return nil }
+	r.fail("cut", "503", "cut")
+	var values []string
+	var cursors int
+	err = src.Pull(context.Background(), nil, func(b ingest.Batch) error {
+		for _, o := range b.Observations {
+			values = append(values, o.Value)
+		}
+		if b.Cursor != nil {
+			cursors++
+		}
+		return nil
+	})
+	if err != nil || len(values) != 3 || cursors != 1 {
+		t.Errorf("pull after cut-offs: %v, values %v, %d cursors", err, values, cursors)
+	}
+	if n := len(r.log()); n != 4 {
+		t.Errorf("%d requests, want 4", n)
+	}
+}
+
+func TestNewConfig(t *testing.T) {
+	for name, tt := range map[string]struct {
+		options string
+		want    string
+	}{
+		"no entity":      {"token_env: RF_TOKEN", "entity: required"},
+		"bad entity":     {"entity: malware\ntoken_env: RF_TOKEN", `"malware" is not one of`},
+		"no token_env":   {"entity: ip", "token_env: required"},
+		"token unset":    {"entity: ip\ntoken_env: RF_OTHER", "RF_OTHER is empty or unset"},
+		"unknown key":    {"entity: ip\ntoken_env: RF_TOKEN\nlists: [a]", "field lists not found"},
+		"list and path":  {"entity: ip\ntoken_env: RF_TOKEN\nlist: a\nfusion_path: /public/x.csv", "either list or fusion_path"},
+		"relative fpath": {"entity: ip\ntoken_env: RF_TOKEN\nfusion_path: public/x.csv", "does not start with /"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := recordedfuture.New(feedConfig(t, "http://127.0.0.1:1", tt.options))
+			if err == nil || !errors.Is(err, ingest.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an ErrConfig naming %q", err, tt.want)
+			}
+		})
+	}
+	src, err := recordedfuture.NewSource(feedConfig(t, "http://127.0.0.1:1", "entity: url\ntoken_env: RF_TOKEN\nlist: recentPhishingUrl"))
+	if err != nil || src.Convert.List != "recentPhishingUrl" || src.Convert.TLP != "" || src.Client.Token != testToken || !src.Snapshot() {
+		t.Errorf("NewSource: %v %+v", err, src)
+	}
+}
