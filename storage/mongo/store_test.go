@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/storage/mongo"
 	"github.com/ctibroker/ctibroker/storage/storagetest"
@@ -31,6 +33,9 @@ const crashTTL = 30 * time.Second
 func TestMain(m *testing.M) {
 	if v := os.Getenv(crashChildEnv); v != "" {
 		os.Exit(crashChild(v))
+	}
+	if v := os.Getenv(writerChildEnv); v != "" {
+		os.Exit(writerChild(v))
 	}
 	code := m.Run()
 	dropFixture()
@@ -141,4 +146,110 @@ func crashStore(t *testing.T, uri string) storage.Store {
 	later := func() time.Time { return time.Now().Add(crashTTL + time.Second) }
 	st = mongo.MustOpen(t, uri, mongo.Options{Database: db, Now: later})
 	return st
+}
+
+// writerChildEnv carries "URI database n" to a writer child of
+// TestWatermarkProcesses.
+const writerChildEnv = "CTIBROKER_MONGO_WRITER_CHILD"
+
+// writerChild stores n indicators in batches of 20 into collection "c".
+func writerChild(v string) int {
+	parts := strings.SplitN(v, " ", 3)
+	n, err := strconv.Atoi(parts[len(parts)-1])
+	if len(parts) != 3 || err != nil {
+		fmt.Fprintln(os.Stderr, "bad", writerChildEnv)
+		return 2
+	}
+	st, err := mongo.Open(context.Background(), parts[0], mongo.Options{Database: parts[1]})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer st.Close()
+	for i := 0; i < n; i += 20 {
+		objs := make([]stix.RawObject, 0, 20)
+		for j := i; j < min(i+20, n); j++ {
+			objs = append(objs, storagetest.Indicator(time.Now()))
+		}
+		if _, err := st.PutObjects(context.Background(), "c", objs); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// TestWatermarkProcesses is the suite's watermark test with the writers in two
+// other processes (separate clients, no shared lock): an added_after poller's
+// union must equal the final collection, each record seen once. It needs
+// MongoDB's atomic single-document updates, so it skips on FerretDB, which
+// applies an update as a separate read and write.
+func TestWatermarkProcesses(t *testing.T) {
+	uri, flavor := mongo.TestURI(t)
+	if flavor == "ferretdb" {
+		t.Skip("FerretDB 1.24 updates are not atomic across clients; this test needs MongoDB")
+	}
+	ctx := context.Background()
+	db := mongo.TempDatabase()
+	t.Cleanup(func() { mongo.DropTestDatabase(uri, db) })
+	st := mongo.MustOpen(t, uri, mongo.Options{Database: db})
+	if err := st.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	const per = 2000
+	var cmds []*exec.Cmd
+	for range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), writerChildEnv+"="+uri+" "+db+" "+strconv.Itoa(per))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	done := make(chan error, 2)
+	for _, c := range cmds {
+		go func() { done <- c.Wait() }()
+	}
+	seen := map[string]int{}
+	var last time.Time
+	poll := func() {
+		for {
+			pg, err := st.QueryManifest(ctx, "c", storage.Filter{AddedAfter: last, Limit: 97})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range pg.Records {
+				seen[r.ID]++
+				last = r.DateAdded
+			}
+			if len(pg.Records) == 0 {
+				return
+			}
+		}
+	}
+	for finished := 0; finished < 2; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("writer process: %v", err)
+			}
+			finished++
+		default:
+			poll()
+		}
+	}
+	poll()
+	final, err := st.QueryManifest(ctx, "c", storage.Filter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(final.Records) != 2*per {
+		t.Fatalf("final collection holds %d, want %d", len(final.Records), 2*per)
+	}
+	for _, r := range final.Records {
+		if seen[r.ID] != 1 {
+			t.Fatalf("poller saw %s %d times, want once (it saw %d of %d)", r.ID, seen[r.ID], len(seen), len(final.Records))
+		}
+	}
 }
