@@ -21,6 +21,14 @@
 //	ids    id 0x00 version (12 bytes) → flags, date_added, SCO content hash, spec_version
 //	types  type 0x00 date_added → nothing
 //
+// The ids index is written lazily: a collection's newest entries (up to
+// Options.IndexTail) live in an in-memory tail, rebuilt from the log at Open,
+// and are merged into the ids bucket in one sorted pass when the tail is full
+// (info records how far the bucket is complete). Random STIX ids made every
+// object of a batch dirty its own B+tree page; a sorted merge of 131 072 entries
+// dirties each leaf at most once. Readers that need the index (match[id],
+// GetObject, ListVersions) see the bucket plus the tail entries of their snapshot.
+//
 // A page is a cursor scan of log from the position after added_after or next;
 // the stored bytes are copied once into one buffer per page and never decoded or
 // re-encoded. match[id] reads the ids index, match[type] walks the type index and
@@ -53,8 +61,7 @@
 // later commit adds has a date_added above everything a reader can see: the
 // visibility watermark (the oldest date_added still being written) is never below
 // what a query returns, and an added_after poller cannot skip a record that
-// commits late. Group commit (concurrent PutObjects calls sharing one bbolt
-// transaction through DB.Batch) keeps this: it is still one transaction.
+// commits late.
 //
 // # Paging cursors
 //
@@ -68,11 +75,14 @@
 // Every commit is copy-on-write with an fdatasync before the meta page switch,
 // so a writer killed at any point leaves either the whole batch or none of it
 // (TestStore/Crash kills a writer with SIGKILL during a 2000-object batch).
-// Options.NoSync skips the fsync for tests only. Defaults: NoFreelistSync (the
-// freelist is not written at each commit, which keeps commits small; Open then
-// scans the file to rebuild it, about a second per GB), the hashmap freelist, and
-// a one-second wait for the file lock, after which Open fails with "store DIR is
-// in use by another process (pid N)" (the pid comes from DIR/ctibroker.pid).
+// Options.NoSync skips the fsync for tests only. bbolt runs with NoFreelistSync
+// and the hashmap freelist: commits do not rewrite the freelist (on a churned
+// file that cost about as much CPU as the rest of an ingest batch), and Close
+// writes it once so that the next Open reads it instead of walking every page
+// (BenchmarkOpen at 1 M objects, a 4 GB file: 7.9 s walking, 0.28 s reading);
+// only the first Open after a crash walks the file. Open waits one second for
+// the file lock, then fails with "store DIR is in use by another process (pid N)"
+// (the pid comes from DIR/ctibroker.pid).
 // Read-only verbs cannot open the file while serve holds it (bbolt's lock is
 // exclusive for a writer): they go through the running server, or read a Backup.
 //

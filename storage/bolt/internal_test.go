@@ -1,10 +1,12 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -94,5 +96,27 @@ func TestCheckRepair(t *testing.T) {
 	}
 	if report, _ := st.Check(ctx, false); len(report) != 0 {
 		t.Fatalf("Check after repair: %v", report)
+	}
+}
+
+func TestBloom(t *testing.T) {
+	b := newBloom(1000)
+	for i := 0; i < 1000; i++ {
+		b.add([]byte("indicator--" + strconv.Itoa(i)))
+	}
+	fp := 0
+	for i := 0; i < 1000; i++ {
+		if !b.mayContain([]byte("indicator--" + strconv.Itoa(i))) {
+			t.Fatalf("added id %d not found", i)
+		}
+		if b.mayContain([]byte("malware--" + strconv.Itoa(i))) {
+			fp++
+		}
+	}
+	if fp > 50 {
+		t.Fatalf("%d false positives in 1000, want about 1 %%", fp)
+	}
+	if c := decodeBloom(b.encode()); c == nil || !bytes.Equal(c.bits, b.bits) || c.n != b.n {
+		t.Fatal("bloom does not round-trip")
 	}
 }

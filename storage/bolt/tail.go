@@ -127,7 +127,9 @@ func (w *writeState) undo() {
 // writeVersions returns the index entries of id for a writer: the ids bucket's
 // and the staged tail's, sorted by version.
 func (w *writeState) writeVersions(c *coll, dst []entry, id string) []entry {
-	dst = c.diskVersions(dst, id)
+	if w.s.mayHaveOnDisk(c, id) {
+		dst = c.diskVersions(dst, id)
+	}
 	for _, e := range w.tailList(c, id) {
 		e.onDisk = false
 		dst = append(dst, e)
@@ -207,15 +209,30 @@ func (s *Store) mergeTail(name string) error {
 		all = append(all, l...)
 	}
 	slices.SortFunc(all, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+	bl := s.blooms[name]
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		c, err := openColl(tx, name)
 		if err != nil {
 			return err
 		}
+		// A merge touches most leaves and inserts in key order: fill the pages
+		// it writes (bbolt splits at half a page by default), so the index, and
+		// the next merge, have fewer pages.
+		c.ids.FillPercent = 0.9
 		for _, e := range all {
 			if err := c.ids.Put(e.key, appendEntry(nil, e.flags, e.da, e.hash, string(e.spec))); err != nil {
 				return err
 			}
+		}
+		if bl == nil || bl.n+uint64(len(t.byID)) > bl.capacity {
+			bl = buildBloom(c, uint64(len(t.byID)))
+		} else {
+			for id := range t.byID {
+				bl.add([]byte(id)) // in place: a failed commit only adds false positives
+			}
+		}
+		if err := c.b.Put(keyBloom, bl.encode()); err != nil {
+			return err
 		}
 		c.info.indexed = c.info.seq
 		return c.saveInfo()
@@ -223,6 +240,7 @@ func (s *Store) mergeTail(name string) error {
 	if err != nil {
 		return err
 	}
+	s.blooms[name] = bl
 	s.tmu.Lock()
 	delete(s.tails, name)
 	s.tmu.Unlock()
