@@ -79,9 +79,9 @@ type Store struct {
 	dir    string
 	opt    Options
 	closed atomic.Bool
-	wmu    sync.Mutex       // serialises writes together with their tail updates
-	tmu    sync.RWMutex     // guards tails against readers (see tail.go)
-	tails  map[string]*tail // per collection: index entries not yet in its ids bucket
+	wmu    sync.Mutex        // serialises writes together with their tail updates
+	tmu    sync.RWMutex      // guards tails against readers (see tail.go)
+	tails  map[string]*tail  // per collection: index entries not yet in its ids bucket
 	blooms map[string]*bloom // per collection: ids in its ids bucket (writers only)
 }
 
