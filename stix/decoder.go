@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // ContainerKind says what the top level of a decoded input was.
@@ -24,6 +25,7 @@ const (
 	ContainerSingle
 )
 
+// String returns the kind's name: "bundle", "envelope", "list", "object" or "unknown".
 func (k ContainerKind) String() string {
 	switch k {
 	case ContainerBundle:
@@ -68,6 +70,7 @@ type DecodeError struct {
 	Err    error
 }
 
+// Error returns the path, the offset and the underlying error.
 func (e *DecodeError) Error() string {
 	where := e.Path
 	if where == "" {
@@ -543,7 +546,8 @@ func (d *Decoder) flushRec() {
 }
 
 func (d *Decoder) addMember(name, kind string) {
-	d.env.Members = append(d.env.Members, name)
+	// name may share a reused buffer's memory: keep a copy.
+	d.env.Members = append(d.env.Members, strings.Clone(name))
 	d.env.Kinds = append(d.env.Kinds, kind)
 }
 

@@ -244,3 +244,18 @@ func TestValidateLimitFindings(t *testing.T) {
 		t.Fatalf("findings = %+v, want a limit finding naming max JSON depth at objects[0]", fs)
 	}
 }
+
+// TestEnvelopeMembersSurviveBufferReuse: member names read before and after a
+// long objects array stay intact.
+func TestEnvelopeMembersSurviveBufferReuse(t *testing.T) {
+	var objs []string
+	for i := 0; i < 200; i++ {
+		objs = append(objs, id1)
+	}
+	in := `{"x_before_member":1,"objects":[` + strings.Join(objs, ",") + `],"more":false,"next":"n","x_after_member":2}`
+	_, env := MustDecodeAll(t, []byte(in), stix.Limits{})
+	want := "x_before_member,objects,more,next,x_after_member"
+	if got := strings.Join(env.Members, ","); got != want {
+		t.Fatalf("Members = %s, want %s", got, want)
+	}
+}

@@ -11,6 +11,7 @@ type ValidationError struct {
 	Reason   string // the rule broken, e.g. "required"
 }
 
+// Error returns "id: property: reason", with the type if the id is unknown.
 func (e *ValidationError) Error() string {
 	obj := e.ID
 	if obj == "" {

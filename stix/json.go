@@ -30,6 +30,7 @@ const (
 	jNull
 )
 
+// String returns the JSON name of the kind.
 func (k jsonKind) String() string {
 	switch k {
 	case jString:
@@ -63,6 +64,7 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error returns the offset and what is wrong.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }
@@ -633,14 +635,19 @@ func keyHash[T string | []byte](k T) int {
 	return (n*31 + int(k[0])*7 + int(k[n-1])*3 + int(k[n/2])) & 511
 }
 
-// internKey returns b as a string, without allocating for known property names.
+// internKey returns b as a string without allocating: known property names come
+// from the table, other names share b's memory (see viewValue for why that is
+// safe here).
 func internKey(b []byte) string {
 	for _, k := range knownKeys[keyHash(b)] {
 		if k == string(b) {
 			return k
 		}
 	}
-	return string(b)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // viewValue returns the content of a valid JSON string value without copying when

@@ -37,6 +37,7 @@ type LimitError struct {
 	Offset int64
 }
 
+// Error names the path, the limit and its value.
 func (e *LimitError) Error() string {
 	where := e.Path
 	if where == "" {

@@ -67,6 +67,7 @@ type NotObjectError struct {
 	Got  string // the JSON kind found: "array", "string", ...
 }
 
+// Error names the path and the JSON kind found.
 func (e *NotObjectError) Error() string {
 	where := e.Path
 	if where == "" {

@@ -181,7 +181,7 @@ func (c *objCheck) checkMember(m *member) {
 		c.errf(k, "null-value", "%s is null; omit a property rather than set it to null", k)
 		return
 	}
-	if m.kind == jArray && len(bytes_trim(m.val)) == 2 {
+	if m.kind == jArray && len(emptyArrayForm(m.val)) == 2 {
 		c.errf(k, "empty-list", "%s is an empty list; lists must not be empty (§3.1)", k)
 		return
 	}
@@ -285,7 +285,42 @@ func (c *objCheck) checkMember(m *member) {
 	}
 }
 
-func bytes_trim(b []byte) []byte {
+// indexPaths caches "prop[i]" for the first few elements of the list properties
+// whose elements are checked one by one.
+var indexPaths = func() map[string][]string {
+	m := map[string][]string{}
+	for _, p := range []string{"external_references", "granular_markings"} {
+		for i := 0; i < 8; i++ {
+			m[p] = append(m[p], p+"["+strconv.Itoa(i)+"]")
+		}
+	}
+	return m
+}()
+
+var hashesPaths = func() map[string]string {
+	m := map[string]string{}
+	for i := 0; i < 8; i++ {
+		p := "external_references[" + strconv.Itoa(i) + "]"
+		m[p] = p + ".hashes"
+	}
+	return m
+}()
+
+func hashesPath(p string) string {
+	if h, ok := hashesPaths[p]; ok {
+		return h
+	}
+	return p + ".hashes"
+}
+
+func indexPath(prop string, i int) string {
+	if l := indexPaths[prop]; i < len(l) {
+		return l[i]
+	}
+	return prop + "[" + strconv.Itoa(i) + "]"
+}
+
+func emptyArrayForm(b []byte) []byte {
 	// An empty array is "[" optional space "]".
 	if len(b) >= 2 && b[0] == '[' {
 		i := 1
@@ -380,16 +415,17 @@ func (c *objCheck) checkTimestampProp(m *member, needMillis bool) {
 	}
 }
 
-func (c *objCheck) checkStringList(k string, m *member) ([]string, bool) {
+func (c *objCheck) checkStringList(k string, m *member) bool {
 	if m.kind != jArray {
 		c.errf(k, "type-mismatch", "%s must be a list of strings, got %s", k, m.kind)
-		return nil, false
+		return false
 	}
-	l, ok := viewList(m.val)
+	ok := true
+	arrayElems(m.val, func(kind jsonKind, _ []byte) { ok = ok && kind == jString })
 	if !ok {
 		c.errf(k, "type-mismatch", "%s must be a list of strings", k)
 	}
-	return l, ok
+	return ok
 }
 
 // refRule says whether a target type is allowed, and if not whether that is only a
@@ -446,34 +482,32 @@ func (c *objCheck) checkRef(k string, m *member, rule refRule, want string) {
 }
 
 func (c *objCheck) checkRefList(k string, m *member, rule refRule, want string) {
-	l, ok := c.checkStringList(k, m)
-	if !ok {
+	if !c.checkStringList(k, m) {
 		return
 	}
-	for _, id := range l {
-		c.checkIdentifierValue(k, id, rule, want)
-	}
+	arrayElems(m.val, func(_ jsonKind, v []byte) { c.checkIdentifierValue(k, viewValue(v), rule, want) })
 }
 
 func (c *objCheck) checkVocab(k string, m *member, rule vocabRule) {
-	var vals []string
-	switch m.kind {
-	case jString:
-		vals = []string{viewValue(m.val)}
-	case jArray:
-		vals, _ = viewList(m.val)
-	default:
-		return
-	}
-	for _, v := range vals {
+	one := func(v string) {
 		if rule.vals[v] {
-			continue
+			return
 		}
 		if rule.isEnu {
 			c.errf(k, "vocabulary", "%s is not one of %s", quote(v), rule.name)
 		} else {
 			c.warnf(k, "vocabulary", "%s is not in %s (open vocabulary: should)", quote(v), rule.name)
 		}
+	}
+	switch m.kind {
+	case jString:
+		one(viewValue(m.val))
+	case jArray:
+		arrayElems(m.val, func(kind jsonKind, v []byte) {
+			if kind == jString {
+				one(viewValue(v))
+			}
+		})
 	}
 }
 
@@ -515,7 +549,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 	}
 	i := 0
 	arrayElems(m.val, func(kind jsonKind, v []byte) {
-		p := "external_references[" + strconv.Itoa(i) + "]"
+		p := indexPath("external_references", i)
 		i++
 		if kind != jObject {
 			c.errf(p, "type-mismatch", "an external reference must be an object")
@@ -545,7 +579,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 			case "hashes":
 				hasHashes = true
 				em := e
-				c.checkHashes(p+".hashes", &em)
+				c.checkHashes(hashesPath(p), &em)
 			}
 		}
 		if !hasSource {
@@ -577,7 +611,7 @@ func (c *objCheck) checkGranular(m *member) {
 	}
 	i := 0
 	arrayElems(m.val, func(kind jsonKind, v []byte) {
-		p := "granular_markings[" + strconv.Itoa(i) + "]"
+		p := indexPath("granular_markings", i)
 		i++
 		if kind != jObject {
 			c.errf(p, "type-mismatch", "a granular marking must be an object")
@@ -594,7 +628,7 @@ func (c *objCheck) checkGranular(m *member) {
 				hasLang = true
 			case "selectors":
 				hasSel = true
-				if e.kind != jArray || len(bytes_trim(e.val)) == 2 {
+				if e.kind != jArray || len(emptyArrayForm(e.val)) == 2 {
 					c.errf(p+".selectors", "type-mismatch", "selectors must be a non-empty list of strings")
 					continue
 				}
@@ -693,14 +727,17 @@ func (c *objCheck) checkExtensions() {
 		c.errf("extensions", "empty-dictionary", "extensions must not be empty")
 	}
 	for _, e := range ms {
-		p := "extensions." + e.key
+		key := e.key
+		p := func() string { return "extensions." + key }
 		if e.kind != jObject {
-			c.errf(p, "type-mismatch", "an extension must be an object")
+			c.errf(p(), "type-mismatch", "an extension must be an object")
 			continue
 		}
 		if strings.HasPrefix(e.key, "extension-definition--") {
 			c.hasExtDef = true
-			c.checkIdentifierValue(p, e.key, nil, "")
+			if _, problem, _ := checkIdentifier(e.key); problem != "" {
+				c.errf(p(), "identifier", "%s: %s (§2.9)", quote(e.key), problem)
+			}
 			var et string
 			var ebuf [8]member
 			for _, f := range objectMembers(e.val, ebuf[:0]) {
@@ -710,30 +747,30 @@ func (c *objCheck) checkExtensions() {
 			}
 			switch et {
 			case "":
-				c.errf(p+".extension_type", "required", "an extension keyed by an extension-definition id must have extension_type (§7.3)")
+				c.errf(p()+".extension_type", "required", "an extension keyed by an extension-definition id must have extension_type (§7.3)")
 			case "property-extension":
 			case "toplevel-property-extension":
 				c.topLevel = true
 			case "new-sdo", "new-sco", "new-sro":
 				if c.spec != nil {
-					c.errf(p+".extension_type", "extension-type", "%s is for new object types, not %s", et, c.typ)
+					c.errf(p()+".extension_type", "extension-type", "%s is for new object types, not %s", et, c.typ)
 				} else {
 					c.class = map[string]objClass{"new-sdo": classSDO, "new-sco": classSCO, "new-sro": classSRO}[et]
 				}
 			default:
-				c.errf(p+".extension_type", "vocabulary", "%s is not one of extension-type-enum", quote(et))
+				c.errf(p()+".extension_type", "vocabulary", "%s is not one of extension-type-enum", quote(et))
 			}
 			continue
 		}
 		if !validExtName(e.key) {
-			c.errf(p, "extension-name", "extension name %s must end in -ext or be an extension-definition id (§11.3)", quote(e.key))
+			c.errf(p(), "extension-name", "extension name %s must end in -ext or be an extension-definition id (§11.3)", quote(e.key))
 			continue
 		}
-		if len(bytes_trim(e.val)) == 2 && e.val[0] == '{' || strings.TrimSpace(string(e.val)) == "{}" {
-			c.errf(p, "empty-dictionary", "an extension must not be empty")
+		if len(objectMembers(e.val, nil)) == 0 {
+			c.errf(p(), "empty-dictionary", "an extension must not be empty")
 		}
 		if c.spec != nil && c.class != classSCO {
-			c.warnf(p, "custom-extension", "predefined -ext extensions are defined for SCOs; use an extension-definition")
+			c.warnf(p(), "custom-extension", "predefined -ext extensions are defined for SCOs; use an extension-definition")
 		}
 	}
 }

@@ -372,8 +372,10 @@ func validLangTag(s string) bool {
 	if s == "" {
 		return false
 	}
-	parts := strings.Split(s, "-")
-	for _, p := range parts {
+	nparts := 0
+	for rest := s; ; {
+		p, after, more := strings.Cut(rest, "-")
+		nparts++
 		if len(p) < 1 || len(p) > 8 {
 			return false
 		}
@@ -383,11 +385,20 @@ func validLangTag(s string) bool {
 				return false
 			}
 		}
+		if !more {
+			break
+		}
+		rest = after
 	}
-	primary := strings.ToLower(parts[0])
+	first, _, _ := strings.Cut(s, "-")
+	var lower [8]byte
+	for i := 0; i < len(first); i++ {
+		lower[i] = first[i] | 0x20
+	}
+	primary := string(lower[:len(first)])
 	switch {
 	case primary == "x" || primary == "i":
-		return len(parts) > 1
+		return nparts > 1
 	case len(primary) == 2:
 		return iso6391[primary]
 	case len(primary) == 3:

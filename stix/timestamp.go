@@ -25,6 +25,7 @@ type TimestampError struct {
 	Reason string
 }
 
+// Error returns the value and the reason.
 func (e *TimestampError) Error() string {
 	return fmt.Sprintf("timestamp %q: %s", e.Value, e.Reason)
 }

@@ -19,6 +19,7 @@ const (
 	SeverityWarning
 )
 
+// String returns "error" or "warning".
 func (s Severity) String() string {
 	switch s {
 	case SeverityError:
