@@ -396,11 +396,11 @@ func (c *Converter) put(o stix.Object) {
 // {"data": [objects]}, a bare object, or the OpenCTI debug envelope
 // {"response": …}. What does not decode is a warning.
 func (c *Converter) AddRaw(record string, raw []byte) {
+	// One decode: the object's own fields and the envelopes' next to them.
 	var env struct {
+		Object
 		Data     json.RawMessage `json:"data"`
 		Response json.RawMessage `json:"response"`
-		ID       string          `json:"id"`
-		Type     string          `json:"type"`
 		Error    *struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
@@ -430,12 +430,7 @@ func (c *Converter) AddRaw(record string, raw []byte) {
 		}
 		c.AddRaw(record, env.Data)
 	default:
-		var o Object
-		if err := json.Unmarshal(raw, &o); err != nil {
-			c.warn(record, "document", "not a VirusTotal object: %v", err)
-			return
-		}
-		c.Add(record, &o)
+		c.Add(record, &env.Object)
 	}
 }
 
