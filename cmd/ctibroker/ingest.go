@@ -229,23 +229,25 @@ func authored(batches []ingest.Batch, identity string, clock time.Time) ([]stix.
 
 // scoObject is the SCO of v, the same bytes the Runner writes.
 func scoObject(v ingest.Value, id string) *stix.RawObject {
-	var m []byte
+	var m bytes.Buffer
+	enc := json.NewEncoder(&m)
+	enc.SetEscapeHTML(false)
 	if v.Type == ingest.TypeFile {
-		m, _ = json.Marshal(struct {
+		enc.Encode(struct {
 			Type        string            `json:"type"`
 			SpecVersion string            `json:"spec_version"`
 			ID          string            `json:"id"`
 			Hashes      map[string]string `json:"hashes"`
 		}{v.Type, stix.SpecVersion, id, map[string]string{v.HashAlgo: v.Value}})
 	} else {
-		m, _ = json.Marshal(struct {
+		enc.Encode(struct {
 			Type        string `json:"type"`
 			SpecVersion string `json:"spec_version"`
 			ID          string `json:"id"`
 			Value       string `json:"value"`
 		}{v.Type, stix.SpecVersion, id, v.Value})
 	}
-	return &stix.RawObject{Common: stix.Common{Type: v.Type, SpecVersion: stix.SpecVersion, ID: id}, JSON: m}
+	return &stix.RawObject{Common: stix.Common{Type: v.Type, SpecVersion: stix.SpecVersion, ID: id}, JSON: bytes.TrimSuffix(m.Bytes(), []byte("\n"))}
 }
 
 // identityObject is the instance identity as a STIX object.
@@ -272,10 +274,13 @@ func writeBundle(w io.Writer, objs []stix.Object) (int, error) {
 		if r, ok := o.(*stix.RawObject); ok {
 			raw = r.JSON // received objects go out as received, not re-encoded
 		} else {
-			var err error
-			if raw, err = json.Marshal(o); err != nil {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false) // "&" stays "&", as in the pool's hand-written objects
+			if err := enc.Encode(o); err != nil {
 				return 0, fmt.Errorf("marshal %s: %w", o.Base().ID, err)
 			}
+			raw = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		}
 		c := ""
 		if o.Base().Created != nil {
