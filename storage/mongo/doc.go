@@ -178,8 +178,13 @@
 //     (small) document.
 //   - createIndexes of an index that already exists drops the connection; Open
 //     lists the indexes and creates only the missing ones.
+//     TestWatermarkProcesses (two writer processes and a poller) therefore runs
+//     only on MongoDB; forced onto FerretDB it fails as this predicts.
 //   - Explain plans carry no winningPlan, so TestExplain runs only on MongoDB
 //     (CTIBROKER_TEST_MONGODB_FLAVOR not "ferretdb").
+//
+// Objects larger than 16 MiB less 8 KiB are refused with a stix.ValidationError
+// (MongoDB's document limit); ctibroker's default object limit is 16 MiB.
 //
 // Backup writes a logical stream (BackupFormat): each ctibroker collection up to
 // its watermark at the start, then the runtime collections; for point-in-time

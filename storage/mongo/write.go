@@ -38,6 +38,10 @@ type objectDoc struct {
 	sco bool // a stored SCO: its version is its date_added
 }
 
+// maxObjectBytes is the largest object MongoDB can store: its 16 MiB document
+// limit less room for the indexed fields.
+const maxObjectBytes = 16<<20 - 8<<10
+
 // projManifest leaves the bytes out.
 var projManifest = bson.D{{Key: "j", Value: 0}}
 
@@ -77,6 +81,9 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []stix.R
 			return nil, &stix.ValidationError{ID: o.ID, Property: fmt.Sprintf("objects[%d].type", i), Reason: "required"}
 		case len(o.JSON) == 0:
 			return nil, &stix.ValidationError{ID: o.ID, Type: o.Type, Property: fmt.Sprintf("objects[%d]", i), Reason: "no JSON bytes"}
+		case len(o.JSON) > maxObjectBytes:
+			return nil, &stix.ValidationError{ID: o.ID, Type: o.Type, Property: fmt.Sprintf("objects[%d]", i),
+				Reason: fmt.Sprintf("%d bytes: larger than the %d a MongoDB document can hold with its index fields", len(o.JSON), maxObjectBytes)}
 		}
 		vk, v, err := versionKey(o)
 		if err != nil {

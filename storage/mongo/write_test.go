@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -128,4 +129,30 @@ func TestConcurrentSameVersions(t *testing.T) {
 func mustURI(t *testing.T) string {
 	uri, _ := TestURI(t)
 	return uri
+}
+
+// TestPutObjectsRejects needs no server: bad objects are refused before any write,
+// naming the offending object.
+func TestPutObjectsRejects(t *testing.T) {
+	s := &Store{}
+	big := make([]byte, maxObjectBytes+1)
+	for name, tt := range map[string]struct {
+		obj  stix.RawObject
+		prop string
+	}{
+		"no id":     {stix.RawObject{Common: stix.Common{Type: "indicator"}, JSON: []byte(`{}`)}, "objects[1].id"},
+		"no type":   {stix.RawObject{Common: stix.Common{ID: "x--1"}, JSON: []byte(`{}`)}, "objects[1].type"},
+		"no bytes":  {stix.RawObject{Common: stix.Common{ID: "x--1", Type: "x"}}, "objects[1]"},
+		"too large": {stix.RawObject{Common: stix.Common{ID: "x--1", Type: "x"}, JSON: big}, "objects[1]"},
+		"bad SCO":   {stix.RawObject{Common: stix.Common{ID: "x--1", Type: "x"}, JSON: []byte(`{"a":`)}, "objects[1]"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ok := storagetest.Indicator(time.Now())
+			_, err := s.PutObjects(context.Background(), "c", []stix.RawObject{ok, tt.obj})
+			var ve *stix.ValidationError
+			if !errors.As(err, &ve) || ve.Property != tt.prop {
+				t.Fatalf("got %v, want a ValidationError on %s", err, tt.prop)
+			}
+		})
+	}
 }
