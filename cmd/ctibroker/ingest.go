@@ -56,6 +56,11 @@ func registry(identity string) *ingest.Registry {
 
 // providerError says why name is not a provider of this build.
 func providerError(name string) error {
+	for _, p := range registry("").Names() {
+		if p == name {
+			return fmt.Errorf("provider %s: converting files is not available in this build (its feeds are)", name)
+		}
+	}
 	for _, p := range plannedProviders {
 		if p == name {
 			return fmt.Errorf("provider %s: not available in this build", name)

@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -574,4 +577,77 @@ func TestSettle(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d observations of 198.51.100.7, want 1", n)
 	}
+}
+
+// pageStream generates an OTX page of n copies of one pulse on the fly, so the
+// whole page never exists in memory.
+type pageStream struct {
+	parts [][]byte
+	pulse []byte
+	n, i  int
+	cur   []byte
+}
+
+func newPageStream(n int) *pageStream {
+	p, _ := json.Marshal(pulseWith(100))
+	return &pageStream{pulse: p, n: n}
+}
+
+func (s *pageStream) Read(b []byte) (int, error) {
+	for len(s.cur) == 0 {
+		switch {
+		case s.i == 0:
+			s.cur = []byte(`{"results":[`)
+		case s.i <= s.n:
+			s.cur = s.pulse
+			if s.i > 1 {
+				s.cur = append([]byte{','}, s.pulse...)
+			}
+		case s.i == s.n+1:
+			s.cur = []byte(`],"count":1,"next":null}`)
+		default:
+			return 0, io.EOF
+		}
+		s.i++
+	}
+	n := copy(b, s.cur)
+	s.cur = s.cur[n:]
+	return n, nil
+}
+
+func pulseWith(n int) map[string]any {
+	var inds []map[string]any
+	for j := 0; j < n; j++ {
+		inds = append(inds, map[string]any{"id": j, "indicator": fmt.Sprintf("198.51.100.%d", j%250), "type": "IPv4",
+			"created": "2025-01-01T00:00:00", "is_active": 1, "description": strings.Repeat("x", 200)})
+	}
+	return map[string]any{"id": "66aa00000000000000000001", "name": "big", "created": "2025-01-01T00:00:00",
+		"modified": "2025-01-01T00:00:00", "indicators": inds, "malware_families": []string{"BigBot"}}
+}
+
+// TestDecodeMemoryBounded streams a page of about 60 MB through DecodePage: the
+// heap stays far below the page's size.
+func TestDecodeMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 60 MB")
+	}
+	s := newPageStream(2000)
+	total := len(s.pulse) * 2000
+	var maxHeap uint64
+	var ms runtime.MemStats
+	n := 0
+	info, err := otx.DecodePage(s, otx.KindAuto, func(p *otx.Pulse) error {
+		if n++; n%250 == 0 {
+			runtime.ReadMemStats(&ms)
+			maxHeap = max(maxHeap, ms.HeapInuse)
+		}
+		return nil
+	}, nil)
+	if err != nil || info.Results != 2000 {
+		t.Fatalf("%+v %v", info, err)
+	}
+	if maxHeap > 64<<20 {
+		t.Errorf("heap in use reached %d MB streaming a %d MB page", maxHeap>>20, total>>20)
+	}
+	t.Logf("page %d MB, max heap in use %d MB", total>>20, maxHeap>>20)
 }
