@@ -2,7 +2,6 @@ package recordedfuture
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -127,7 +127,6 @@ type Converter struct {
 	warns     []ingest.Warning
 	latest    time.Time
 	headerOut bool
-	buf       bytes.Buffer
 }
 
 // NewConverter returns a converter; an unknown TLP level or entity type is an error.
@@ -320,31 +319,69 @@ func (c *Converter) parseEvidence(record, field, cell string) evidenceSummary {
 	}
 	raw := json.RawMessage(cell)
 	if cell[0] == '{' {
-		var env struct {
-			EvidenceDetails json.RawMessage `json:"EvidenceDetails"`
+		if inner, ok := evidenceArray(cell); ok {
+			var list []Evidence
+			if json.Unmarshal([]byte(inner), &list) == nil {
+				return c.check(record, field, json.RawMessage(inner), list)
+			}
 		}
-		if err := json.Unmarshal([]byte(cell), &env); err != nil {
-			c.warn(record, field, "not JSON: %v", err)
-			return s
-		}
-		raw = env.EvidenceDetails
-		if len(raw) == 0 || string(raw) == "null" {
-			c.warn(record, field, `no "EvidenceDetails" list in the JSON object`)
-			return s
+		{
+			var env struct {
+				EvidenceDetails json.RawMessage `json:"EvidenceDetails"`
+			}
+			if err := json.Unmarshal([]byte(cell), &env); err != nil {
+				c.warn(record, field, "not JSON: %v", err)
+				return s
+			}
+			raw = env.EvidenceDetails
+			if len(raw) == 0 || string(raw) == "null" {
+				c.warn(record, field, `no "EvidenceDetails" list in the JSON object`)
+				return s
+			}
 		}
 	}
 	return c.summarize(record, field, raw)
 }
 
+// evidenceArray is the fast path of parseEvidence for the shape every risk
+// list writes, {"EvidenceDetails": [...]}: it returns the array's text without
+// decoding the object. summarize's decode then checks the array's syntax; any
+// other shape takes the slow path.
+func evidenceArray(cell string) (string, bool) {
+	rest, ok := strings.CutPrefix(cell, "{")
+	if !ok {
+		return "", false
+	}
+	rest = strings.TrimLeft(rest, " \t\r\n")
+	if rest, ok = strings.CutPrefix(rest, `"EvidenceDetails"`); !ok {
+		return "", false
+	}
+	rest = strings.TrimLeft(rest, " \t\r\n")
+	if rest, ok = strings.CutPrefix(rest, ":"); !ok {
+		return "", false
+	}
+	rest = strings.TrimRight(strings.TrimLeft(rest, " \t\r\n"), " \t\r\n")
+	rest, ok = strings.CutSuffix(rest, "}")
+	rest = strings.TrimRight(rest, " \t\r\n")
+	if !ok || !strings.HasPrefix(rest, "[") || !strings.HasSuffix(rest, "]") {
+		return "", false
+	}
+	return rest, true
+}
+
 // summarize decodes an evidenceDetails array and checks each entry.
 func (c *Converter) summarize(record, field string, raw json.RawMessage) evidenceSummary {
-	s := evidenceSummary{}
 	var list []Evidence
 	if err := json.Unmarshal(raw, &list); err != nil {
 		c.warn(record, field, "not a list of evidence entries: %v", err)
-		return s
+		return evidenceSummary{}
 	}
-	s.raw = raw
+	return c.check(record, field, raw, list)
+}
+
+// check summarises decoded evidence entries, warning about bad ones.
+func (c *Converter) check(record, field string, raw json.RawMessage, list []Evidence) evidenceSummary {
+	s := evidenceSummary{raw: raw}
 	for i, e := range list {
 		ef := fmt.Sprintf("%s[%d]", field, i)
 		rule := cleanText(e.Rule)
@@ -401,18 +438,111 @@ type native struct {
 	EvidenceDetails  json.RawMessage `json:"evidence_details,omitempty"`
 }
 
+// encode serialises n by hand, in the struct's field order with its omitempty
+// rules (encoding/json's reflection and re-compaction of EvidenceDetails were
+// a third of the conversion). EvidenceDetails is embedded as given: it was
+// decoded, so it is valid JSON.
 func (c *Converter) encode(n *native) json.RawMessage {
-	c.buf.Reset()
-	enc := json.NewEncoder(&c.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(n); err != nil {
-		// Only EvidenceDetails can fail (it was decoded, so it is valid JSON);
-		// drop it rather than the verdict.
-		n.EvidenceDetails = nil
-		c.buf.Reset()
-		_ = enc.Encode(n)
+	b := make([]byte, 0, 256+len(n.EvidenceDetails))
+	b = append(b, `{"extension_type":`...)
+	b = appendString(b, n.ExtensionType)
+	str := func(key, v string) {
+		if v != "" {
+			b = append(b, ',', '"')
+			b = append(b, key...)
+			b = append(b, '"', ':')
+			b = appendString(b, v)
+		}
 	}
-	return json.RawMessage(bytes.Clone(bytes.TrimRight(c.buf.Bytes(), "\n")))
+	num := func(key string, v *int) {
+		if v != nil {
+			b = append(b, ',', '"')
+			b = append(b, key...)
+			b = append(b, '"', ':')
+			b = strconv.AppendInt(b, int64(*v), 10)
+		}
+	}
+	str("provider_ref", n.ProviderRef)
+	str("entity", n.Entity)
+	str("entity_id", n.EntityID)
+	str("list", n.List)
+	str("algorithm", n.Algorithm)
+	num("risk", n.Risk)
+	str("risk_string", n.RiskString)
+	num("rules_triggered", n.RulesTriggered)
+	num("rules_total", n.RulesTotal)
+	crit := n.Criticality
+	num("criticality", &crit)
+	str("criticality_label", n.CriticalityLabel)
+	if len(n.Rules) > 0 {
+		b = append(b, `,"rules":[`...)
+		for i, r := range n.Rules {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, r)
+		}
+		b = append(b, ']')
+	}
+	str("risk_rules", n.RiskRules)
+	str("rule_criticality", n.RuleCriticality)
+	str("first_seen", n.FirstSeen)
+	str("last_seen", n.LastSeen)
+	if n.LastEvidence != nil {
+		str("last_evidence", n.LastEvidence.UTC().Format(stix.TimestampLayout))
+	}
+	str("intel_card", n.IntelCard)
+	if len(n.EvidenceDetails) > 0 {
+		b = append(b, `,"evidence_details":`...)
+		b = append(b, n.EvidenceDetails...)
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string the way encoding/json writes it
+// without HTML escaping: '"', '\\', control characters, U+2028 and U+2029
+// escaped, invalid UTF-8 as \ufffd, everything else as UTF-8.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		ch := s[i]
+		if ch >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				b = append(b, `\ufffd`...)
+			case r == '\u2028' || r == '\u2029':
+				b = append(b, `\u202`...)
+				b = append(b, "89"[r-'\u2028'])
+			default:
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		switch ch {
+		case '"', '\\':
+			b = append(b, '\\', ch)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		default:
+			if ch < 0x20 {
+				b = append(b, '\\', 'u', '0', '0', "0123456789abcdef"[ch>>4], "0123456789abcdef"[ch&0xf])
+			} else {
+				b = append(b, ch)
+			}
+		}
+		i++
+	}
+	return append(b, '"')
 }
 
 // parseRiskString reads "<triggered>/<total>".
