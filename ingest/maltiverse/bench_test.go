@@ -34,8 +34,7 @@ func benchBody(tb testing.TB, n int) []byte {
 		case "url":
 			d["url"] = fmt.Sprintf("https://cdn%d.example/x.js", i)
 		case "sample":
-			h := fmt.Sprintf("%064x", i)
-			d["sha256"], d["sha1"], d["md5"] = h, h[:40], h[:32]
+			d["sha256"], d["sha1"], d["md5"] = fmt.Sprintf("%064x", i), fmt.Sprintf("%040x", i), fmt.Sprintf("%032x", i)
 		case "email":
 			d["email"] = "u" + strconv.Itoa(i) + "@mailer.example"
 		}

@@ -56,7 +56,11 @@ var _ ingest.Source = (*Source)(nil)
 // comes from the environment variable api_key_env names; Attack, DefaultTLP and
 // the feed name go to the converter. Errors wrap ingest.ErrConfig and name the
 // option.
-func New(cfg ingest.FeedConfig) (ingest.Source, error) {
+func New(cfg ingest.FeedConfig) (ingest.Source, error) { return NewSource(cfg) }
+
+// NewSource is New returning the concrete type, for callers that set
+// Convert.Identity (the instance identity) after building it.
+func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 	var c Config
 	if err := cfg.DecodeOptions(&c); err != nil {
 		return nil, err

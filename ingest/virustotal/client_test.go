@@ -69,7 +69,7 @@ func (s *stream) add(tb testing.TB, dates ...int64) {
 		switch o["type"] {
 		case "file":
 			h := fmt.Sprintf("%064x", n+1)
-			c["id"], attrs["sha256"], attrs["sha1"], attrs["md5"] = h, h, h[:40], h[:32]
+			c["id"], attrs["sha256"], attrs["sha1"], attrs["md5"] = h, h, fmt.Sprintf("%040x", n+1), fmt.Sprintf("%032x", n+1)
 		case "url":
 			attrs["url"] = fmt.Sprintf("https://s%d.example/p", n)
 		case "domain":

@@ -3,6 +3,7 @@ package virustotal_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/virustotal"
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 )
 
@@ -201,6 +203,61 @@ func TestPullFailures(t *testing.T) {
 		t.Errorf("waits %s", w)
 	}
 	if cur := cursorOf(t, st); cur["page"] != nil || cur["since"] != float64(base+5) {
+		t.Errorf("cursor %v", cur)
+	}
+}
+
+// failingStore is the embedded store whose PutObjects fails once, after ok
+// successful calls: a crash between fetching a page and storing it.
+type failingStore struct {
+	ingest.Store
+	ok, calls int
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
+	f.calls++
+	if f.calls == f.ok+1 {
+		return nil, errDiskFull
+	}
+	return f.Store.PutObjects(ctx, coll, objs)
+}
+
+// TestPullCrashBetweenFetchAndStore: a page fetched but not stored is fetched
+// again by the next run; nothing is skipped.
+func TestPullCrashBetweenFetchAndStore(t *testing.T) {
+	s := newStream(t)
+	base := testTime.Unix()
+	s.add(t, base, base+1, base+2, base+3, base+4, base+5)
+	c := &clock{t: testTime.Add(time.Hour)}
+	fs := &failingStore{Store: MustStore(t), ok: 2}
+	f := mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n")
+	ru := &ingest.Runner{Store: fs, Now: c.now, Identity: testIdentity}
+	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
+		t.Fatalf("got %v, want the store's error", err)
+	}
+	first := len(s.log())
+	st, err := ru.Run(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything is in the pool: 6 notifications, 10 values, each with its SCO.
+	page, err := fs.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scos := 0
+	for _, r := range page.Records {
+		switch stix.IDType(r.ID) {
+		case "file", "url", "domain-name", "ipv4-addr":
+			scos++
+		}
+	}
+	if scos != 10 || st.Batches == 0 || len(s.log()) <= first {
+		t.Errorf("after the crash: %d SCOs stored, %+v", scos, st)
+	}
+	if cur := cursorOf(t, fs); cur["since"] != float64(base+5) {
 		t.Errorf("cursor %v", cur)
 	}
 }
