@@ -112,7 +112,10 @@ func TestServeSample(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0"}); pw.Close() }()
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0"})
+		pw.Close()
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
