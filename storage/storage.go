@@ -66,6 +66,15 @@ const (
 
 // Filter mirrors the TAXII 2.1 query parameters (§3.4). Zero values mean "no
 // filter"; an empty Versions means "last".
+//
+// Semantics every backend follows (storagetest checks them): SpecVersions narrows
+// the versions considered, and without it only each object's highest spec_version
+// is considered (§3.4.1); "last" and "first" are then the latest and earliest of
+// those by Version, whatever order they were added in; AddedAfter applies after
+// that choice, so with "last" an object is returned only if its latest version
+// was added after AddedAfter. "all" combined with another value, or a value that
+// is neither a word nor a timestamp, is ErrInvalidFilter. Timestamps compare as
+// instants. GetObject and ListVersions ignore IDs and Types.
 type Filter struct {
 	AddedAfter   time.Time // strictly greater than
 	IDs          []string  // match[id]
@@ -81,8 +90,11 @@ type Record struct {
 	ID          string
 	Type        string
 	SpecVersion string
+	// SpecVersion is the object's spec_version; an object without one is "2.0",
+	// except objects with neither `created` nor `modified` (SCOs): "2.1" (STIX 2.1 §3.2).
 	// Version is the TAXII version: `modified` for SDOs/SROs (and `created` for objects
-	// without `modified`), the first DateAdded for SCOs.
+	// without `modified`), the first DateAdded for SCOs, whose versions are told apart
+	// by the SHA-256 of their RFC 8785 canonical bytes.
 	Version   time.Time
 	DateAdded time.Time // unique and strictly increasing within a collection, microseconds
 	// JSON holds the exact stored bytes. Manifest queries leave it nil.
@@ -128,11 +140,16 @@ type ObjectReader interface {
 type ObjectWriter interface {
 	// PutObjects stores objs in collection atomically: all or none. A version already
 	// stored is counted in WriteResult.Existing, not returned as an error. Each object's
-	// JSON must hold its exact bytes. Returns ErrNotFound if the collection does not exist.
+	// JSON must hold its exact bytes (Common is parsed from it when ID or Type is empty).
+	// New versions get increasing DateAdded in input order. Returns ErrNotFound if the
+	// collection does not exist, ErrKind for a curated collection, and a
+	// *stix.ValidationError naming the object for one without id, type or bytes.
 	PutObjects(ctx context.Context, collection string, objs []stix.RawObject) (*WriteResult, error)
-	// DeleteObject deletes the versions of id that match f (Versions empty or "all":
-	// every version) and returns how many were deleted. Returns ErrNotFound when no
-	// version of id exists.
+	// DeleteObject deletes the versions of id that match f.Versions and f.SpecVersions
+	// (Versions empty or "all": every version; "first"/"last" are chosen among all the
+	// id's versions of the listed spec versions, or of every spec version) and returns
+	// how many were deleted (0 when versions exist but none match). Returns ErrNotFound
+	// when no version of id exists.
 	DeleteObject(ctx context.Context, collection, id string, f Filter) (int, error)
 }
 
@@ -143,6 +160,7 @@ type StatusStore interface {
 	// GetStatus returns a status that has not expired. Returns ErrNotFound.
 	GetStatus(ctx context.Context, id string) (*Status, error)
 	// PurgeStatuses deletes statuses whose ExpiresAt is before t and returns how many.
+	// GetStatus treats a status whose ExpiresAt is not after now as gone.
 	PurgeStatuses(ctx context.Context, t time.Time) (int, error)
 }
 
