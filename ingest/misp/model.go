@@ -333,6 +333,7 @@ func DecodeEvents(r io.Reader, fn func(*Event) error) (int, error) {
 	// Wrapper keys are handled as they stream by; anything else is collected for a
 	// bare event.
 	bare := map[string]json.RawMessage{}
+	wrapped := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -350,6 +351,7 @@ func DecodeEvents(r io.Reader, fn func(*Event) error) (int, error) {
 				return n, err
 			}
 		case "response":
+			wrapped = true
 			t, err := dec.Token()
 			if err != nil {
 				return n, fmt.Errorf("misp: response: %w", eofErr(err))
@@ -381,8 +383,8 @@ func DecodeEvents(r io.Reader, fn func(*Event) error) (int, error) {
 	if _, err := dec.Token(); err != nil {
 		return n, fmt.Errorf("misp: %w", eofErr(err))
 	}
-	if n > 0 {
-		return n, nil
+	if n > 0 || wrapped {
+		return n, nil // a restSearch page past the last answers {"response": []}
 	}
 	if _, ok := bare["uuid"]; !ok {
 		if errs, ok := bare["errors"]; ok {
