@@ -213,3 +213,78 @@ func TestDateAddedClockBackwards(t *testing.T) {
 		t.Fatalf("first date_added %s, want the clock %s", pg.Records[0].DateAdded, want)
 	}
 }
+
+func TestReadOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	st, err := bolt.Open(dir, bolt.Options{NoSync: true, IndexTail: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	o := storagetest.Indicator(time.Now())
+	if _, err := st.PutObjects(ctx, "c", []stix.RawObject{o}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	ro, err := bolt.Open(dir, bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	pg, err := ro.GetObject(ctx, "c", o.ID, storage.Filter{})
+	if err != nil || len(pg.Records) != 1 || !bytes.Equal(pg.Records[0].JSON, o.JSON) {
+		t.Fatalf("read-only GetObject: %v", err)
+	}
+	if _, err := ro.PutObjects(ctx, "c", []stix.RawObject{storagetest.Indicator(time.Now())}); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("PutObjects on a read-only store: %v, want a read-only error", err)
+	}
+}
+
+// TestTailRebuilt takes a backup while index entries are only in the in-memory
+// tail (as after a crash, nothing merged them), and checks that a store opened on
+// it finds every version.
+func TestTailRebuilt(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{NoSync: true, IndexTail: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	id := "indicator--00000000-0000-4000-8000-000000000001"
+	var objs []stix.RawObject
+	for i := 0; i < 12; i++ { // two merges of 5, then 2 versions in the tail
+		o := storagetest.SDO("indicator", id, time.Date(2024, 1, 1, 0, i, 0, 0, time.UTC), "2.1", 100)
+		objs = append(objs, o)
+		if _, err := st.PutObjects(ctx, "c", []stix.RawObject{o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var backup bytes.Buffer
+	if err := st.Backup(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "restored")
+	if err := bolt.Restore(&backup, dir); err != nil {
+		t.Fatal(err)
+	}
+	st2 := bolt.MustOpen(t, dir)
+	lv, err := st2.ListVersions(ctx, "c", id, storage.Filter{})
+	if err != nil || len(lv.Records) != 12 {
+		t.Fatalf("ListVersions after rebuild: %v, %d versions, want 12", err, len(lv.Records))
+	}
+	pg, err := st2.GetObject(ctx, "c", id, storage.Filter{})
+	if err != nil || len(pg.Records) != 1 || !bytes.Equal(pg.Records[0].JSON, objs[11].JSON) {
+		t.Fatalf("last version after rebuild: %v", err)
+	}
+	res, err := st2.PutObjects(ctx, "c", objs[10:])
+	if err != nil || res.Existing != 2 {
+		t.Fatalf("re-adding tail versions: %+v %v, want Existing 2", res, err)
+	}
+	if report, err := st2.Check(ctx, false); err != nil || len(report) != 0 {
+		t.Fatalf("Check after rebuild: %v %v", report, err)
+	}
+}

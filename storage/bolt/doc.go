@@ -92,7 +92,14 @@
 // serves; Restore verifies a backup and atomically replaces the file, refusing
 // while another process holds the store. Check recomputes the advisory counters.
 //
+// # Memory
+//
+// A query holds about one page: the records and one buffer with their bytes.
+// Writers keep each collection's index tail (at most Options.IndexTail entries,
+// about 250 bytes each) and a bloom filter of 10 bits per id in the on-disk index
+// (1.25 MB per million ids). Everything else lives in the mmap'd file (page cache).
+//
 // # Speed
 //
-// BENCHMARKS
+// SPEED
 package bolt
