@@ -403,6 +403,15 @@ func (c *Converter) relate(rel, source, target string) {
 // relatable are the ATT&CK object types an indicator can indicate.
 var relatable = map[string]bool{"attack-pattern": true, "malware": true, "tool": true, "intrusion-set": true, "campaign": true}
 
+// cveTag returns the CVE id a lower-case tag such as "cve-2021-44228" is.
+func cveTag(t string) (string, bool) {
+	if !strings.HasPrefix(t, "cve-") {
+		return "", false
+	}
+	cve, err := ingest.NormalizeCVE(t)
+	return cve, err == nil
+}
+
 func appendUnique(list []string, v string) []string {
 	for _, x := range list {
 		if x == v {
@@ -457,7 +466,7 @@ func (c *Converter) Add(record string, d *Document) {
 		}
 		tags[attack.NormalizeName(t)] = true
 		ctx.Labels = appendUnique(ctx.Labels, t)
-		if cve, err := ingest.NormalizeCVE(t); err == nil {
+		if cve, ok := cveTag(t); ok {
 			ctx.CVEs = appendUnique(ctx.CVEs, cve)
 		}
 	}

@@ -3,6 +3,7 @@ package maltiverse_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/maltiverse"
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 )
 
@@ -165,4 +167,62 @@ func rawJSON(recs []storage.Record) []json.RawMessage {
 		out[i] = r.JSON
 	}
 	return out
+}
+
+// failingStore is the embedded store whose PutObjects fails once, after ok
+// successful calls: a crash between fetching documents and storing them.
+type failingStore struct {
+	ingest.Store
+	ok, calls int
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
+	f.calls++
+	if f.calls == f.ok+1 {
+		return nil, errDiskFull
+	}
+	return f.Store.PutObjects(ctx, coll, objs)
+}
+
+// TestPullCrashBetweenFetchAndStore: the window's cursor is saved only once the
+// whole download is durable, so a run that failed to store part of it fetches
+// the same window again and nothing is skipped.
+func TestPullCrashBetweenFetchAndStore(t *testing.T) {
+	r := newReplay(t, mustRead(t, "testdata/collection/input.json"))
+	now := time.Date(2026, 3, 13, 12, 0, 0, 0, time.UTC)
+	f, _ := mustFeed(t, r, &now, "")
+	fs := &failingStore{Store: MustStore(t), ok: 3}
+	ru := &ingest.Runner{Store: fs, Now: func() time.Time { return now }, Identity: testIdentity}
+	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
+		t.Fatalf("got %v, want the store's error", err)
+	}
+	if st, err := fs.FeedState(context.Background(), "mv"); err == nil && len(st.Cursor) > 0 {
+		t.Fatalf("cursor saved after a failed run: %s", st.Cursor)
+	}
+	now = now.Add(5 * time.Minute)
+	st, err := ru.Run(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Observations != 8 || r.log()[1].URL.Query().Get("range") != "now-1d" {
+		t.Errorf("second run: %+v, window %s", st, r.log()[1].URL.RawQuery)
+	}
+	page, err := fs.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scos := 0
+	for _, rec := range page.Records {
+		switch stix.IDType(rec.ID) {
+		case "file", "url", "domain-name", "ipv4-addr", "ipv6-addr", "email-addr":
+			scos++
+		}
+	}
+	// 7 live values (the whitelisted one is withdrawn: no SCO), and the 2
+	// resolved addresses of the hostname document.
+	if scos != 9 {
+		t.Errorf("%d SCOs stored, want 9", scos)
+	}
 }

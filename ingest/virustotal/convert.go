@@ -361,6 +361,15 @@ func cleanText(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// cveTag returns the CVE id a lower-case tag such as "cve-2021-44228" is.
+func cveTag(t string) (string, bool) {
+	if !strings.HasPrefix(t, "cve-") {
+		return "", false
+	}
+	cve, err := ingest.NormalizeCVE(t)
+	return cve, err == nil
+}
+
 func appendUnique(list []string, v string) []string {
 	for _, x := range list {
 		if x == v {
@@ -566,7 +575,7 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 	for _, t := range a.Tags {
 		if t = strings.ToLower(cleanText(t)); t != "" {
 			ctx.Labels = appendUnique(ctx.Labels, t)
-			if cve, err := ingest.NormalizeCVE(t); err == nil {
+			if cve, ok := cveTag(t); ok {
 				ctx.CVEs = appendUnique(ctx.CVEs, cve)
 			}
 		}
