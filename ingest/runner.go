@@ -622,9 +622,11 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 	for _, w := range order {
 		if w.detect && !w.revoked {
 			if _, ok := last[w.indID]; !ok {
+				// The SCO may exist (another feed reported the value as an observable);
+				// the based-on relationship cannot without the indicator.
 				w.scoID = ObservableID(w.v)
 				w.relID = relationshipID("based-on", w.indID, w.scoID)
-				ids = append(ids, w.scoID, w.relID)
+				ids = append(ids, w.scoID)
 			}
 		}
 	}
