@@ -127,6 +127,7 @@ type Converter struct {
 	warns     []ingest.Warning
 	latest    time.Time
 	headerOut bool
+	listed    map[string]bool // CVEs of vulnerability-list rows
 }
 
 // NewConverter returns a converter; an unknown TLP level or entity type is an error.
@@ -150,7 +151,7 @@ func NewConverter(opts Options) (*Converter, error) {
 	if opts.MaxRelated == 0 {
 		opts.MaxRelated = DefaultMaxRelated
 	}
-	return &Converter{opts: opts, tlp: l, marking: []string{l.MarkingRef()}, objs: map[string]stix.Object{}}, nil
+	return &Converter{opts: opts, tlp: l, marking: []string{l.MarkingRef()}, objs: map[string]stix.Object{}, listed: map[string]bool{}}, nil
 }
 
 func (c *Converter) warn(record, field, format string, a ...any) {
@@ -435,6 +436,7 @@ type native struct {
 	LastSeen         string          `json:"last_seen,omitempty"`
 	LastEvidence     *stix.Timestamp `json:"last_evidence,omitempty"`
 	IntelCard        string          `json:"intel_card,omitempty"`
+	Listed           *bool           `json:"listed,omitempty"` // false: the value vanished from the list
 	EvidenceDetails  json.RawMessage `json:"evidence_details,omitempty"`
 }
 
@@ -492,6 +494,10 @@ func (c *Converter) encode(n *native) json.RawMessage {
 		str("last_evidence", n.LastEvidence.UTC().Format(stix.TimestampLayout))
 	}
 	str("intel_card", n.IntelCard)
+	if n.Listed != nil {
+		b = append(b, `,"listed":`...)
+		b = strconv.AppendBool(b, *n.Listed)
+	}
 	if len(n.EvidenceDetails) > 0 {
 		b = append(b, `,"evidence_details":`...)
 		b = append(b, n.EvidenceDetails...)
@@ -667,8 +673,13 @@ func (c *Converter) vulnerabilityObject(cve string) string {
 }
 
 // NoteID returns the id of the note carrying Recorded Future's risk assessment
-// of a CVE.
-func NoteID(cve string) string { return ingest.ContextID("note", Provider+" risk "+cve) }
+// of a CVE from one risk list (Options.List; empty for Connect API answers).
+func NoteID(list, cve string) string {
+	if list == "" {
+		list = "connect"
+	}
+	return ingest.ContextID("note", Provider+" risk "+list+" "+cve)
+}
 
 // vulnerability converts a vulnerability-list row or entity: the vulnerability
 // SDO and a note about it with the risk, the triggered rules and the
@@ -680,6 +691,9 @@ func (c *Converter) vulnerability(record, name string, n *native, rules []string
 		return
 	}
 	vid := c.vulnerabilityObject(cve)
+	if n.EntityID == "" {
+		c.listed[cve] = true
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Recorded Future risk for %s", cve)
 	if n.Risk != nil {
@@ -697,10 +711,47 @@ func (c *Converter) vulnerability(record, name string, n *native, rules []string
 		b.WriteString(strings.Join(rules, "; "))
 	}
 	b.WriteString(".")
-	co := c.common("note", NoteID(cve))
+	co := c.common("note", NoteID(c.opts.List, cve))
 	co.Labels = rules
 	co.Extensions = map[string]json.RawMessage{ExtensionID: c.encode(n)}
 	c.objs[co.ID] = &stix.Note{Common: co, Abstract: abstract, Content: b.String(), Authors: []string{"Recorded Future"},
+		ObjectRefs: []string{vid}}
+}
+
+// Listed returns the CVEs of the vulnerability-list rows converted so far
+// (since NewConverter, across Flushes), sorted.
+func (c *Converter) Listed() []string {
+	out := make([]string, 0, len(c.listed))
+	for cve := range c.listed {
+		out = append(out, cve)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Withdraw records that a CVE vanished from the vulnerability list: a version
+// of its note saying so, with listed false in the extension. It is a new
+// version, not a revocation, so the note can speak again when the CVE returns
+// (the Runner withdraws vanished indicator values the same way, with
+// valid_until).
+func (c *Converter) Withdraw(cve string) {
+	cve, err := ingest.NormalizeCVE(cve)
+	if err != nil {
+		c.warn("cursor", "cves", "%v", err)
+		return
+	}
+	vid := c.vulnerabilityObject(cve)
+	list := c.opts.List
+	if list == "" {
+		list = "vulnerability"
+	}
+	f := false
+	n := native{ExtensionType: "property-extension", ProviderRef: ProviderIdentityID, Entity: EntityVulnerability,
+		List: c.opts.List, Listed: &f}
+	co := c.common("note", NoteID(c.opts.List, cve))
+	co.Extensions = map[string]json.RawMessage{ExtensionID: c.encode(&n)}
+	c.objs[co.ID] = &stix.Note{Common: co, Abstract: "Recorded Future risk for " + cve + ": no longer listed",
+		Content: cve + " is no longer in Recorded Future's " + list + " risk list.", Authors: []string{"Recorded Future"},
 		ObjectRefs: []string{vid}}
 }
 

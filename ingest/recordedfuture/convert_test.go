@@ -366,7 +366,7 @@ func TestVulnerabilityList(t *testing.T) {
 			t.Errorf("%s: vulnerability %+v", cve, v)
 			continue
 		}
-		n, ok := byID[recordedfuture.NoteID(cve)].(*stix.Note)
+		n, ok := byID[recordedfuture.NoteID("", cve)].(*stix.Note)
 		if !ok || !slices.Equal(n.ObjectRefs, []string{v.ID}) {
 			t.Fatalf("%s: note %+v", cve, n)
 		}
@@ -376,7 +376,7 @@ func TestVulnerabilityList(t *testing.T) {
 			t.Errorf("%s: note extension %v", cve, ext)
 		}
 	}
-	if n := byID[recordedfuture.NoteID("CVE-2021-44228")].(*stix.Note); !strings.Contains(n.Content, "Very Critical") {
+	if n := byID[recordedfuture.NoteID("", "CVE-2021-44228")].(*stix.Note); !strings.Contains(n.Content, "Very Critical") {
 		t.Errorf("note content %q lacks the criticality label", n.Content)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,7 +41,7 @@ type Config struct {
 	Timeout     time.Duration `yaml:"timeout"`      // one download; default DefaultListTimeout
 	MaxRetries  int           `yaml:"max_retries"`  // status retries; default ingest.HTTPClient's
 	BodyRetries int           `yaml:"body_retries"` // downloads cut off; default DefaultBodyRetries
-	BatchSize   int           `yaml:"batch_size"`   // rows per batch; default 1000
+	BatchSize   int           `yaml:"batch_size"`   // rows per batch; default DefaultBatchSize
 	SpoolDir    string        `yaml:"spool_dir"`    // where the download is spooled; empty: os.TempDir()
 	MaxRelated  int           `yaml:"max_related"`  // see Options.MaxRelated
 }
@@ -130,10 +131,18 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 	return s, nil
 }
 
+// DefaultBatchSize is how many rows one batch carries when the feed sets no
+// batch_size: large enough that the store commits rarely, small enough to keep
+// a batch within a few tens of megabytes.
+const DefaultBatchSize = 5000
+
 // cursor is the Source's state between pulls.
 type cursor struct {
 	SHA256 string `json:"sha256"`
 	Rows   int    `json:"rows"`
+	// CVEs are the vulnerability list's CVEs, sorted: the Runner's snapshot holds
+	// indicator values only, so the Source diffs CVEs itself.
+	CVEs []string `json:"cves,omitempty"`
 	Validators
 }
 
@@ -193,7 +202,11 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 		return fmt.Errorf("recordedfuture: spool: %w", err)
 	}
 	values := 0
-	rows, err := ReadCSV(spool, conv, s.BatchSize, func() error {
+	batch := s.BatchSize
+	if batch <= 0 {
+		batch = DefaultBatchSize
+	}
+	rows, err := ReadCSV(spool, conv, batch, func() error {
 		objs, obs, w := conv.Flush()
 		values += len(obs)
 		w = append(warns, w...)
@@ -213,11 +226,20 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 		return fmt.Errorf("%s: none of its %d rows holds a valid value; previous snapshot kept", what, rows)
 	}
 	next.Rows = rows
-	b, err := json.Marshal(next)
-	if err != nil {
+	var last ingest.Batch
+	if s.Entity == EntityVulnerability {
+		next.CVEs = conv.Listed()
+		for _, cve := range prev.CVEs {
+			if _, found := slices.BinarySearch(next.CVEs, cve); !found {
+				conv.Withdraw(cve)
+			}
+		}
+		last.Objects, _, last.Warnings = conv.Flush()
+	}
+	if last.Cursor, err = json.Marshal(next); err != nil {
 		return err
 	}
-	return emit(ingest.Batch{Cursor: b})
+	return emit(last)
 }
 
 // spoolBody copies a download into the spool file and the hash, starting over.

@@ -235,3 +235,73 @@ func TestNewConfig(t *testing.T) {
 		t.Errorf("NewSource: %v %+v", err, src)
 	}
 }
+
+// TestSourceVulnerabilityDiff: a CVE that vanishes from a vulnerability list
+// gets a note version saying it is no longer listed (not a deletion, not a
+// revocation), and a note version with its risk again when it returns.
+func TestSourceVulnerabilityDiff(t *testing.T) {
+	r := newReplay(t)
+	path := "/public/opencti/opencti_default_vulnerability_v2.csv"
+	key := "/v2/fusion/files?path=" + path
+	full := mustRead(t, "testdata/vulnerability_fusion/input.csv")
+	lines := strings.SplitAfter(string(full), "\n")
+	r.setList(key, full)
+	cfg := feedConfig(t, r.srv.URL, "entity: vulnerability\ntoken_env: RF_TOKEN\nfusion_path: "+path)
+	src, err := recordedfuture.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := MustStore(t)
+	now := testTime
+	run := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: testIdentity}
+	ctx := context.Background()
+	feed := &ingest.Feed{Config: cfg, Source: src}
+	noteID := recordedfuture.NoteID(path, "CVE-2024-3400")
+	versions := func() []map[string]any {
+		t.Helper()
+		page, err := s.GetObject(ctx, ingest.DefaultPool, noteID, storage.Filter{Versions: []string{storage.VersionAll}})
+		if err != nil {
+			t.Fatalf("note %s: %v", noteID, err)
+		}
+		var out []map[string]any
+		for _, rec := range page.Records {
+			var m map[string]any
+			json.Unmarshal(rec.JSON, &m)
+			out = append(out, m)
+		}
+		return out
+	}
+	listed := func(m map[string]any) any {
+		return m["extensions"].(map[string]any)[recordedfuture.ExtensionID].(map[string]any)["listed"]
+	}
+	if _, err := run.Run(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	if vs := versions(); len(vs) != 1 || listed(vs[0]) != nil {
+		t.Fatalf("first pull: %v", vs)
+	}
+	// CVE-2024-3400 (the last row) vanishes.
+	now = now.Add(time.Hour)
+	r.setList(key, []byte(lines[0]+lines[1]))
+	if _, err := run.Run(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	vs := versions()
+	if len(vs) != 2 || listed(vs[1]) != false || !strings.Contains(vs[1]["content"].(string), "no longer") || vs[1]["revoked"] != nil {
+		t.Fatalf("vanished CVE: %v", vs)
+	}
+	// It comes back.
+	now = now.Add(time.Hour)
+	r.setList(key, full)
+	if _, err := run.Run(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	if vs = versions(); len(vs) != 3 || listed(vs[2]) != nil || vs[2]["extensions"].(map[string]any)[recordedfuture.ExtensionID].(map[string]any)["risk"] != float64(89) {
+		t.Fatalf("returning CVE: %v", vs)
+	}
+	// The vulnerability object itself is one version throughout.
+	page, err := s.GetObject(ctx, ingest.DefaultPool, ingest.ContextID("vulnerability", "CVE-2024-3400"), storage.Filter{Versions: []string{storage.VersionAll}})
+	if err != nil || len(page.Records) != 1 {
+		t.Errorf("vulnerability versions: %v %v", err, page)
+	}
+}
