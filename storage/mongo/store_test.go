@@ -50,7 +50,7 @@ func TestStore(t *testing.T) {
 		// lookups): every query decodes the whole MongoDB collection and sorts it in
 		// memory, so page cost grows with the collection. Smaller cases keep the suite
 		// to a few minutes; real MongoDB runs the defaults.
-		sizes = storagetest.Sizes{Bulk: 600, BulkPage: 150, WatermarkWrites: 400, WatermarkBatch: 25}
+		sizes = storagetest.Sizes{Bulk: 400, BulkPage: 90, WatermarkWrites: 400, WatermarkBatch: 25}
 	}
 	storagetest.Suite{
 		Sizes: sizes,
