@@ -81,23 +81,24 @@
 // string scan) while recording each top-level member's bytes; the common
 // properties are read from those bytes (strings share the input's memory), and
 // the rules re-read nested values without re-checking them. Member slices are
-// pooled and property names interned, so a typical indicator costs 12
-// allocations to decode and about 20 to decode and validate.
+// pooled and property names interned, and the rules allocate nothing for a valid
+// object, so a typical indicator costs 11 allocations to decode and validate
+// (RawObject, two timestamps, and the maps and slices of Common).
 //
 // BenchmarkDecodeValidate alternates blocks of our decode+validate and of
 // encoding/json.Unmarshal into Indicator on the same bytes, and reports both rates
 // per wall second and per CPU second (the machine is shared by up to 8 busy
 // processes on 2 cores, so wall-clock figures vary 3×; CPU time is the stable
-// one). Measured here (Go 1.26, -cpu 1, load average 7–8):
+// one). Measured here (Go 1.26, -cpu 1, -benchtime 2s -count 3, load average
+// 8–17 on 2 cores):
 //
-//	decode+validate, no pattern check       ≈ 103–128k objects/CPU-s
-//	decode+validate with stix/pattern       ≈ 110–129k objects/CPU-s
-//	encoding/json.Unmarshal (same run)      ≈ 47–62k objects/CPU-s
-//	ratio                                   ≈ 2.1–2.4×
-//	ParseRaw alone (separate benchmark)     ≈ 56–76k objects/wall-s under load, 12 allocs
+//	decode+validate, no pattern check       ≈ 133–143k objects/CPU-s, 11 allocs
+//	decode+validate with stix/pattern       ≈ 115–127k objects/CPU-s
+//	encoding/json.Unmarshal (same runs)     ≈ 53–61k objects/CPU-s, 51 allocs
+//	ratio                                   ≈ 2.3× (2.1× with the pattern parser)
 //
 // The 200k/s goal is not reached on this machine: decode+validate runs at about
-// 2.2× encoding/json, i.e. roughly 130–175k/s if encoding/json does the 60–80k/s
+// 2.3× encoding/json, i.e. roughly 140–185k/s if encoding/json does the 60–80k/s
 // the issue measured. Third-party JSON libraries (goccy/go-json, json-iterator,
 // valyala/fastjson, all in the package list) were not measured: the package needs
 // each member's raw bytes for byte-for-byte republishing and for the rules, which
