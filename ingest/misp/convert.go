@@ -474,6 +474,7 @@ type eventState struct {
 	// anchors: MISP uuid (attribute or object) → the STIX ids made from it
 	anchors map[string][]string
 	noIndex bool
+	baseCtx *ingest.Context // the context of attributes with no tags or galaxies of their own
 }
 
 // AddEvent converts one event into out: the report authored by the event's
@@ -776,10 +777,16 @@ func (s *eventState) attribute(a *Attribute, o *Object) {
 	if dist == DistributionInherit {
 		dist = DistributionAll
 	}
-	atags := readTags(b, rec, a.Tag)
-	tags := s.tags.merge(atags)
-	clusters := append([]*clusterRef(nil), s.evClusters...)
+	var atags tagInfo
+	tags := s.tags
+	if len(a.Tag) > 0 {
+		atags = readTags(b, rec, a.Tag)
+		tags = s.tags.merge(atags)
+	}
+	own := len(a.Tag)+len(a.Galaxy) > 0 // the attribute has context of its own
+	clusters := s.evClusters
 	if len(a.Galaxy)+len(atags.galaxyTags) > 0 {
+		clusters = append([]*clusterRef(nil), s.evClusters...)
 		for _, cl := range s.resolveClusters(rec, a.Galaxy, atags.galaxyTags) {
 			clusters = append(clusters, cl)
 			s.refs[cl.id] = true
@@ -813,6 +820,9 @@ func (s *eventState) attribute(a *Attribute, o *Object) {
 	anchorKey := a.UUID
 	var anchors []string
 	var ctx *ingest.Context
+	if !own {
+		ctx = s.baseCtx // shared by the attributes without context of their own
+	}
 	context := func() ingest.Context {
 		if ctx != nil {
 			return *ctx
@@ -835,6 +845,9 @@ func (s *eventState) attribute(a *Attribute, o *Object) {
 			}
 		}
 		ctx = &cx
+		if !own {
+			s.baseCtx = ctx
+		}
 		return cx
 	}
 	observe := func(normType, value string) {

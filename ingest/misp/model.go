@@ -232,7 +232,9 @@ type Object struct {
 }
 
 // Event is a MISP event as /events/view, /events/restSearch, feeds
-// (<uuid>.json) and sync pushes send it.
+// (<uuid>.json) and sync pushes send it. The lower-case "orgc" some feeds write
+// decodes into Orgc too (encoding/json matches keys case-insensitively), as
+// MISP's Feed::__prepareEvent accepts it.
 type Event struct {
 	ID               Num         `json:"id,omitempty"`
 	UUID             string      `json:"uuid"`
@@ -255,24 +257,6 @@ type Event struct {
 	Galaxy           []Galaxy    `json:"Galaxy,omitempty"`
 	Attribute        []Attribute `json:"Attribute,omitempty"`
 	Object           []Object    `json:"Object,omitempty"`
-}
-
-// UnmarshalJSON decodes an event, also accepting the lower-case "orgc" some
-// feeds write (MISP's Feed::__prepareEvent does the same).
-func (e *Event) UnmarshalJSON(b []byte) error {
-	type plain Event
-	var p struct {
-		plain
-		OrgcLower *Org `json:"orgc,omitempty"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*e = Event(p.plain)
-	if e.Orgc == nil {
-		e.Orgc = p.OrgcLower
-	}
-	return nil
 }
 
 // Distribution levels of events, attributes and objects.
