@@ -408,20 +408,33 @@ func (c *Client) IoCStream(ctx context.Context, q StreamQuery) (*Page, error) {
 	return decodePage(b)
 }
 
+// CollectionsQuery is the query of GET /collections.
+type CollectionsQuery struct {
+	// Filter selects collections, e.g. "collection_type:threat-actor
+	// last_modification_date:2026-03-01T00:00:00+".
+	Filter        string
+	Order         string   // e.g. "last_modification_date+"
+	Cursor        string   // meta.cursor of the previous page
+	Limit         int      // at most 40; 0: 40
+	Relationships []string // related objects to include, e.g. attack_techniques, vulnerabilities
+}
+
 // Collections returns one page of GET /collections (GTI threat actors, malware
-// families, campaigns, vulnerabilities, reports), e.g. filter
-// "collection_type:threat-actor last_modification_date:2026-03-01T00:00:00+",
-// order "last_modification_date+".
-func (c *Client) Collections(ctx context.Context, filter, order, cursor string, limit int) (*Page, error) {
+// families, campaigns, vulnerabilities, reports).
+func (c *Client) Collections(ctx context.Context, q CollectionsQuery) (*Page, error) {
 	v := url.Values{}
+	limit := q.Limit
 	if limit <= 0 || limit > 40 {
 		limit = 40
 	}
 	v.Set("limit", strconv.Itoa(limit))
-	for k, s := range map[string]string{"filter": filter, "order": order, "cursor": cursor} {
+	for k, s := range map[string]string{"filter": q.Filter, "order": q.Order, "cursor": q.Cursor} {
 		if s != "" {
 			v.Set(k, s)
 		}
+	}
+	if len(q.Relationships) > 0 {
+		v.Set("relationships", strings.Join(q.Relationships, ","))
 	}
 	b, err := c.get(ctx, "/collections", v)
 	if err != nil {

@@ -26,6 +26,8 @@ type stream struct {
 	t        testing.TB
 	items    []json.RawMessage // sorted by notification_date
 	dates    []int64
+	colls    []json.RawMessage // collections, sorted by last_modification_date
+	cdates   []int64
 	lookups  map[string][]byte
 	script   []string // "429:N", "429", "503", "cut", "badcursor", "401"
 	requests []*http.Request
@@ -100,6 +102,27 @@ func (s *stream) add(tb testing.TB, dates ...int64) {
 	s.items, s.dates = items, dates
 }
 
+// addCollections serves the collections of the synthetic collections page,
+// with last_modification_date set from dates (one per collection, in order).
+func (s *stream) addCollections(tb testing.TB, dates ...int64) {
+	tb.Helper()
+	var page struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(mustRead(tb, "testdata/collections/input.json"), &page); err != nil {
+		tb.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, d := range dates {
+		c := page.Data[i%len(page.Data)]
+		c["attributes"].(map[string]any)["last_modification_date"] = d
+		b, _ := json.Marshal(c)
+		s.colls = append(s.colls, b)
+		s.cdates = append(s.cdates, d)
+	}
+}
+
 func (s *stream) fail(steps ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,6 +149,9 @@ func (s *stream) serve(w http.ResponseWriter, req *http.Request) {
 		step, s.script = s.script[0], s.script[1:]
 	}
 	items, dates := s.items, s.dates
+	if req.URL.Path == "/api/v3/collections" {
+		items, dates = s.colls, s.cdates
+	}
 	s.mu.Unlock()
 	if req.Header.Get("x-apikey") != "test-key" {
 		vtErr(w, http.StatusUnauthorized, "WrongCredentialsError", "Wrong API key")
@@ -143,10 +169,17 @@ func (s *stream) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var body []byte
-	if req.URL.Path == "/api/v3/ioc_stream" {
+	if req.URL.Path == "/api/v3/ioc_stream" || req.URL.Path == "/api/v3/collections" {
 		q := req.URL.Query()
-		if q.Get("order") != "date+" {
-			s.t.Errorf("order %q, want date+", q.Get("order"))
+		key, order := "date:", "date+"
+		if req.URL.Path == "/api/v3/collections" {
+			key, order = "last_modification_date:", "last_modification_date+"
+			if q.Get("relationships") != "attack_techniques,vulnerabilities" {
+				s.t.Errorf("relationships %q", q.Get("relationships"))
+			}
+		}
+		if q.Get("order") != order {
+			s.t.Errorf("order %q, want %s", q.Get("order"), order)
 		}
 		start := 0
 		if c := q.Get("cursor"); c != "" {
@@ -156,9 +189,9 @@ func (s *stream) serve(w http.ResponseWriter, req *http.Request) {
 				return
 			}
 			start = n
-		} else if f := q.Get("filter"); strings.Contains(f, "date:") {
-			i := strings.Index(f, "date:")
-			ts, err := time.Parse("2006-01-02T15:04:05", strings.TrimSuffix(strings.Fields(f[i+5:])[0], "+"))
+		} else if f := q.Get("filter"); strings.Contains(f, key) {
+			i := strings.Index(f, key)
+			ts, err := time.Parse("2006-01-02T15:04:05", strings.TrimSuffix(strings.Fields(f[i+len(key):])[0], "+"))
 			if err != nil {
 				vtErr(w, http.StatusBadRequest, "InvalidArgumentError", "bad date filter")
 				return

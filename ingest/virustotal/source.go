@@ -28,7 +28,9 @@ import (
 type Config struct {
 	APIKeyEnv         string        `yaml:"api_key_env"`         // environment variable holding the key; default VT_API_KEY
 	BaseURL           string        `yaml:"base_url"`            // default DefaultBaseURL
-	Filter            string        `yaml:"filter"`              // IoC stream filter ("origin:hunting", "entity_type:file", ...)
+	Endpoint          string        `yaml:"endpoint"`            // ioc_stream (default) or collections
+	Filter            string        `yaml:"filter"`              // the endpoint's filter: "origin:hunting" (IoC stream), "collection_type:threat-actor" (collections)
+	Relationships     []string      `yaml:"relationships"`       // collections: related objects to include; default attack_techniques, vulnerabilities
 	Limit             int           `yaml:"limit"`               // objects per page, ≤ 40; default 40
 	RequestsPerMinute int           `yaml:"requests_per_minute"` // default 4 (the public API's); -1: unlimited
 	RequestsPerDay    int           `yaml:"requests_per_day"`    // default 500 (the public API's); -1: unlimited
@@ -37,20 +39,31 @@ type Config struct {
 	Backoff           time.Duration `yaml:"backoff"`             // first retry wait; default DefaultBackoff
 }
 
-// Source pulls the VirusTotal IoC stream (GET /api/v3/ioc_stream) oldest first.
-// Each pass asks for the notifications since the last pass's newest
-// notification_date and pages with VirusTotal's cursor; notifications at that
-// date already taken are skipped by notification_id. The ingest cursor (JSON)
+// Source pulls the VirusTotal IoC stream (GET /api/v3/ioc_stream) oldest first,
+// or with Endpoint "collections" the GTI collections (GET /collections: threat
+// actors, malware families, campaigns, vulnerabilities) by last modification.
+// Each pass asks for the items since the last pass's newest date
+// (notification_date, last_modification_date) and pages with VirusTotal's
+// cursor; items at that date already taken are skipped by id
+// (notification_id, collection id). The ingest cursor (JSON)
 // holds the watermark, the page cursor of a pass under way, and the day's request
 // count, so the daily budget holds across runs and processes sharing the store.
 // When the budget is spent the pull stops cleanly with a warning and the next run
 // resumes where it stopped.
 type Source struct {
-	Client  *Client
-	Filter  string
-	Limit   int
-	Convert Options
+	Client        *Client
+	Endpoint      string // EndpointIoCStream or EndpointCollections
+	Filter        string
+	Relationships []string // collections: related objects to include
+	Limit         int
+	Convert       Options
 }
+
+// The endpoints a Source pulls.
+const (
+	EndpointIoCStream   = "ioc_stream"  // GET /ioc_stream, by notification_date
+	EndpointCollections = "collections" // GET /collections, by last_modification_date
+)
 
 var _ ingest.Source = (*Source)(nil)
 
@@ -83,6 +96,16 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 			return nil, bad("base_url", "%q is not an http(s) URL", c.BaseURL)
 		}
 	}
+	switch c.Endpoint {
+	case "":
+		c.Endpoint = EndpointIoCStream
+	case EndpointIoCStream, EndpointCollections:
+	default:
+		return nil, bad("endpoint", "%q is not ioc_stream or collections", c.Endpoint)
+	}
+	if c.Relationships == nil && c.Endpoint == EndpointCollections {
+		c.Relationships = []string{"attack_techniques", "vulnerabilities"}
+	}
 	if c.Limit < 0 || c.Limit > 40 {
 		return nil, bad("limit", "%d is outside 1–40", c.Limit)
 	}
@@ -101,7 +124,7 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 	s := &Source{
 		Client: &Client{BaseURL: c.BaseURL, APIKey: key, Timeout: c.Timeout, MaxRetries: c.MaxRetries, Backoff: c.Backoff,
 			PerMinute: budget(c.RequestsPerMinute, 4), PerDay: budget(c.RequestsPerDay, 500)},
-		Filter: c.Filter, Limit: c.Limit,
+		Endpoint: c.Endpoint, Filter: c.Filter, Relationships: c.Relationships, Limit: c.Limit,
 		Convert: Options{Feed: cfg.Name, TLP: cfg.DefaultTLP, DetectionThreshold: cfg.DetectionThreshold, Attack: cfg.Attack},
 	}
 	if _, err := NewConverter(s.Convert); err != nil {
@@ -112,20 +135,26 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 
 // cursor is the Source's sync state.
 type cursor struct {
-	Since  int64    `json:"since,omitempty"`  // notification_date the current pass started after
-	IDs    []string `json:"ids,omitempty"`    // notifications at Since already taken
-	Max    int64    `json:"max,omitempty"`    // newest notification_date taken in this pass
-	MaxIDs []string `json:"maxids,omitempty"` // notifications at Max
+	Since  int64    `json:"since,omitempty"`  // the item date (Unix seconds) the current pass started from
+	IDs    []string `json:"ids,omitempty"`    // items at Since already taken
+	Max    int64    `json:"max,omitempty"`    // newest item date taken in this pass
+	MaxIDs []string `json:"maxids,omitempty"` // items at Max
 	Filter string   `json:"filter,omitempty"` // the filter of the pass under way (VirusTotal's cursor belongs to it)
 	Page   string   `json:"page,omitempty"`   // VirusTotal's cursor of the next page of the pass under way
 	Day    string   `json:"day,omitempty"`    // the UTC day Used counts
 	Used   int      `json:"used,omitempty"`   // requests made on Day
 }
 
+func (s *Source) collections() bool { return s.Endpoint == EndpointCollections }
+
 func (s *Source) passFilter(since int64) string {
 	f := strings.TrimSpace(s.Filter)
 	if since > 0 {
-		d := "date:" + time.Unix(since, 0).UTC().Format("2006-01-02T15:04:05") + "+"
+		key := "date:"
+		if s.collections() {
+			key = "last_modification_date:"
+		}
+		d := key + time.Unix(since, 0).UTC().Format("2006-01-02T15:04:05") + "+"
 		if f == "" {
 			return d
 		}
@@ -134,7 +163,40 @@ func (s *Source) passFilter(since int64) string {
 	return f
 }
 
-// Pull pages through the IoC stream from the cursor, one batch per page, each
+func (s *Source) endpoint() string {
+	if s.collections() {
+		return EndpointCollections
+	}
+	return EndpointIoCStream
+}
+
+// head returns an item's date and id as the passes order and de-duplicate
+// them: an IoC stream object's notification_date and notification_id, a
+// collection's last_modification_date and id.
+func (s *Source) head(raw []byte) (int64, string, bool) {
+	var h struct {
+		ID         string `json:"id"`
+		Attributes struct {
+			LastModificationDate int64 `json:"last_modification_date"`
+		} `json:"attributes"`
+		CA *struct {
+			NotificationID   string `json:"notification_id"`
+			NotificationDate int64  `json:"notification_date"`
+		} `json:"context_attributes"`
+	}
+	if json.Unmarshal(raw, &h) != nil {
+		return 0, "", false
+	}
+	if s.collections() {
+		return h.Attributes.LastModificationDate, h.ID, h.Attributes.LastModificationDate > 0
+	}
+	if h.CA == nil {
+		return 0, "", false
+	}
+	return h.CA.NotificationDate, h.CA.NotificationID, true
+}
+
+// Pull pages through the IoC stream (or the collections) from the cursor, one batch per page, each
 // carrying the cursor after it.
 func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.Batch) error) error {
 	conv, err := NewConverter(s.Convert)
@@ -159,44 +221,46 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 	}
 	retriedCursor := false
 	for page := 0; ; page++ {
-		p, err := s.Client.IoCStream(ctx, StreamQuery{Filter: st.Filter, Cursor: st.Page, Limit: s.Limit, Order: "date+"})
+		var p *Page
+		var err error
+		if s.collections() {
+			p, err = s.Client.Collections(ctx, CollectionsQuery{Filter: st.Filter, Cursor: st.Page, Limit: s.Limit,
+				Order: "last_modification_date+", Relationships: s.Relationships})
+		} else {
+			p, err = s.Client.IoCStream(ctx, StreamQuery{Filter: st.Filter, Cursor: st.Page, Limit: s.Limit, Order: "date+"})
+		}
 		var se *StatusError
 		switch {
 		case errors.Is(err, ErrQuotaExhausted):
-			conv.warn("ioc_stream", "requests_per_day", "request quota exhausted (%v); the next run resumes from the saved cursor", err)
+			conv.warn(s.endpoint(), "requests_per_day", "request quota exhausted (%v); the next run resumes from the saved cursor", err)
 			objs, obs, warns := conv.Flush()
 			return emit(ingest.Batch{Objects: objs, Observations: obs, Warnings: warns, Cursor: save()})
 		case errors.As(err, &se) && se.Status == 400 && st.Page != "" && !retriedCursor:
 			// VirusTotal's cursors expire: start the pass again from its watermark.
-			conv.warn("ioc_stream", "cursor", "VirusTotal refused the page cursor (%s: %s); the pass restarts from its watermark", se.Code, se.Message)
+			conv.warn(s.endpoint(), "cursor", "VirusTotal refused the page cursor (%s: %s); the pass restarts from its watermark", se.Code, se.Message)
 			st.Page, st.Max, st.MaxIDs, retriedCursor = "", 0, nil, true
 			st.Filter = s.passFilter(st.Since)
 			continue
 		case err != nil:
-			return fmt.Errorf("virustotal ioc_stream: %w", err)
+			return fmt.Errorf("virustotal %s: %w", s.endpoint(), err)
 		}
 		for i, raw := range p.Data {
-			var head struct {
-				ID  string             `json:"id"`
-				CA  *ContextAttributes `json:"context_attributes"`
-				Typ string             `json:"type"`
-			}
-			rec := fmt.Sprintf("ioc_stream page %d [%d]", page, i)
-			if err := json.Unmarshal(raw, &head); err == nil && head.CA != nil {
-				nd, nid := head.CA.NotificationDate, head.CA.NotificationID
-				if nd < st.Since || nd == st.Since && nid != "" && slices.Contains(st.IDs, nid) {
+			rec := fmt.Sprintf("%s page %d [%d]", s.endpoint(), page, i)
+			date, id, ok := s.head(raw)
+			if ok {
+				if date < st.Since || date == st.Since && id != "" && slices.Contains(st.IDs, id) {
 					continue // taken by an earlier pass
 				}
 				switch {
-				case nd > st.Max:
-					st.Max, st.MaxIDs = nd, []string{nid}
-				case nd == st.Max && !slices.Contains(st.MaxIDs, nid):
-					st.MaxIDs = append(st.MaxIDs, nid)
+				case date > st.Max:
+					st.Max, st.MaxIDs = date, []string{id}
+				case date == st.Max && !slices.Contains(st.MaxIDs, id):
+					st.MaxIDs = append(st.MaxIDs, id)
 				}
-				if nid != "" {
-					rec += " notification " + nid
+				if id != "" {
+					rec += " " + id
 				}
-			} else if err == nil {
+			} else if !s.collections() {
 				conv.warn(rec, "context_attributes", "missing: not an IoC stream object; converted without notification context")
 			}
 			conv.AddRaw(rec, raw)

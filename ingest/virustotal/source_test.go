@@ -261,3 +261,50 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 		t.Errorf("cursor %v", cur)
 	}
 }
+
+// TestPullCollections pulls GTI collections by last modification through the
+// Runner: the first pass takes all, the next only those modified since, the
+// malware family's IoCs become observations linked to it.
+func TestPullCollections(t *testing.T) {
+	s := newStream(t)
+	base := testTime.Unix()
+	s.addCollections(t, base, base+10, base+20, base+30, base+40, base+50)
+	c := &clock{t: testTime.Add(time.Hour)}
+	var st ingest.Store = MustStore(t)
+	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c,
+		"  endpoint: collections\n  requests_per_minute: -1\n  requests_per_day: -1\n")}
+	st1 := r.run()
+	// 6 collections in 3 pages; the malware family lists 4 IoCs (one URL without
+	// its URL: a warning), the report collection is not converted (a warning),
+	// T9999 is unknown (a warning).
+	if st1.Batches != 3 || st1.Observations != 3 || st1.Warnings != 3 {
+		t.Fatalf("first pass: %+v", st1)
+	}
+	if q := s.log()[0].URL.Query(); q.Get("filter") != "origin:hunting" {
+		t.Errorf("first filter %q", q.Get("filter"))
+	}
+	mw := ingest.ContextID("malware", "SPECTRALOCK")
+	recs, err := st.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{IDs: []string{mw}})
+	if err != nil || len(recs.Records) != 1 {
+		t.Fatalf("malware family not stored: %v %d", err, len(recs.Records))
+	}
+	// The campaign is modified again.
+	s.mu.Lock()
+	var camp map[string]any
+	_ = json.Unmarshal(s.colls[3], &camp)
+	camp["attributes"].(map[string]any)["last_modification_date"] = base + 100
+	camp["attributes"].(map[string]any)["description"] = "Now also against embassies."
+	s.colls[3], _ = json.Marshal(camp)
+	s.colls = append(s.colls[:3:3], append(s.colls[4:], s.colls[3])...)
+	s.cdates = append(s.cdates[:3:3], append(s.cdates[4:], base+100)...)
+	s.mu.Unlock()
+	st2 := r.run()
+	q := s.log()[3].URL.Query()
+	want := "origin:hunting last_modification_date:" + time.Unix(base+50, 0).UTC().Format("2006-01-02T15:04:05") + "+"
+	if q.Get("filter") != want {
+		t.Errorf("second filter %q, want %q", q.Get("filter"), want)
+	}
+	if st2.Changed != 1 || st2.New != 0 {
+		t.Errorf("second pass: %+v (want the campaign changed, nothing new)", st2)
+	}
+}
