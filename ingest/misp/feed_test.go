@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
 )
 
 // feedServer serves a MISP feed: manifest.json with a strong ETag (304 on
