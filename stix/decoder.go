@@ -520,6 +520,13 @@ func (d *Decoder) start() (*RawObject, error) {
 	if err != nil {
 		return nil, &DecodeError{Offset: startOff, Err: err}
 	}
+	if isContainer(o, members) {
+		// A bundle without objects, or an envelope with only more/next.
+		for _, m := range members {
+			d.topMember(m)
+		}
+		return nil, nil
+	}
 	d.env.Type = o.Type
 	d.env.ID = o.ID
 	d.env.SpecVersion = o.SpecVersion
@@ -715,4 +722,21 @@ func appendGrow(dst, b []byte, max int) []byte {
 		dst = grown
 	}
 	return append(dst, b...)
+}
+
+// isContainer reports whether a top-level object without an objects array is
+// still a bundle (type "bundle") or a TAXII envelope (only more and next).
+func isContainer(o *RawObject, members []member) bool {
+	if o.Type == "bundle" {
+		return true
+	}
+	if len(members) == 0 {
+		return false
+	}
+	for _, m := range members {
+		if m.key != "more" && m.key != "next" {
+			return false
+		}
+	}
+	return true
 }

@@ -50,7 +50,9 @@ func TestDecoderShapes(t *testing.T) {
 		"single object":   {"\n" + ind1 + "\n", stix.ContainerSingle, []string{"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}, false, "", "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"},
 		"single object with an objects property": {`{"type":"x-thing","objects":[1,2],"id":"x-thing--8ae20dde-83d4-4218-88fd-41ef0dabf9d1"}`,
 			stix.ContainerSingle, []string{"x-thing--8ae20dde-83d4-4218-88fd-41ef0dabf9d1"}, false, "", "x-thing--8ae20dde-83d4-4218-88fd-41ef0dabf9d1"},
-		"bare list": {`[` + id1 + `]`, stix.ContainerList, []string{"identity--8ae20dde-83d4-4218-88fd-41ef0dabf9d1"}, false, "", ""},
+		"bundle without objects":   {`{"type":"bundle","id":"bundle--44af6c39-c09b-49c5-9de2-394224b04982"}`, stix.ContainerBundle, nil, false, "", "bundle--44af6c39-c09b-49c5-9de2-394224b04982"},
+		"envelope without objects": {`{"more":false}`, stix.ContainerEnvelope, nil, false, "", ""},
+		"bare list":                {`[` + id1 + `]`, stix.ContainerList, []string{"identity--8ae20dde-83d4-4218-88fd-41ef0dabf9d1"}, false, "", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			// A one-byte reader exercises every buffer boundary.

@@ -252,7 +252,7 @@ func containerFindings(env Envelope) []Finding {
 				add(SeverityWarning, m, "custom-property", fmt.Sprintf("bundle property %s is not defined by STIX 2.1", quote(m)))
 			}
 		}
-		if env.Count == 0 {
+		if env.Count == 0 && contains(env.Members, "objects") {
 			add(SeverityError, "objects", "empty-list", "objects, if present, must not be empty")
 		}
 	case ContainerEnvelope:

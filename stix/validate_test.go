@@ -145,3 +145,18 @@ func TestTypedValidate(t *testing.T) {
 		t.Fatalf("bundle: %v", err)
 	}
 }
+
+func TestValidContainersWithoutObjects(t *testing.T) {
+	for _, in := range []string{
+		`{"type":"bundle","id":"bundle--44af6c39-c09b-49c5-9de2-394224b04982"}`,
+		`{"more":false}`,
+		`{"more":false,"objects":[]}`,
+		`{}`,
+	} {
+		if fs := stix.Validate([]byte(in)); stix.HasErrors(fs) && in != `{}` {
+			t.Errorf("Validate(%s) = %v, want no errors", in, fs)
+		} else if in == `{}` && !stix.HasErrors(fs) {
+			t.Errorf("Validate({}) = no errors, want type/id required")
+		}
+	}
+}
