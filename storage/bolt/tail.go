@@ -88,6 +88,13 @@ func (w *writeState) publish(final bool) {
 		t := w.s.tailOf(c.name)
 		for id, l := range m {
 			old := t.byID[id]
+			if len(old) == 0 && len(l) > 0 {
+				if !final { // a new id: nothing for older snapshots to keep
+					t.n += len(l)
+					t.byID[id] = l
+				}
+				continue
+			}
 			if !final {
 				merged := slices.Clone(l)
 				for _, o := range old {
