@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -224,6 +225,8 @@ func (s *Store) reserve(ctx context.Context, id, kind string, n int) (*reservati
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("mongo: reserve date_added: %w", err)
 		}
+		// Another process changed the document: back off a little, randomly.
+		time.Sleep(time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(time.Millisecond))))
 	}
 }
 
@@ -252,6 +255,32 @@ func (s *Store) finish(ctx context.Context, id string, r *reservation, added int
 		return false, s.wrap(ctx, "finish write", err)
 	}
 	return res.MatchedCount == 1, nil
+}
+
+// finishedAnyway reports, after finish returned an error, whether its update was
+// applied all the same (the reply was lost): r is no longer registered and the
+// record with _id probe (one r inserted; zero when r inserted none) is still
+// there, which a discarded write's record would not be.
+func (s *Store) finishedAnyway(id string, r *reservation, probe bson.ObjectID) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opt.PendingTTL/4)
+	defer cancel()
+	d, err := s.collDoc(ctx, id)
+	if err != nil {
+		return false
+	}
+	for _, p := range d.Pending {
+		if p.K == r.token {
+			return false
+		}
+	}
+	if probe.IsZero() {
+		return true
+	}
+	f, err := shapeByOID.filter(cond{"_id", probe})
+	if err != nil {
+		return false
+	}
+	return s.db.Collection(collObjects).FindOne(ctx, f, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err() == nil
 }
 
 // abandon undoes a write that failed: deletes whatever it inserted, then drops

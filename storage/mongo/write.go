@@ -179,6 +179,16 @@ func (s *Store) insertOnce(ctx context.Context, collection, kind string, docs []
 	}
 	ok, err := s.finish(ctx, collection, r, int64(res.Added), first, last)
 	if err != nil {
+		var probe bson.ObjectID
+		for i := range docs {
+			if !dup[i] {
+				probe = docs[i].OID
+				break
+			}
+		}
+		if s.finishedAnyway(collection, r, probe) {
+			return res, nil, nil
+		}
 		s.abandon(collection, r)
 		return nil, nil, err
 	}

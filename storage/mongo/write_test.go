@@ -156,3 +156,31 @@ func TestPutObjectsRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishedAnyway: after an error from finish, the writer asks whether the
+// update was applied (reply lost) before undoing its batch.
+func TestFinishedAnyway(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpenTemp(t, Options{})
+	if err := s.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	objs := []stix.RawObject{storagetest.Indicator(time.Now())}
+	r := halfWrite(t, s, "c", objs, 1)
+	var probe objectDoc
+	if err := s.db.Collection(collObjects).FindOne(ctx, bson.D{{Key: "c", Value: "c"}}).Decode(&probe); err != nil {
+		t.Fatal(err)
+	}
+	if s.finishedAnyway("c", r, probe.OID) {
+		t.Fatal("a reservation still registered counts as finished")
+	}
+	if ok, err := s.finish(ctx, "c", r, 1, r.lo, r.lo); err != nil || !ok {
+		t.Fatalf("finish: %v %v", ok, err)
+	}
+	if !s.finishedAnyway("c", r, probe.OID) {
+		t.Fatal("a finished reservation does not count as finished")
+	}
+	if s.finishedAnyway("c", r, bson.NewObjectID()) {
+		t.Fatal("a reservation whose records are gone (discarded) counts as finished")
+	}
+}
