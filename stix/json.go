@@ -347,20 +347,6 @@ func (s *scanner) scanArray(i, depth int, each func(kind jsonKind, val []byte)) 
 	}
 }
 
-// scanTop checks that data holds exactly one JSON value (with optional surrounding
-// space) and returns its kind and bounds.
-func (s *scanner) scanTop(baseDepth int) (jsonKind, int, int, error) {
-	i := s.skipSpace(0)
-	start := i
-	kind, end, err := s.scanValue(i, baseDepth)
-	if err != nil {
-		return kind, start, end, err
-	}
-	if j := s.skipSpace(end); j != len(s.data) {
-		return kind, start, end, s.syntaxErr(j, "invalid character %q after top-level value", s.data[j])
-	}
-	return kind, start, end, nil
-}
 
 // objectMembers returns the members of a JSON object already known to be valid
 // (val is a value returned by the scanner), in order. It does not re-check the
@@ -582,20 +568,6 @@ func intValue(val []byte) (int64, bool) {
 	return int64(f), true
 }
 
-// stringList returns the strings of a JSON array value and whether every element
-// was a string.
-func stringList(val []byte) ([]string, bool) {
-	ok := true
-	var out []string
-	arrayElems(val, func(kind jsonKind, v []byte) {
-		if kind != jString {
-			ok = false
-			return
-		}
-		out = append(out, strValue(v))
-	})
-	return out, ok
-}
 
 // knownKeys holds the property names the package knows, so that scanning an
 // object does not allocate a string per member name (see internKey). It is a
@@ -667,7 +639,8 @@ func viewValue(val []byte) string {
 	return unsafe.String(&inner[0], len(inner))
 }
 
-// viewList is stringList with viewValue.
+// viewList returns the strings of a valid JSON array (sharing its memory) and
+// whether every element was a string.
 func viewList(val []byte) ([]string, bool) {
 	ok := true
 	var buf [8]string
