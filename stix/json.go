@@ -347,7 +347,6 @@ func (s *scanner) scanArray(i, depth int, each func(kind jsonKind, val []byte)) 
 	}
 }
 
-
 // objectMembers returns the members of a JSON object already known to be valid
 // (val is a value returned by the scanner), in order. It does not re-check the
 // syntax.
@@ -567,7 +566,6 @@ func intValue(val []byte) (int64, bool) {
 	}
 	return int64(f), true
 }
-
 
 // knownKeys holds the property names the package knows, so that scanning an
 // object does not allocate a string per member name (see internKey). It is a
