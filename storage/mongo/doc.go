@@ -61,7 +61,10 @@
 // applied in Go to records read in index order, at most Options.ScanBudget per
 // request; a selective filter may return a short page with More true, never
 // scan unboundedly. First and last versions are read with an indexed find, never
-// $group.
+// $group. A match[id] list or match[type] list is served by merging the sorted
+// index runs of each value (SORT_MERGE); past MongoDB's
+// internalQueryMaxScansToExplode (200 values) the planner sorts the matching
+// records in memory instead, which stays bounded by the versions of those ids.
 //
 // # Proposed shard key
 //
@@ -102,7 +105,9 @@
 //  3. Finish: one update {$pull: {pending: <entry>}, $inc: {count, ver}, $min:
 //     {first}, $max: {last}} on {_id, "pending.k": k}. If the entry is gone, the
 //     write took longer than PendingTTL and another process discarded it: the
-//     writer deletes its range itself and returns an error.
+//     writer deletes its range itself and returns an error. If the update fails
+//     (say its reply is lost), the writer first checks whether it was applied
+//     (entry gone, its records still there) before undoing the batch.
 //
 // Readers read the collection document first (one round trip, also the
 // existence check) and take the watermark W = min(pending.lo) - 1, or next when
