@@ -685,6 +685,10 @@ func (d *Decoder) element() (o *RawObject, err error, done bool) {
 	var exceeded bool
 	d.cap, exceeded, err = d.capture(d.cap[:0], d.lim.MaxObjectSize, base, true)
 	if err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			le.Path = d.path
+		}
 		return nil, &DecodeError{Path: d.path, Offset: startOff, Err: err}, false
 	}
 	if exceeded {

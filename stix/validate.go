@@ -278,7 +278,8 @@ func containerFindings(env Envelope) []Finding {
 }
 
 // ValidateObject validates one object already decoded (e.g. by a Decoder), without
-// the checks that need its container (duplicates, bundle id).
+// the checks that need its container (duplicates, bundle id). The findings share
+// o.JSON's memory.
 func (v *Validator) ValidateObject(o *RawObject) []Finding {
 	lim := v.limits()
 	o2, members, err := parseObject(o.JSON, lim, 0, nil)
@@ -293,9 +294,10 @@ func (v *Validator) ValidateObject(o *RawObject) []Finding {
 	return c.out
 }
 
-// ParseAndValidate parses one object (like ParseRaw, keeping b) and validates it
-// in the same pass. err is non-nil only when b is not a JSON object within the
-// limits; the findings then repeat it.
+// ParseAndValidate parses one object (like ParseRaw) and validates it in one
+// pass. The object and the findings share b's memory, so b must not be modified
+// or reused afterwards. err is non-nil only when b is not a JSON object within
+// the limits; the findings then repeat it.
 func (v *Validator) ParseAndValidate(b []byte) (*RawObject, []Finding, error) {
 	lim := v.limits()
 	ms := getMembers()
