@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -194,6 +195,7 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 	if ref == "" {
 		ref = s.firstURL(c.Since)
 	}
+	restarted := false
 	for ref != "" {
 		var b ingest.Batch
 		n := 0
@@ -242,6 +244,20 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 			b = ingest.Batch{Warnings: []ingest.Warning{{Record: "pull", Field: "max_requests",
 				Msg: fmt.Sprintf("%v; the next pull continues from here", err)}}}
 			return emit(b)
+		}
+		var he *HTTPError
+		if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest) &&
+			c.Next != "" && ref == c.Next && !restarted {
+			// A stored next link the server no longer knows (pages shifted, a stale
+			// cursor): start the cycle again from its modified_since.
+			restarted = true
+			if err := emit(ingest.Batch{Warnings: []ingest.Warning{{Record: "pull", Field: "cursor",
+				Msg: fmt.Sprintf("stored next link refused (HTTP %d); the cycle restarts from modified_since %q", he.Status, c.Since)}}}); err != nil {
+				return err
+			}
+			c.Next, c.High = "", ""
+			ref = s.firstURL(c.Since)
+			continue
 		}
 		if err != nil {
 			return err

@@ -572,3 +572,33 @@ func TestMoreIndicators(t *testing.T) {
 		t.Errorf("stats %v after requests %v", st, srv.log())
 	}
 }
+
+// TestStaleNextLink: a stored next link the server answers with 404 restarts
+// the cycle from its modified_since, with a warning.
+func TestStaleNextLink(t *testing.T) {
+	srv := newOTXServer(t, 10, pulse(1, "2025-01-01T00:00:00", 1), pulse(2, "2025-01-02T00:00:00", 1))
+	srv.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Query().Get("page") == "9" {
+			http.Error(w, `{"detail":"Invalid page."}`, http.StatusNotFound)
+			return true
+		}
+		return false
+	}
+	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	defer store.Close()
+	stale := `{"since":"2024-12-01T00:00:00Z","next":"https://otx.alienvault.com/api/v1/pulses/subscribed?limit=10&modified_since=2024-12-01T00%3A00%3A00Z&page=9"}`
+	if err := store.PutFeedState(context.Background(), &storage.FeedState{Feed: "otx-test", Cursor: []byte(stale)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := runFeed(t, store, feedConfig(t, srv.URL, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.log()
+	if len(reqs) != 2 || !strings.Contains(reqs[1], "modified_since=2024-12-01T00%3A00%3A00Z") || strings.Contains(reqs[1], "page=") {
+		t.Fatalf("requests %v", reqs)
+	}
+	if st.Warnings != 1 || reportCount(t, store) != 2 {
+		t.Errorf("stats %v, %d reports", st, reportCount(t, store))
+	}
+}

@@ -233,6 +233,7 @@ func (s *Source) pullTAXII(ctx context.Context, c cursor, conv *Converter, emit 
 	if limit == 0 {
 		limit = DefaultPageLimit
 	}
+	restarted := false
 	for {
 		u, err := ObjectsURL(s.Options.URL, c.AddedAfter, limit, c.Next, s.Options.Types)
 		if err != nil {
@@ -268,6 +269,18 @@ func (s *Source) pullTAXII(ctx context.Context, c cursor, conv *Converter, emit 
 		if errors.Is(err, ErrBudget) {
 			return emit(ingest.Batch{Warnings: []ingest.Warning{{Record: "pull", Field: "max_requests",
 				Msg: fmt.Sprintf("%v; the next pull continues from here", err)}}})
+		}
+		var he *HTTPError
+		if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest) && c.Next != "" && !restarted {
+			// The server no longer knows the stored next token (expired, or the server
+			// restarted with another key): continue from added_after alone.
+			restarted = true
+			if err := emit(ingest.Batch{Warnings: []ingest.Warning{{Record: "pull", Field: "cursor",
+				Msg: fmt.Sprintf("stored next token refused (HTTP %d); continuing from added_after %q", he.Status, c.AddedAfter)}}}); err != nil {
+				return err
+			}
+			c.Next = ""
+			continue
 		}
 		if err != nil {
 			return err

@@ -446,3 +446,27 @@ func TestNewConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTAXIIStaleNext: a stored next token the server refuses (ctibroker's
+// server answers 400 for a token it did not sign) is dropped with a warning and
+// the poll continues from added_after.
+func TestTAXIIStaleNext(t *testing.T) {
+	p := newPeer(t)
+	p.add(t, 3)
+	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+	defer store.Close()
+	if err := store.PutFeedState(context.Background(), &storage.FeedState{Feed: "peer", Cursor: []byte(`{"next":"forged-token"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := run(t, store, p.config(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := p.log()
+	if reqs[0].URL.Query().Get("next") != "forged-token" || reqs[1].URL.Query().Get("next") != "" {
+		t.Errorf("requests: %v then %v", reqs[0].URL, reqs[1].URL)
+	}
+	if st.Warnings != 1 || len(records(t, store, mirrorColl)) != 3 {
+		t.Errorf("stats %v, mirror %d", st, len(records(t, store, mirrorColl)))
+	}
+}
