@@ -107,6 +107,12 @@ func (c *objCheck) check() {
 	c.checkRequired()
 	for i := range c.ms {
 		c.checkMember(&c.ms[i])
+		for j := 0; j < i; j++ {
+			if len(c.ms[j].key) == len(c.ms[i].key) && c.ms[j].key == c.ms[i].key {
+				c.errf(c.ms[i].key, "duplicate-property", "%s appears more than once; consumers would disagree on its value", c.ms[i].key)
+				break
+			}
+		}
 	}
 	c.checkTimes()
 	c.checkType()
