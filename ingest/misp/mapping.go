@@ -126,6 +126,10 @@ func nonPoolMapping(typ, value string) (nonPool, bool) {
 		return nonPool{pattern: pattern.And(intCmp("file", "size", n))}, true
 	case "email-subject":
 		return nonPool{pattern: eq("email-message", "subject", value)}, true
+	case "email-body":
+		return nonPool{pattern: eq("email-message", "body", value)}, true
+	case "email-header":
+		return nonPool{pattern: eq("email-message", "received_lines", value)}, true
 	case "email-message-id":
 		return nonPool{pattern: eq("email-message", "message_id", value)}, true
 	case "email-x-mailer":
