@@ -48,7 +48,7 @@ func TestMispStixVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var vectors map[string]struct {
-		MISP map[string]any `json:"MISP"`
+		MISP map[string]any  `json:"MISP"`
 		STIX json.RawMessage `json:"STIX"`
 	}
 	if err := json.Unmarshal(b, &vectors); err != nil {
