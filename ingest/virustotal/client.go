@@ -94,6 +94,20 @@ func (c *Client) Usage() (string, int) {
 	return c.day, c.used
 }
 
+// Remaining returns the requests left in today's budget (UTC), for metrics; ok
+// is false when PerDay is unlimited.
+func (c *Client) Remaining() (left int, ok bool) {
+	if c.PerDay <= 0 {
+		return 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.day != c.now().Format(time.DateOnly) {
+		return c.PerDay, true
+	}
+	return max(c.PerDay-c.used, 0), true
+}
+
 // SetUsage restores the day's request count (from a feed cursor).
 func (c *Client) SetUsage(day string, used int) {
 	c.mu.Lock()

@@ -345,7 +345,13 @@ func TestClientBudgets(t *testing.T) {
 	if day, used := cl.Usage(); day != "2026-03-15" || used != 1 {
 		t.Errorf("usage %s %d, want 2026-03-15 1", day, used)
 	}
+	if left, ok := cl.Remaining(); !ok || left != 4 {
+		t.Errorf("remaining %d %v, want 4", left, ok)
+	}
 	cl.SetUsage("2026-03-15", 5)
+	if left, _ := cl.Remaining(); left != 0 {
+		t.Errorf("remaining %d after the budget, want 0", left)
+	}
 	before := len(s.log())
 	if _, err := cl.IoCStream(ctx, virustotal.StreamQuery{Order: "date+"}); !errors.Is(err, virustotal.ErrQuotaExhausted) || len(s.log()) != before {
 		t.Fatalf("spent daily budget: %v, %d requests sent", err, len(s.log())-before)

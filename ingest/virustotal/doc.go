@@ -1,5 +1,6 @@
 // Package virustotal ingests VirusTotal API v3 and Google Threat Intelligence:
-// the IoC stream (GET /api/v3/ioc_stream, paged by cursor, oldest first) under
+// the IoC stream (GET /api/v3/ioc_stream, paged by cursor, oldest first) or the
+// GTI collections (GET /api/v3/collections by last modification) under
 // per-minute and daily request budgets, lookups of files, URLs, domains, IP
 // addresses, collections and ATT&CK techniques, and the conversion of those
 // objects into observations (the value, its native verdict: last_analysis_stats,
