@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -192,7 +193,7 @@ var sectorVocab = map[string]string{
 }
 
 // Converter turns OTX pulses and export records into ingest batches. It is pure:
-// same input and fields, same output.
+// same input and fields, same output. It is not safe for concurrent use.
 type Converter struct {
 	// Attack resolves ATT&CK ids and names; nil: every ATT&CK id is a warning.
 	Attack *attack.Index
@@ -206,6 +207,11 @@ type Converter struct {
 	// Now is the reference time for indicator expiration; zero: expirations are not
 	// checked.
 	Now time.Time
+
+	// ids indexes the objects of the batch last added to (last), so that adding
+	// pulse after pulse to one batch does not rescan it.
+	ids  map[string]bool
+	last *ingest.Batch
 }
 
 // batch accumulates one batch, de-duplicating objects by id.
@@ -237,12 +243,19 @@ func (c *Converter) AddPulses(out *ingest.Batch, pulses []Pulse) {
 	}
 }
 
-func wrap(out *ingest.Batch) *batch {
-	b := &batch{Batch: out, ids: make(map[string]bool, len(out.Objects))}
-	for _, o := range out.Objects {
-		b.ids[o.Base().ID] = true
+// wrap returns the batch with its index of object ids, kept from the previous
+// call when out is the same batch and only grew since.
+func (c *Converter) wrap(out *ingest.Batch) *batch {
+	if c.last != out || c.ids == nil || len(c.ids) > len(out.Objects) {
+		c.ids = make(map[string]bool, len(out.Objects))
+		c.last = out
 	}
-	return b
+	if len(c.ids) < len(out.Objects) {
+		for _, o := range out.Objects {
+			c.ids[o.Base().ID] = true
+		}
+	}
+	return &batch{Batch: out, ids: c.ids}
 }
 
 // ParseTime reads an OTX timestamp: ISO 8601 without a zone
@@ -341,7 +354,7 @@ type ctxRef struct {
 // it had to skip. A pulse without an id or any usable time is skipped with a
 // warning.
 func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
-	b := wrap(out)
+	b := c.wrap(out)
 	rec := "pulse " + p.ID
 	if strings.TrimSpace(p.ID) == "" {
 		rec = "pulse " + strconv.Quote(p.Name)
@@ -593,7 +606,7 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 				b.warn(r, "created", "%v; the pulse's created time is used", err)
 			}
 		}
-		verdict, _ := json.Marshal(verdictOf(p.ID, ind))
+		verdict := appendVerdict(make([]byte, 0, 128+len(ind.Indicator)), p.ID, ind)
 		// The normalised kind and value: Settle matches observations on them, and the
 		// Runner normalises them again at no loss.
 		b.Observations = append(b.Observations, ingest.Observation{Type: v.Kind(), Value: v.Value, Verdict: verdict,
@@ -667,7 +680,7 @@ func (c *Converter) resolveGroup(name string) (attack.Ref, bool) {
 // detection-worthy observation without context (the export lists the active
 // indicators of subscribed pulses).
 func (c *Converter) AddExport(out *ingest.Batch, recs []ExportIndicator) {
-	b := wrap(out)
+	b := c.wrap(out)
 	level, _ := tlpLevel(c.DefaultTLP)
 	for i := range recs {
 		e := &recs[i]
@@ -704,6 +717,75 @@ type verdict struct {
 	Title      string `json:"title,omitempty"`
 	IsActive   *int   `json:"is_active,omitempty"`
 	Expiration string `json:"expiration,omitempty"`
+}
+
+// appendVerdict appends the JSON of verdictOf(pulse, ind), written by hand: it
+// runs once per indicator.
+func appendVerdict(b []byte, pulse string, ind *Indicator) []byte {
+	field := func(b []byte, key, v string, omitEmpty bool) []byte {
+		if omitEmpty && v == "" {
+			return b
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		return appendString(b, v)
+	}
+	b = append(b, '{')
+	b = field(b, "pulse", pulse, false)
+	b = field(b, "indicator", ind.Indicator, false)
+	b = field(b, "indicator_id", ind.ID.String(), true)
+	b = field(b, "type", ind.Type, false)
+	b = field(b, "role", ind.Role, true)
+	b = field(b, "title", ind.Title, true)
+	if ind.IsActive != nil {
+		b = append(b, `,"is_active":`...)
+		b = strconv.AppendInt(b, int64(*ind.IsActive), 10)
+	}
+	b = field(b, "expiration", ind.Expiration, true)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string (as encoding/json writes it, without
+// HTML escaping; invalid UTF-8 becomes U+FFFD).
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = append(b, "\\ufffd"...)
+		case r == 0x2028 || r == 0x2029:
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
 }
 
 func verdictOf(pulse string, ind *Indicator) verdict {
