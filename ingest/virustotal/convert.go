@@ -3,6 +3,8 @@ package virustotal
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1125,14 +1127,28 @@ func (c *Converter) Flush() ([]stix.Object, []ingest.Observation, []ingest.Warni
 // ConvertFile converts VirusTotal API answers and export files: one answer
 // ({"data": object} or {"data": [objects], "meta": …}), a bare object, the
 // OpenCTI debug envelope {"response": …}, a JSON array of any of those, or a
-// sequence of them (JSON lines, as the file feeds deliver). Records are named by
+// sequence of them (JSON lines, as the file feeds deliver), plain or compressed
+// with bzip2 (the file feeds) or gzip. Records are named by
 // their 0-based position. The error is for input that is not JSON.
 func ConvertFile(r io.Reader, opts Options) ([]stix.Object, []ingest.Observation, []ingest.Warning, error) {
 	c, err := NewConverter(opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	dec := json.NewDecoder(bufio.NewReader(r))
+	br := bufio.NewReader(r)
+	// The file feeds (GET /feeds/files/…) deliver bzip2-compressed JSON lines;
+	// gzip is read too.
+	if magic, _ := br.Peek(3); bytes.Equal(magic, []byte("BZh")) {
+		br = bufio.NewReader(bzip2.NewReader(br))
+	} else if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("virustotal: gzip: %w", err)
+		}
+		defer zr.Close()
+		br = bufio.NewReader(zr)
+	}
+	dec := json.NewDecoder(br)
 	var raw json.RawMessage
 	for i := 0; ; i++ {
 		raw = raw[:0]

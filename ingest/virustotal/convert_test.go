@@ -2,6 +2,7 @@ package virustotal_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"os"
@@ -365,4 +366,34 @@ func TestRealPayloads(t *testing.T) {
 			t.Errorf("unknown technique: %v", warns)
 		}
 	})
+}
+
+// TestCompressedFeedFile: a file-feed batch (bzip2 JSON lines) and the same lines
+// gzip-compressed convert to the observations of the plain answers.
+func TestCompressedFeedFile(t *testing.T) {
+	_, want, _ := convertFile(t, "testdata/gti_objects/input.json", testOptions(nil))
+	_, got, warns := convertFile(t, "testdata/compressed/feed-202603141200.bz2", testOptions(nil))
+	if len(warns) != 0 || len(got) != len(want) {
+		t.Fatalf("bzip2: %d observations (want %d), warnings %v", len(got), len(want), warns)
+	}
+	for i := range want {
+		if got[i].Value != want[i].Value || got[i].Detect != want[i].Detect || !bytes.Equal(got[i].Verdict, want[i].Verdict) {
+			t.Errorf("bzip2 observation %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	var plain bytes.Buffer
+	for _, l := range strings.Split(string(mustRead(t, "testdata/gti_objects/input.json")), "\n") {
+		plain.WriteString(l + "\n")
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(plain.Bytes())
+	_ = zw.Close()
+	_, got, _, err := virustotal.ConvertFile(&gz, testOptions(nil))
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("gzip: %d observations, %v", len(got), err)
+	}
+	if _, _, _, err := virustotal.ConvertFile(strings.NewReader(`{"data": [`), testOptions(nil)); err == nil {
+		t.Error("truncated JSON converted without an error")
+	}
 }
