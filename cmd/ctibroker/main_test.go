@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctibroker/ctibroker/storage/mongo"
 )
 
 // run runs the binary's Main in-process and returns its exit error and output.
@@ -94,12 +97,30 @@ func TestConfigCheck(t *testing.T) {
 // TestServeSample runs the README's run command in-process: serve with the
 // example config on a fresh embedded store, then reads the seeded collection.
 func TestServeSample(t *testing.T) {
+	testServeSample(t, "embedded:"+filepath.Join(t.TempDir(), "data"))
+}
+
+// TestServeSampleMongo is TestServeSample on a MongoDB store (a fresh database
+// on the server named by CTIBROKER_TEST_MONGODB_URI).
+func TestServeSampleMongo(t *testing.T) {
+	uri, _ := mongo.TestURI(t)
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := mongo.TempDatabase()
+	u.Path = "/" + db
+	t.Cleanup(func() { mongo.DropTestDatabase(uri, db) })
+	testServeSample(t, u.String())
+}
+
+func testServeSample(t *testing.T, store string) {
 	dir := t.TempDir()
 	b, err := os.ReadFile("../../examples/ctibroker.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(string(b), "store: embedded:./data", "store: embedded:"+filepath.Join(dir, "data"), 1)
+	cfg := strings.Replace(string(b), "store: embedded:./data", "store: "+store, 1)
 	cfg = strings.Replace(cfg, "file: stix/sample-bundle.json", "file: "+mustAbs(t, "../../examples/stix/sample-bundle.json"), 1)
 	cfgPath := filepath.Join(dir, "ctibroker.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

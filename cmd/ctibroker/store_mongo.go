@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/storage/mongo"
 )
 
-func openMongo(ctx context.Context, url string) (storage.Store, error) {
-	return nil, errors.New("mongodb store: not wired yet")
+// openMongo connects to the MongoDB named by uri (database from the URI path,
+// default "ctibroker"), creating missing indexes.
+func openMongo(ctx context.Context, uri string) (storage.Store, error) {
+	return mongo.Open(ctx, uri, mongo.Options{})
 }
