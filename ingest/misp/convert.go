@@ -125,15 +125,17 @@ func ShareOf(distribution int, feedShare string) string {
 	case DistributionAll:
 		s = ingest.ShareCommunity
 	}
-	rank := map[string]int{ingest.ShareInternal: 0, ingest.SharePartners: 1, ingest.ShareCommunity: 2}
 	if feedShare == "" {
 		feedShare = ingest.ShareCommunity
 	}
-	if rank[feedShare] < rank[s] {
+	if shareRank[feedShare] < shareRank[s] {
 		return feedShare
 	}
 	return s
 }
+
+// shareRank orders the share levels from the least to the most open.
+var shareRank = map[string]int{ingest.ShareInternal: 0, ingest.SharePartners: 1, ingest.ShareCommunity: 2}
 
 // EventExtension is the MISP property extension on an event's report: the
 // event's native fields.
@@ -318,7 +320,6 @@ type tagInfo struct {
 	reliability string
 	credibility string
 	galaxyTags  []GalaxyCluster // misp-galaxy tags, as clusters without meta
-	sectors     []string
 }
 
 var confidenceLevels = map[string]int{"completely-confident": 100, "usually-confident": 75, "fairly-confident": 50,
@@ -475,6 +476,7 @@ type eventState struct {
 	anchors map[string][]string
 	noIndex bool
 	baseCtx *ingest.Context // the context of attributes with no tags or galaxies of their own
+	uuids   map[string]bool // the event's attribute and object uuids, built on first need
 }
 
 // AddEvent converts one event into out: the report authored by the event's
@@ -545,7 +547,9 @@ func (c *Converter) AddEvent(out *ingest.Batch, ev *Event) {
 	// Event-level galaxies.
 	s.evClusters = s.resolveClusters(s.rec, ev.Galaxy, s.tags.galaxyTags)
 	for _, cl := range s.evClusters {
-		s.refs[cl.id] = true
+		if cl.id != "" {
+			s.refs[cl.id] = true
+		}
 	}
 	for i := range ev.Attribute {
 		s.attribute(&ev.Attribute[i], nil)
@@ -616,8 +620,7 @@ func (s *eventState) resolveCluster(rec, field string, cl *GalaxyCluster) *clust
 		return nil
 	}
 	if kind == "sector" {
-		s.tags.sectors = appendUnique(s.tags.sectors, name)
-		return nil
+		return &clusterRef{kind: kind, name: name} // no object: Context.Sectors
 	}
 	ix := s.c.Attack
 	if attackID != "" {
@@ -789,7 +792,9 @@ func (s *eventState) attribute(a *Attribute, o *Object) {
 		clusters = append([]*clusterRef(nil), s.evClusters...)
 		for _, cl := range s.resolveClusters(rec, a.Galaxy, atags.galaxyTags) {
 			clusters = append(clusters, cl)
-			s.refs[cl.id] = true
+			if cl.id != "" {
+				s.refs[cl.id] = true
+			}
 		}
 	}
 	v := &Verdict{Event: s.ev.UUID, Attribute: a.UUID, Type: typ, Category: a.Category, Value: a.Value, ToIDs: toIDs,
@@ -827,7 +832,7 @@ func (s *eventState) attribute(a *Attribute, o *Object) {
 		if ctx != nil {
 			return *ctx
 		}
-		cx := ingest.Context{Labels: tags.labels, Sectors: tags.sectors}
+		cx := ingest.Context{Labels: tags.labels}
 		if tags.tlp != stix.TLPNone {
 			cx.TLP = strings.ToLower(strings.TrimPrefix(tags.tlp.String(), "TLP:"))
 		}
@@ -842,6 +847,8 @@ func (s *eventState) attribute(a *Attribute, o *Object) {
 				cx.Malware = appendUnique(cx.Malware, cl.name)
 			case cl.kind == "intrusion-set":
 				cx.Actors = appendUnique(cx.Actors, cl.name)
+			case cl.kind == "sector":
+				cx.Sectors = appendUnique(cx.Sectors, cl.name)
 			}
 		}
 		ctx = &cx
@@ -1115,23 +1122,21 @@ func (s *eventState) references(o *Object) {
 	}
 }
 
+// knows reports whether u is the uuid of an attribute or object of the event.
 func (s *eventState) knows(u string) bool {
-	for i := range s.ev.Attribute {
-		if s.ev.Attribute[i].UUID == u {
-			return true
+	if s.uuids == nil {
+		s.uuids = map[string]bool{}
+		for i := range s.ev.Attribute {
+			s.uuids[s.ev.Attribute[i].UUID] = true
 		}
-	}
-	for i := range s.ev.Object {
-		if s.ev.Object[i].UUID == u {
-			return true
-		}
-		for j := range s.ev.Object[i].Attribute {
-			if s.ev.Object[i].Attribute[j].UUID == u {
-				return true
+		for i := range s.ev.Object {
+			s.uuids[s.ev.Object[i].UUID] = true
+			for j := range s.ev.Object[i].Attribute {
+				s.uuids[s.ev.Object[i].Attribute[j].UUID] = true
 			}
 		}
 	}
-	return false
+	return s.uuids[u]
 }
 
 // report adds the event's report, authored by its creator org.
@@ -1172,10 +1177,7 @@ func (s *eventState) report() {
 			extRefs = append(extRefs, stix.ExternalReference{SourceName: "misp-link", URL: l})
 		}
 	}
-	var labels []string
-	for _, l := range s.tags.labels {
-		labels = append(labels, l)
-	}
+	labels := s.tags.labels
 	r := &stix.Report{Common: stix.Common{Type: "report", SpecVersion: stix.SpecVersion, ID: s.reportID, CreatedByRef: s.orgID,
 		Created: ptr(s.created), Modified: ptr(stix.NewTimestamp(modified)), Labels: labels, Confidence: s.tags.confidence,
 		ExternalReferences: extRefs, ObjectMarkingRefs: s.markings, Extensions: map[string]json.RawMessage{ExtensionID: extJSON}},
