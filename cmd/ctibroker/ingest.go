@@ -264,14 +264,25 @@ func identityObject(id Identity) *stix.Identity {
 }
 
 // writeBundle writes objs as one bundle, deterministically: objects marshalled,
-// de-duplicated by id (of two different versions the earlier created wins, then
-// the smaller bytes), sorted by id, one per line; the bundle id is UUIDv5 under
+// de-duplicated by id (of two versions the newer modified wins, then the earlier
+// created, then the smaller bytes), sorted by id, one per line; the bundle id is UUIDv5 under
 // ingest.Namespace over the SHA-256 of the objects' bytes.
 func writeBundle(w io.Writer, objs []stix.Object) (int, error) {
 	type entry struct {
-		id      string
-		created string
-		raw     []byte
+		id                string
+		modified, created string
+		raw               []byte
+	}
+	// better reports whether a should be kept over b, two versions of one object:
+	// the newer modified, then the earlier created, then the smaller bytes.
+	better := func(a, b entry) bool {
+		if a.modified != b.modified {
+			return a.modified > b.modified
+		}
+		if a.created != b.created {
+			return a.created < b.created
+		}
+		return bytes.Compare(a.raw, b.raw) < 0
 	}
 	byID := map[string]entry{}
 	for _, o := range objs {
@@ -287,12 +298,14 @@ func writeBundle(w io.Writer, objs []stix.Object) (int, error) {
 			}
 			raw = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		}
-		c := ""
-		if o.Base().Created != nil {
-			c = o.Base().Created.String()
+		e := entry{id: o.Base().ID, raw: raw}
+		if t := o.Base().Created; t != nil {
+			e.created = t.String()
 		}
-		e := entry{o.Base().ID, c, raw}
-		if old, ok := byID[e.id]; ok && (old.created < e.created || old.created == e.created && bytes.Compare(old.raw, e.raw) <= 0) {
+		if t := o.Base().Modified; t != nil {
+			e.modified = t.String()
+		}
+		if old, ok := byID[e.id]; ok && !better(e, old) {
 			continue
 		}
 		byID[e.id] = e

@@ -95,6 +95,11 @@ func TestConvertOTXDeterministic(t *testing.T) {
 	if err != nil || out1 != out2 {
 		t.Fatalf("second run differs (%v)", err)
 	}
+	// The files' order does not matter either.
+	out3, _, err := runVerb(t, nil, (*Main).runConvert, "--provider", "otx", "--attack", attackSample, otxDetails, otxPulses)
+	if err != nil || out3 != out1 {
+		t.Fatalf("reversed file order differs (%v)", err)
+	}
 	if !strings.Contains(errOut, "warning: otx: record pulse 65a1f0c2e4b0a1b2c3d4e5f6: attack_ids[3]: unknown ATT&CK id T9999") {
 		t.Errorf("warnings on stderr: %s", errOut)
 	}
