@@ -48,6 +48,7 @@ type StatusError struct {
 	Body        string // the first bytes of the answer
 }
 
+// Error names the request, the status and what the provider said.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("maltiverse: %s %s: HTTP %d: %s", e.Method, e.URL, e.Status, e.Body)
 }

@@ -51,6 +51,7 @@ type StatusError struct {
 	Code, Message string
 }
 
+// Error names the request, the status and what the provider said.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("virustotal: %s %s: HTTP %d %s: %s", e.Method, e.URL, e.Status, e.Code, e.Message)
 }
