@@ -263,6 +263,28 @@ func TestRESTPagesAndCursor(t *testing.T) {
 	if withdrawn(t, store, "198.51.100.2") {
 		t.Fatal("198.51.100.2 withdrawn before its deletion")
 	}
+	// Every object a report references is in the pool: the ids the converter
+	// predicts for the Runner's indicators and SCOs are the ones it stores.
+	page, err := store.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{Types: []string{"report"}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range page.Records {
+		var rep struct {
+			ObjectRefs []string `json:"object_refs"`
+		}
+		if err := json.Unmarshal(rec.JSON, &rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range rep.ObjectRefs {
+			if _, err := store.GetObject(context.Background(), ingest.DefaultPool, id, storage.Filter{}); err != nil {
+				t.Errorf("report %s references %s: %v", rec.ID, id, err)
+			}
+		}
+		if len(rep.ObjectRefs) != 3 { // indicator and SCO of the ip, SCO of the domain
+			t.Errorf("report %s refs %v, want 3", rec.ID, rep.ObjectRefs)
+		}
+	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
