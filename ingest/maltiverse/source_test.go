@@ -41,6 +41,9 @@ func mustFeed(t testing.TB, r *replay, now *time.Time, extra string) (*ingest.Fe
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.Config.Share != ingest.ShareInternal {
+		t.Fatalf("share %q, want internal by default (the licence forbids redistribution)", f.Config.Share)
+	}
 	s := f.Source.(*maltiverse.Source)
 	s.Now = func() time.Time { return *now }
 	s.Client.Sleep = (&sleeps{}).sleep

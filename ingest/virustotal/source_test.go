@@ -41,6 +41,9 @@ func mustFeed(t testing.TB, s *stream, c *clock, extra string) *ingest.Feed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.Config.Share != ingest.ShareInternal {
+		t.Fatalf("share %q, want internal by default (the licence forbids redistribution)", f.Config.Share)
+	}
 	src := f.Source.(*virustotal.Source)
 	src.Client.Now, src.Client.Sleep = c.now, c.sleep
 	src.Convert.Identity = testIdentity
