@@ -563,6 +563,9 @@ func (c *Converter) AddEvent(out *ingest.Batch, ev *Event) {
 	for i := range ev.Object {
 		s.references(&ev.Object[i])
 	}
+	for i := range ev.EventReport {
+		s.eventReport(&ev.EventReport[i])
+	}
 	s.contextRelationships()
 	if s.reportID != "" {
 		s.report()
@@ -1137,6 +1140,29 @@ func (s *eventState) knows(u string) bool {
 		}
 	}
 	return s.uuids[u]
+}
+
+// eventReport adds an event report as a note about the event's report,
+// authored by the event's creator org (it is the org's own text, like the
+// report), with misp-stix's data-layer label. The note id is
+// UUIDv5(ingest.Namespace, "misp-event-report|" + uuid).
+func (s *eventState) eventReport(r *EventReport) {
+	if r.Deleted || s.reportID == "" {
+		return
+	}
+	if strings.TrimSpace(r.Content) == "" {
+		s.b.warn(s.rec+" event report "+r.UUID, "content", "empty; skipped")
+		return
+	}
+	ts := s.created
+	if t, ok := r.Timestamp.Time(); ok {
+		ts = stix.NewTimestamp(t)
+	}
+	id := stix.DeterministicID("note", namespace, "misp-event-report|"+strings.ToLower(r.UUID))
+	s.b.add(&stix.Note{Common: stix.Common{Type: "note", SpecVersion: stix.SpecVersion, ID: id, CreatedByRef: s.orgID,
+		Created: ptr(ts), Modified: ptr(ts), ObjectMarkingRefs: s.markings, Labels: []string{`misp:data-layer="Event Report"`},
+		ExternalReferences: []stix.ExternalReference{{SourceName: "misp", ExternalID: r.UUID}}},
+		Abstract: r.Name, Content: r.Content, ObjectRefs: []string{s.reportID}})
 }
 
 // report adds the event's report, authored by its creator org.

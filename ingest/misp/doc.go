@@ -69,6 +69,8 @@
 //     first and last sighting), not STIX sighting objects, which would need an
 //     identity per sighting org and are internal data DESIGN.md keeps out of
 //     sharing. An expiration sighting that has passed withdraws the value.
+//   - Event reports become notes (abstract the name, content the markdown)
+//     about the event's report, authored by the creator org like the report.
 //   - deleted attributes (or objects) become withdrawn observations
 //     (Observation.Revoked); a deleted non-pool indicator gets revoked: true.
 //   - distribution → share level (ShareOf): 0 your org and 4 sharing group →

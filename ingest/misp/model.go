@@ -236,27 +236,39 @@ type Object struct {
 // decodes into Orgc too (encoding/json matches keys case-insensitively), as
 // MISP's Feed::__prepareEvent accepts it.
 type Event struct {
-	ID               Num         `json:"id,omitempty"`
-	UUID             string      `json:"uuid"`
-	Info             string      `json:"info"`
-	Date             string      `json:"date,omitempty"`
-	Timestamp        Num         `json:"timestamp"`
-	PublishTimestamp Num         `json:"publish_timestamp,omitempty"`
-	Published        Flag        `json:"published,omitempty"`
-	ThreatLevelID    Num         `json:"threat_level_id,omitempty"`
-	Analysis         Num         `json:"analysis,omitempty"`
-	Distribution     Num         `json:"distribution,omitempty"`
-	SharingGroupID   Num         `json:"sharing_group_id,omitempty"`
-	ExtendsUUID      string      `json:"extends_uuid,omitempty"`
-	Locked           Flag        `json:"locked,omitempty"`
-	Protected        *Flag       `json:"protected,omitempty"`
-	AttributeCount   Num         `json:"attribute_count,omitempty"`
-	Orgc             *Org        `json:"Orgc,omitempty"`
-	Org              *Org        `json:"Org,omitempty"`
-	Tag              []Tag       `json:"Tag,omitempty"`
-	Galaxy           []Galaxy    `json:"Galaxy,omitempty"`
-	Attribute        []Attribute `json:"Attribute,omitempty"`
-	Object           []Object    `json:"Object,omitempty"`
+	ID               Num           `json:"id,omitempty"`
+	UUID             string        `json:"uuid"`
+	Info             string        `json:"info"`
+	Date             string        `json:"date,omitempty"`
+	Timestamp        Num           `json:"timestamp"`
+	PublishTimestamp Num           `json:"publish_timestamp,omitempty"`
+	Published        Flag          `json:"published,omitempty"`
+	ThreatLevelID    Num           `json:"threat_level_id,omitempty"`
+	Analysis         Num           `json:"analysis,omitempty"`
+	Distribution     Num           `json:"distribution,omitempty"`
+	SharingGroupID   Num           `json:"sharing_group_id,omitempty"`
+	ExtendsUUID      string        `json:"extends_uuid,omitempty"`
+	Locked           Flag          `json:"locked,omitempty"`
+	Protected        *Flag         `json:"protected,omitempty"`
+	AttributeCount   Num           `json:"attribute_count,omitempty"`
+	Orgc             *Org          `json:"Orgc,omitempty"`
+	Org              *Org          `json:"Org,omitempty"`
+	Tag              []Tag         `json:"Tag,omitempty"`
+	Galaxy           []Galaxy      `json:"Galaxy,omitempty"`
+	Attribute        []Attribute   `json:"Attribute,omitempty"`
+	Object           []Object      `json:"Object,omitempty"`
+	EventReport      []EventReport `json:"EventReport,omitempty"`
+}
+
+// EventReport is a MISP event report: a markdown text attached to the event.
+type EventReport struct {
+	ID           Num    `json:"id,omitempty"`
+	UUID         string `json:"uuid"`
+	Name         string `json:"name"`
+	Content      string `json:"content"`
+	Timestamp    Num    `json:"timestamp,omitempty"`
+	Distribution Num    `json:"distribution,omitempty"`
+	Deleted      Flag   `json:"deleted,omitempty"`
 }
 
 // Distribution levels of events, attributes and objects.
