@@ -321,8 +321,7 @@ func (c *Converter) parseEvidence(record, field, cell string) evidenceSummary {
 	raw := json.RawMessage(cell)
 	if cell[0] == '{' {
 		if inner, ok := evidenceArray(cell); ok {
-			var list []Evidence
-			if json.Unmarshal([]byte(inner), &list) == nil {
+			if list, err := scanEvidence(inner, nil); err == nil {
 				return c.check(record, field, json.RawMessage(inner), list)
 			}
 		}
@@ -372,10 +371,13 @@ func evidenceArray(cell string) (string, bool) {
 
 // summarize decodes an evidenceDetails array and checks each entry.
 func (c *Converter) summarize(record, field string, raw json.RawMessage) evidenceSummary {
-	var list []Evidence
-	if err := json.Unmarshal(raw, &list); err != nil {
-		c.warn(record, field, "not a list of evidence entries: %v", err)
-		return evidenceSummary{}
+	list, err := scanEvidence(string(raw), nil)
+	if err != nil {
+		list = nil
+		if err := json.Unmarshal(raw, &list); err != nil {
+			c.warn(record, field, "not a list of evidence entries: %v", err)
+			return evidenceSummary{}
+		}
 	}
 	return c.check(record, field, raw, list)
 }
