@@ -144,7 +144,9 @@ var ProviderIdentityID = ingest.ContextID("identity", "Maltiverse")
 // extension: the native fields of a document, kept for audit. Observation.Verdict
 // holds exactly that extension's content, so whoever publishes the value's
 // indicator can attach it under extensions[ExtensionID].
-var ExtensionID = "extension-definition--" + uuid.NewSHA1(uuid.MustParse(ingest.Namespace), []byte("extension|"+Provider)).String()
+var ExtensionID = stix.DeterministicID("extension-definition", namespace, "extension|"+Provider)
+
+var namespace = uuid.MustParse(ingest.Namespace)
 
 // ExtensionSchemaURL is where the extension's JSON schema is published
 // (schema/extension.json in this package).
@@ -384,7 +386,7 @@ func (c *Converter) family(desc, source string, tags map[string]bool) (attack.Re
 // relID is the deterministic id of a relationship, the same formula the Runner
 // uses, so that one relationship reported by several feeds is one object.
 func relID(rel, source, target string) string {
-	return "relationship--" + uuid.NewSHA1(uuid.MustParse(ingest.Namespace), []byte(rel+"|"+source+"|"+target)).String()
+	return stix.DeterministicID("relationship", namespace, rel+"|"+source+"|"+target)
 }
 
 func (c *Converter) common(typ, id string) stix.Common {
