@@ -406,30 +406,40 @@ func clip(s string) string {
 	return s
 }
 
+// bareEvent is Event without its name, embedded in decodeList's wrapper.
+type bareEvent Event
+
 // decodeList reads list elements, each {"Event": {...}} or a bare event, after
 // the opening bracket.
 func decodeList(dec *json.Decoder, where string, n *int, fn func(*Event) error) error {
 	for i := 0; dec.More(); i++ {
+		// One pass: the wrapper keys, or the fields of a bare event.
 		var w struct {
-			Event  *Event  `json:"Event"`
-			Object *Object `json:"Object"`
+			Wrapped *Event          `json:"Event"`
+			Object  json.RawMessage `json:"Object"` // {...}: an objects search item; [...]: a bare event's objects
+			bareEvent
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		if err := dec.Decode(&w); err != nil {
 			return fmt.Errorf("misp: %s[%d]: %w", where, i, eofErr(err))
 		}
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return fmt.Errorf("misp: %s[%d]: %w", where, i, err)
-		}
-		ev := w.Event
-		if ev == nil && w.Object != nil {
-			ev = &Event{Object: []Object{*w.Object}} // /objects/restSearch: objects outside any event
-		}
-		if ev == nil {
-			ev = &Event{}
-			if err := json.Unmarshal(raw, ev); err != nil {
-				return fmt.Errorf("misp: %s[%d]: %w", where, i, err)
+		obj := bytes.TrimSpace(w.Object)
+		ev := w.Wrapped
+		switch {
+		case ev != nil:
+		case len(obj) > 0 && obj[0] == '{':
+			var o Object
+			if err := json.Unmarshal(obj, &o); err != nil {
+				return fmt.Errorf("misp: %s[%d].Object: %w", where, i, err)
 			}
+			ev = &Event{Object: []Object{o}} // /objects/restSearch: objects outside any event
+		default:
+			if len(obj) > 0 && obj[0] == '[' {
+				if err := json.Unmarshal(obj, &w.bareEvent.Object); err != nil {
+					return fmt.Errorf("misp: %s[%d].Object: %w", where, i, err)
+				}
+			}
+			e := Event(w.bareEvent)
+			ev = &e
 			if ev.UUID == "" && ev.Info == "" && len(ev.Attribute) == 0 {
 				return fmt.Errorf("misp: %s[%d]: not an event: %w", where, i, ErrNotMISP)
 			}

@@ -23,6 +23,7 @@ func TestDecodeEvents(t *testing.T) {
 		"bare":               {ev, 1, ""},
 		"list of wrapped":    {`[{"Event":` + ev + `},{"Event":` + ev + `}]`, 2, ""},
 		"list of bare":       {`[` + ev + `,` + ev + `]`, 2, ""},
+		"bare with objects":  {`[{"uuid":"u","info":"y","Object":[{"uuid":"o","name":"file","Attribute":[{"uuid":"a","type":"md5","value":"9e107d9d372bb6826bd81d3542a419d6"}]}]}]`, 1, ""},
 		"restSearch":         {`{"response":[{"Event":` + ev + `}]}`, 1, ""},
 		"restSearch empty":   {`{"response":[]}`, 0, ""},
 		"attribute search":   {`{"response":{"Attribute":[{"uuid":"a","type":"ip-dst","value":"192.0.2.1"}]}}`, 1, ""},
@@ -50,7 +51,10 @@ func TestDecodeEvents(t *testing.T) {
 			if n != tt.events || len(got) != tt.events {
 				t.Fatalf("events %d (%d calls), want %d", n, len(got), tt.events)
 			}
-			if strings.Contains(tt.in, `"info":"x"`) {
+			if name == "bare with objects" && (len(got[0].Object) != 1 || len(got[0].Object[0].Attribute) != 1) {
+				t.Fatalf("objects of a bare event lost: %+v", got[0])
+			}
+			if strings.Contains(tt.in, `"info":"x",`) {
 				e := got[0]
 				ts, _ := e.Timestamp.Int()
 				tl, _ := e.ThreatLevelID.Int()
