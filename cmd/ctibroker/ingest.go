@@ -157,102 +157,25 @@ func dataClock(b *ingest.Batch) time.Time {
 	return t.UTC()
 }
 
-// authored returns what the Runner authors in the pool for a batch's
-// observations, built the same way (ids from ingest.IndicatorID and
-// ObservableID), with clock as created/modified: per value its SCO, and for a
-// detection-worthy value its indicator (valid_from the earliest time seen) and
-// the based-on relationship. Withdrawn values author nothing.
-func authored(batches []ingest.Batch, identity string, clock time.Time) ([]stix.Object, []ingest.Warning) {
-	type want struct {
-		v      ingest.Value
-		detect bool
-		seen   time.Time
-	}
-	byKey := map[string]*want{}
-	var order []*want
-	var warns []ingest.Warning
+// authored returns what the Runner authors in the pool for the batches'
+// observations (ingest.Author: the same ids and bytes, created at clock): per
+// value its SCO, and for a detection-worthy value its indicator, based-on and
+// indicates relationships and the context SDOs they point at.
+func authored(batches []ingest.Batch, provider string, ix *attack.Index, identity string, clock time.Time) ([]stix.Object, []ingest.Warning, error) {
+	var obs []ingest.Observation
 	for _, b := range batches {
-		for i, o := range b.Observations {
-			if o.Revoked {
-				continue
-			}
-			var v ingest.Value
-			var err error
-			if o.Type == "" {
-				v, err = ingest.Guess(o.Value)
-			} else {
-				v, err = ingest.Normalize(o.Type, o.Value)
-			}
-			if err != nil {
-				warns = append(warns, ingest.Warning{Feed: o.Feed, Record: fmt.Sprintf("observation %d", i), Field: "value", Msg: err.Error()})
-				continue
-			}
-			k := v.Kind() + "\x00" + v.Value
-			w := byKey[k]
-			if w == nil {
-				w = &want{v: v, seen: o.Seen}
-				byKey[k] = w
-				order = append(order, w)
-			}
-			w.detect = w.detect || o.Detect
-			if !o.Seen.IsZero() && (w.seen.IsZero() || o.Seen.Before(w.seen)) {
-				w.seen = o.Seen
-			}
-		}
+		obs = append(obs, b.Observations...)
 	}
-	ns := uuid.MustParse(ingest.Namespace)
-	ts := stix.NewTimestamp(clock)
-	var out []stix.Object
-	for _, w := range order {
-		scoID := ingest.ObservableID(w.v)
-		out = append(out, scoObject(w.v, scoID))
-		if !w.detect {
-			continue
-		}
-		seen := w.seen
-		if seen.IsZero() || seen.After(clock) {
-			seen = clock
-		}
-		indID := ingest.IndicatorID(w.v)
-		c1, c2 := ts, ts
-		out = append(out, &stix.Indicator{
-			Common: stix.Common{Type: "indicator", SpecVersion: stix.SpecVersion, ID: indID, CreatedByRef: identity,
-				Created: &c1, Modified: &c2},
-			Name: w.v.Value, Pattern: ingest.Pattern(w.v), PatternType: "stix", PatternVersion: "2.1",
-			ValidFrom: stix.NewTimestamp(seen),
-		})
-		c3, c4 := ts, ts
-		out = append(out, &stix.Relationship{
-			Common: stix.Common{Type: "relationship", SpecVersion: stix.SpecVersion,
-				ID:           stix.DeterministicID("relationship", ns, "based-on|"+indID+"|"+scoID),
-				CreatedByRef: identity, Created: &c3, Modified: &c4},
-			RelationshipType: "based-on", SourceRef: indID, TargetRef: scoID,
-		})
+	cfg := ingest.FeedConfig{Name: provider, Provider: provider, Attack: ix}
+	raws, warns, err := ingest.Author(cfg, identity, clock, obs)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, warns
-}
-
-// scoObject is the SCO of v, the same bytes the Runner writes.
-func scoObject(v ingest.Value, id string) *stix.RawObject {
-	var m bytes.Buffer
-	enc := json.NewEncoder(&m)
-	enc.SetEscapeHTML(false)
-	if v.Type == ingest.TypeFile {
-		enc.Encode(struct {
-			Type        string            `json:"type"`
-			SpecVersion string            `json:"spec_version"`
-			ID          string            `json:"id"`
-			Hashes      map[string]string `json:"hashes"`
-		}{v.Type, stix.SpecVersion, id, map[string]string{v.HashAlgo: v.Value}})
-	} else {
-		enc.Encode(struct {
-			Type        string `json:"type"`
-			SpecVersion string `json:"spec_version"`
-			ID          string `json:"id"`
-			Value       string `json:"value"`
-		}{v.Type, stix.SpecVersion, id, v.Value})
+	out := make([]stix.Object, len(raws))
+	for i := range raws {
+		out[i] = &raws[i]
 	}
-	return &stix.RawObject{Common: stix.Common{Type: v.Type, SpecVersion: stix.SpecVersion, ID: id}, JSON: bytes.TrimSuffix(m.Bytes(), []byte("\n"))}
+	return out, warns, nil
 }
 
 // identityObject is the instance identity as a STIX object.
@@ -397,7 +320,10 @@ func (m *Main) runConvert(ctx context.Context, args []string) error {
 		m.warn(b.Warnings)
 		objs = append(objs, b.Objects...)
 	}
-	au, warns := authored(batches, id.ID, clock)
+	au, warns, err := authored(batches, *provider, ix, id.ID, clock)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
 	m.warn(warns)
 	objs = append(objs, au...)
 	objs = append(objs, identityObject(id))
@@ -565,7 +491,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fc := ingest.FeedConfig{Name: "import-" + *provider, Provider: *provider, DefaultTLP: level}
+	fc := ingest.FeedConfig{Name: "import-" + *provider, Provider: *provider, DefaultTLP: level, Attack: ix}
 	if *provider == stixfeed.Provider {
 		fc.Collection = *coll // objects received as STIX stay in the collection they arrive in
 	}
@@ -582,7 +508,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	if *coll == "" {
 		return nil
 	}
-	n, err := placeInCollection(ctx, store, *coll, batches, fc.Collection == *coll)
+	n, err := placeInCollection(ctx, store, *coll, batches, fc.Collection == *coll, *provider, ix)
 	if err != nil {
 		return err
 	}
@@ -593,7 +519,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 // placeInCollection copies the last stored version of every object an import
 // produced (the batches' objects, unless already there, and what the Runner
 // authored for their observations) from the pool into coll, byte-exact.
-func placeInCollection(ctx context.Context, store storage.Store, coll string, batches []ingest.Batch, objectsThere bool) (int, error) {
+func placeInCollection(ctx context.Context, store storage.Store, coll string, batches []ingest.Batch, objectsThere bool, provider string, ix *attack.Index) (int, error) {
 	var ids []string
 	seen := map[string]bool{}
 	add := func(id string) {
@@ -609,7 +535,10 @@ func placeInCollection(ctx context.Context, store storage.Store, coll string, ba
 			}
 		}
 	}
-	au, _ := authored(batches, "", time.Unix(0, 0))
+	au, _, err := authored(batches, provider, ix, "", time.Unix(0, 0))
+	if err != nil {
+		return 0, err
+	}
 	for _, o := range au {
 		add(o.Base().ID)
 	}

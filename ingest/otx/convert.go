@@ -414,7 +414,7 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 	}
 
 	// Malware families: ATT&CK software when the name resolves, else ctibroker's.
-	var malware []ctxRef
+	var malware, malwareByName []ctxRef
 	var malwareNames []string
 	for i, m := range p.MalwareFamilies {
 		name := m.value(false)
@@ -426,12 +426,14 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 		if c.Attack != nil {
 			if ref, ok := c.Attack.ResolveName(name, "malware", "tool"); ok {
 				malware = appendRef(malware, ctxRef{ref.ID, ref.Type})
+				malwareByName = appendRef(malwareByName, ctxRef{ref.ID, ref.Type})
 				continue
 			}
 		}
 		id := ingest.ContextID("malware", name)
 		b.add(&stix.Malware{Common: newCommon("malware", id), Name: name, IsFamily: true})
 		malware = appendRef(malware, ctxRef{id, "malware"})
+		malwareByName = appendRef(malwareByName, ctxRef{id, "malware"})
 	}
 	// The adversary: an ATT&CK group when the name resolves, else an intrusion set.
 	var actor *ctxRef
@@ -444,8 +446,11 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 		}
 		actor = &r
 	}
-	// ATT&CK ids: techniques, and software or groups named by id.
-	var techniques []ctxRef
+	adversary := actor // the one named by name, which the Runner also resolves
+	// ATT&CK ids: techniques, and software, groups or campaigns named by id. The
+	// observations' context lists the ids that resolve (the Runner warns once when
+	// no index is loaded and then gets the ids as given).
+	var techniques, attackTargets []ctxRef
 	var attackIDs []string
 	for i, a := range p.AttackIDs {
 		ext := a.value(true)
@@ -454,9 +459,8 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 			b.warn(rec, field, "empty ATT&CK id; skipped")
 			continue
 		}
-		attackIDs = append(attackIDs, ext)
 		if c.Attack == nil {
-			b.warn(rec, field, "ATT&CK id %s not resolved: no ATT&CK index loaded (ctibroker attack import)", ext)
+			attackIDs = append(attackIDs, ext)
 			continue
 		}
 		ref, ok := c.Attack.Resolve(ext)
@@ -473,9 +477,13 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 			if actor == nil {
 				actor = &ctxRef{ref.ID, ref.Type}
 			}
+		case "campaign":
 		default:
-			b.warn(rec, field, "ATT&CK id %s names a %s, not a technique, software or group; skipped", ext, ref.Type)
+			b.warn(rec, field, "ATT&CK id %s names a %s, not a technique, software, group or campaign; skipped", ext, ref.Type)
+			continue
 		}
+		attackIDs = append(attackIDs, ext)
+		attackTargets = appendRef(attackTargets, ctxRef{ref.ID, ref.Type})
 	}
 	// Targeted industries.
 	var sectors []string
@@ -542,19 +550,18 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 			rel("targets", a.id, v.id)
 		}
 	}
-	// What a detection-worthy indicator indicates: the malware families; without
-	// any, the adversary; without one, the techniques. The adversary is linked to
-	// the malware (uses) and the report lists everything, so the graph stays
-	// connected with one or two relationships per indicator, not one per context
-	// object.
-	indicates := malware
-	if len(indicates) == 0 && actor != nil {
-		indicates = []ctxRef{*actor}
+	// What the Runner authors for a detection-worthy indicator from the
+	// observation's context: indicates relationships to every ATT&CK object the
+	// ids name, to the malware families and to the adversary. Their ids are
+	// deterministic, so the report lists them.
+	indicates := append([]ctxRef(nil), attackTargets...)
+	for _, m := range malwareByName {
+		indicates = appendRef(indicates, m)
 	}
-	if len(indicates) == 0 {
-		indicates = techniques
+	if adversary != nil {
+		indicates = appendRef(indicates, *adversary)
 	}
-	for _, r := range [][]ctxRef{malware, techniques, sectorRefs, vulns} {
+	for _, r := range [][]ctxRef{malware, attackTargets, sectorRefs, vulns} {
 		for _, x := range r {
 			refs[x.id] = true
 		}
@@ -619,7 +626,7 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 			indID := ingest.IndicatorID(v)
 			refs[indID] = true
 			for _, x := range indicates {
-				rel("indicates", indID, x.id)
+				refs[relationshipID("indicates", indID, x.id)] = true
 			}
 		}
 	}

@@ -269,8 +269,7 @@ func TestPulseMapping(t *testing.T) {
 		!slices.Contains(o.Context.ReportRefs, r["id"].(string)) {
 		t.Errorf("context: %+v", o.Context)
 	}
-	// indicates: from the indicator of an active value to the malware; the group
-	// uses the malware.
+	// The group uses the malware, which uses the techniques.
 	dn, _ := ingest.Normalize("domain", "evil-lure[.]example")
 	has := func(typ, src, tgt string) bool {
 		for _, rel := range find(t, b, "relationship") {
@@ -280,8 +279,13 @@ func TestPulseMapping(t *testing.T) {
 		}
 		return false
 	}
-	if !has("indicates", ingest.IndicatorID(dn), "malware--a7881f21-e978-4fe4-af56-92c9416a2616") {
-		t.Error("no indicates relationship from the domain's indicator to Cobalt Strike")
+	// The Runner authors the indicates relationships; the report lists them.
+	for _, target := range []string{"malware--a7881f21-e978-4fe4-af56-92c9416a2616", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c",
+		"attack-pattern--b0533c6e-8fea-4788-874f-b799cacc4b92", ingest.ContextID("malware", "ExampleLoader")} {
+		id := stix.DeterministicID("relationship", mustUUID(t, ingest.Namespace), "indicates|"+ingest.IndicatorID(dn)+"|"+target)
+		if !refs[id] {
+			t.Errorf("object_refs lacks indicates → %s", target)
+		}
 	}
 	if !has("uses", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c", "malware--a7881f21-e978-4fe4-af56-92c9416a2616") {
 		t.Error("APT28 does not use Cobalt Strike")
@@ -322,7 +326,7 @@ func TestRunnerValidates(t *testing.T) {
 		batches = append(batches, *convertFile(t, conv, filepath.Join("testdata", c, "input.json")))
 	}
 	r := &ingest.Runner{Store: s, Identity: testIdentity, Now: func() time.Time { return testNow }}
-	cfg := ingest.FeedConfig{Name: "otx-test", Provider: "otx"}
+	cfg := ingest.FeedConfig{Name: "otx-test", Provider: "otx", Attack: ix}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
