@@ -525,11 +525,15 @@ func (c *Converter) AddEvent(out *ingest.Batch, ev *Event) {
 	s.created = stix.NewTimestamp(created)
 	if ev.UUID != "" {
 		s.reportID = ReportID(ev.UUID)
-		s.orgID = OrgIdentityID(ev.Orgc)
-		if org := OrgIdentity(ev.Orgc); org != nil {
+		creator := ev.Orgc
+		if creator == nil {
+			creator = ev.Org // older exports without Orgc: the owner is the best guess
+		}
+		s.orgID = OrgIdentityID(creator)
+		if org := OrgIdentity(creator); org != nil {
 			b.add(org)
 		} else {
-			b.warn(s.rec, "Orgc", "missing; the report has no created_by_ref")
+			b.warn(s.rec, "Orgc", "missing (and no Org); the report has no created_by_ref")
 		}
 		b.add(ExtensionDefinition(c.Identity))
 		s.ext = &EventExtension{ExtensionType: "property-extension", EventUUID: ev.UUID, EventID: string(ev.ID), Info: ev.Info,
