@@ -318,3 +318,37 @@ func convertBytes(t testing.TB, b []byte) ([]stix.Object, []ingest.Observation, 
 	}
 	return objs, obs, warns
 }
+
+// TestEnrich looks values up through the replaying server and converts the
+// answers: the real cisco.com answer (risk 10: an observable, no indicator) and
+// the synthetic IP with entity references.
+func TestEnrich(t *testing.T) {
+	r := newReplay(t)
+	r.lookups["/v2/domain/cisco.com"] = mustRead(t, sharedFile(t, "testdata/providers/recordedfuture/connect_api_domain_cisco.com.json"))
+	var ents []json.RawMessage
+	if err := json.Unmarshal(mustRead(t, "testdata/connect_entities/input.json"), &ents); err != nil {
+		t.Fatal(err)
+	}
+	r.lookups["/v2/ip/2001:db8::42"] = ents[0] // answers for the compressed form
+	c, _ := testClient(r, testToken)
+	ctx := context.Background()
+	b, err := recordedfuture.Enrich(ctx, c, "cisco[.]com", testOptions(nil))
+	if err != nil || len(b.Observations) != 1 || b.Observations[0].Value != "cisco.com" || b.Observations[0].Detect {
+		t.Fatalf("Enrich cisco[.]com: %v %+v", err, b.Observations)
+	}
+	if _, err := recordedfuture.Enrich(ctx, c, "2001:0DB8:0000:0000:0000:0000:0000:0042", testOptions(nil)); err != nil {
+		t.Errorf("uncompressed IPv6 not looked up in its compressed form: %v", err)
+	}
+	if _, err := recordedfuture.Enrich(ctx, c, "198.51.100.99", testOptions(nil)); !errors.Is(err, recordedfuture.ErrNotFound) {
+		t.Errorf("unknown value: %v", err)
+	}
+	if _, err := recordedfuture.Enrich(ctx, c, "not a value", testOptions(nil)); !errors.Is(err, ingest.ErrInvalidValue) {
+		t.Errorf("invalid value: %v", err)
+	}
+	for in, want := range map[string]string{"cve-2021-44228": "vulnerability", "hxxps://x[.]example/a": "url",
+		"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855": "hash", "Example.COM": "domain"} {
+		if got, _, err := recordedfuture.EntityOf(in); got != want || err != nil {
+			t.Errorf("EntityOf(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

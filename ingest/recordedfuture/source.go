@@ -254,3 +254,55 @@ func spoolBody(f *os.File, h hash.Hash, r io.Reader) error {
 	_, err := io.Copy(io.MultiWriter(f, h), r)
 	return err
 }
+
+// EntityOf returns the Connect API entity type of a value and its form for the
+// lookup path: a CVE id is a vulnerability, otherwise the value is normalised
+// (refanged, IPv6 compressed, hashes lower case) and its type decides. The
+// error wraps ingest.ErrInvalidValue.
+func EntityOf(value string) (entity, id string, err error) {
+	if cve, err := ingest.NormalizeCVE(value); err == nil {
+		return EntityVulnerability, cve, nil
+	}
+	v, err := ingest.Guess(value)
+	if err != nil {
+		return "", "", err
+	}
+	switch v.Type {
+	case ingest.TypeIPv4, ingest.TypeIPv6:
+		return EntityIP, v.Value, nil
+	case ingest.TypeDomain:
+		return EntityDomain, v.Value, nil
+	case ingest.TypeURL:
+		return EntityURL, v.Value, nil
+	case ingest.TypeFile:
+		if v.HashAlgo != ingest.HashSSDEEP {
+			return EntityHash, v.Value, nil
+		}
+	}
+	return "", "", fmt.Errorf("recordedfuture: %q (%s) has no Connect API entity: %w", value, v.Kind(), ingest.ErrInvalidValue)
+}
+
+// Enrich looks one value up in the Connect API and converts the answer: the
+// batch on-demand enrichment hands to the Runner (the answer enters the pool
+// like any observation). opts.Feed names the enrichment feed. Errors are
+// EntityOf's and Lookup's (ErrNotFound for a value Recorded Future does not
+// know).
+func Enrich(ctx context.Context, c *Client, value string, opts Options) (ingest.Batch, error) {
+	entity, id, err := EntityOf(value)
+	if err != nil {
+		return ingest.Batch{}, err
+	}
+	raw, err := c.Lookup(ctx, entity, id, nil)
+	if err != nil {
+		return ingest.Batch{}, err
+	}
+	opts.Entity = ""
+	conv, err := NewConverter(opts)
+	if err != nil {
+		return ingest.Batch{}, err
+	}
+	conv.AddEntity(entity+" "+id, raw)
+	var b ingest.Batch
+	b.Objects, b.Observations, b.Warnings = conv.Flush()
+	return b, nil
+}
