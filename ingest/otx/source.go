@@ -40,9 +40,9 @@ type Options struct {
 	Limit       int           `yaml:"limit"`        // results per page; default DefaultPageLimit
 	MaxRequests int           `yaml:"max_requests"` // request budget per pull; default DefaultMaxRequests
 	Timeout     time.Duration `yaml:"timeout"`      // per request; default DefaultTimeout
-	MaxRetries  int           `yaml:"max_retries"`  // default DefaultMaxRetries; -1 none
-	Backoff     time.Duration `yaml:"backoff"`      // first retry wait; default DefaultBackoff
-	MaxWait     time.Duration `yaml:"max_wait"`     // longest Retry-After honoured; default DefaultMaxWait
+	MaxRetries  int           `yaml:"max_retries"`  // default ingest.HTTPClient's (4); -1 none
+	Backoff     time.Duration `yaml:"backoff"`      // first retry wait; default ingest.HTTPClient's (1 s)
+	MaxWait     time.Duration `yaml:"max_wait"`     // longest Retry-After honoured; default ingest.HTTPClient's (5 min)
 	BatchSize   int           `yaml:"batch_size"`   // results per emitted batch within a page; default 10 pulses or 1000 export records
 }
 
@@ -103,11 +103,26 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 		return nil, bad("limit/max_requests/batch_size/timeout/backoff/max_wait", "negative")
 	}
 	return &Source{
-		Client: &Client{BaseURL: o.BaseURL, APIKey: key, Timeout: o.Timeout, MaxRetries: o.MaxRetries,
-			Backoff: o.Backoff, MaxWait: o.MaxWait, MaxRequests: o.MaxRequests},
+		Client:    &Client{BaseURL: o.BaseURL, APIKey: key},
 		Converter: Converter{Attack: cfg.Attack, DefaultTLP: cfg.DefaultTLP},
 		Options:   o,
 	}, nil
+}
+
+// httpClient returns an HTTP client with the options' timeout, retries and
+// request budget.
+func (s *Source) httpClient() *ingest.HTTPClient {
+	o := s.Options
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	budget := o.MaxRequests
+	if budget == 0 {
+		budget = DefaultMaxRequests
+	}
+	return &ingest.HTTPClient{Client: &http.Client{Timeout: timeout}, MaxRetries: o.MaxRetries, MinBackoff: o.Backoff,
+		MaxWait: o.MaxWait, MaxRequests: budget, UserAgent: userAgent}
 }
 
 // cursor is the Source's position.
@@ -180,7 +195,7 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 	start := s.now()
 	conv := s.Converter
 	conv.Now = start
-	s.Client.ResetBudget()
+	s.Client.HTTP = s.httpClient() // a new request budget per pull
 	kind := KindPulses
 	per := s.Options.BatchSize
 	if s.Options.Endpoint == EndpointExport {
@@ -240,12 +255,12 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 				})
 			return err
 		})
-		if errors.Is(err, ErrBudget) {
+		if errors.Is(err, ingest.ErrBudget) {
 			b = ingest.Batch{Warnings: []ingest.Warning{{Record: "pull", Field: "max_requests",
 				Msg: fmt.Sprintf("%v; the next pull continues from here", err)}}}
 			return emit(b)
 		}
-		var he *HTTPError
+		var he *ingest.HTTPError
 		if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest) &&
 			c.Next != "" && ref == c.Next && !restarted {
 			// A stored next link the server no longer knows (pages shifted, a stale

@@ -308,7 +308,7 @@ func TestRetryAfterTooLong(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	_, err := runFeed(t, store, feedConfig(t, srv.URL, "  max_wait: 10s\n"))
-	if err == nil || !strings.Contains(err.Error(), "more than the 10s allowed") {
+	if !errors.Is(err, ingest.ErrRateLimited) || !strings.Contains(err.Error(), "Retry-After 1h0m0s") {
 		t.Fatalf("got %v", err)
 	}
 	if n := len(srv.log()); n != 1 {
@@ -353,7 +353,7 @@ func TestAuthHeader(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	_, err := runFeed(t, store, cfg)
-	var he *otx.HTTPError
+	var he *ingest.HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusForbidden || !strings.Contains(err.Error(), "check the OTX API key") {
 		t.Fatalf("got %v", err)
 	}
