@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -62,7 +63,8 @@ type Source struct {
 	FusionPath string // a fusion file instead of List
 	BatchSize  int
 	SpoolDir   string
-	Convert    Options // Feed, Identity, TLP, Threshold, Attack, ...
+	Convert    Options      // Feed, Identity, TLP, Threshold, Attack, ...
+	Logger     *slog.Logger // nil: discard
 }
 
 var (
@@ -191,13 +193,22 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if notModified {
-		return nil // 304: the previous snapshot stays in force
+	log := s.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("component", "ingest/recordedfuture", "list", what)
+	if notModified {
+		log.Info("risk list not modified (304)")
+		return nil
+	}
+	size, _ := spool.Seek(0, io.SeekCurrent)
 	next := cursor{SHA256: hex.EncodeToString(h.Sum(nil)), Validators: val}
 	if next.SHA256 == prev.SHA256 && len(warns) == 0 {
+		log.Info("risk list unchanged (same digest)", "bytes", size, "sha256", next.SHA256)
 		return nil // the same bytes as the last complete pull
 	}
+	log.Info("risk list downloaded", "bytes", size, "sha256", next.SHA256)
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("recordedfuture: spool: %w", err)
 	}
@@ -226,6 +237,7 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 		return fmt.Errorf("%s: none of its %d rows holds a valid value; previous snapshot kept", what, rows)
 	}
 	next.Rows = rows
+	log.Info("risk list converted", "rows", rows, "values", values)
 	var last ingest.Batch
 	if s.Entity == EntityVulnerability {
 		next.CVEs = conv.Listed()
