@@ -12,14 +12,18 @@
 // sectors and a targets relationship), CVEs (vulnerability) and the pulse TLP as a
 // TLP 2.0 marking. Context SDOs get deterministic ids (ingest.ContextID), and the
 // relationships between them deterministic ids too, so a pulse converted twice,
-// or the same family named by two pulses, is one object. An indicator indicates
-// the pulse's malware families (else its adversary, else its techniques); the
-// adversary uses the families and techniques, the families use the techniques,
-// and the adversary (else the families) targets the sectors and CVEs. A pulse
+// or the same family named by two pulses, is one object. The observations carry
+// the pulse's families, adversary and resolved ATT&CK ids as context, from which
+// the Runner authors the indicates relationships of each detection-worthy
+// indicator (the report lists their deterministic ids); the converter relates the
+// pulse's objects: the adversary uses the families and techniques, the families
+// use the techniques, and the adversary (else the families) targets the sectors
+// and CVEs. A pulse
 // flagged more_indicators gets all its indicators from
 // /api/v1/pulses/{id}/indicators. Within a batch, a value one pulse reports live
 // is not withdrawn because another pulse lists it inactive or expired (Settle).
 //
-// client.go is the only file doing HTTP; convert.go is pure; source.go ties them
-// to ingest.Source with a cursor that survives restarts.
+// client.go is the only file doing HTTP (through ingest.HTTPClient); convert.go
+// is pure; source.go ties them to ingest.Source with a cursor that survives
+// restarts.
 package otx

@@ -78,7 +78,7 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 	if (len(o.Files) == 0) == (o.URL == "") {
 		return nil, bad("files/url", "give either files or a TAXII collection url")
 	}
-	c := &Client{Timeout: o.Timeout, MaxRetries: o.MaxRetries, Backoff: o.Backoff, MaxWait: o.MaxWait, MaxRequests: o.MaxRequests}
+	c := &Client{}
 	if o.URL != "" {
 		u, err := url.Parse(o.URL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.Contains(u.Path, "/collections/") {
@@ -112,6 +112,22 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 
 // Snapshot reports whether the feed reads files (full snapshots).
 func (s *Source) Snapshot() bool { return len(s.Options.Files) > 0 }
+
+// httpClient returns an HTTP client with the options' timeout, retries and
+// request budget.
+func (s *Source) httpClient() *ingest.HTTPClient {
+	o := s.Options
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	budget := o.MaxRequests
+	if budget == 0 {
+		budget = DefaultMaxRequests
+	}
+	return &ingest.HTTPClient{Client: &http.Client{Timeout: timeout}, MaxRetries: o.MaxRetries, MinBackoff: o.Backoff,
+		MaxWait: o.MaxWait, MaxRequests: budget, UserAgent: userAgent}
+}
 
 type cursor struct {
 	Digest     string `json:"digest,omitempty"`      // files
@@ -228,7 +244,7 @@ func (s *Source) pullTAXII(ctx context.Context, c cursor, conv *Converter, emit 
 	if c.AddedAfter == "" && c.Next == "" {
 		c.AddedAfter = s.Options.AddedAfter
 	}
-	s.Client.ResetBudget()
+	s.Client.HTTP = s.httpClient() // a new request budget per pull
 	limit := s.Options.Limit
 	if limit == 0 {
 		limit = DefaultPageLimit
@@ -266,11 +282,11 @@ func (s *Source) pullTAXII(ctx context.Context, c cursor, conv *Converter, emit 
 			})
 			return err
 		})
-		if errors.Is(err, ErrBudget) {
+		if errors.Is(err, ingest.ErrBudget) {
 			return emit(ingest.Batch{Warnings: []ingest.Warning{{Record: "pull", Field: "max_requests",
 				Msg: fmt.Sprintf("%v; the next pull continues from here", err)}}})
 		}
-		var he *HTTPError
+		var he *ingest.HTTPError
 		if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest) && c.Next != "" && !restarted {
 			// The server no longer knows the stored next token (expired, or the server
 			// restarted with another key): continue from added_after alone.

@@ -375,7 +375,7 @@ func TestTAXIIAuthFailure(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 	defer store.Close()
 	_, err := run(t, store, cfg)
-	var he *stixfeed.HTTPError
+	var he *ingest.HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || len(p.log()) != 1 {
 		t.Fatalf("got %v after %d requests", err, len(p.log()))
 	}
@@ -468,5 +468,29 @@ func TestTAXIIStaleNext(t *testing.T) {
 	}
 	if st.Warnings != 1 || len(records(t, store, mirrorColl)) != 3 {
 		t.Errorf("stats %v, mirror %d", st, len(records(t, store, mirrorColl)))
+	}
+}
+
+// TestTAXIIRequestBudget: with a budget of 2 requests the poll stops after two
+// pages with a warning; the next poll continues with the stored next token.
+func TestTAXIIRequestBudget(t *testing.T) {
+	p := newPeer(t)
+	p.add(t, 5)
+	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+	defer store.Close()
+	cfg := p.config(t, "  max_requests: 2\n")
+	st, err := run(t, store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Warnings != 1 || len(records(t, store, mirrorColl)) != 4 {
+		t.Fatalf("stats %v, mirror %d", st, len(records(t, store, mirrorColl)))
+	}
+	if _, err := run(t, store, cfg); err != nil {
+		t.Fatal(err)
+	}
+	reqs := p.log()
+	if len(reqs) != 3 || reqs[2].URL.Query().Get("next") == "" || len(records(t, store, mirrorColl)) != 5 {
+		t.Errorf("%d requests, last %v, mirror %d", len(reqs), reqs[len(reqs)-1].URL, len(records(t, store, mirrorColl)))
 	}
 }
