@@ -168,6 +168,13 @@ func TestSourceSnapshotDiff(t *testing.T) {
 	if vs := indicatorVersions(t, s, "198.51.100.1"); len(vs) != 1 {
 		t.Errorf("empty list withdrew a value: %v", vs)
 	}
+	// An HTML error page answered with 200: an error naming the header; nothing
+	// is withdrawn.
+	r.setList(key, []byte("<html><body>Service temporarily unavailable</body></html>\n"))
+	st, err = run.Run(ctx, feed)
+	if err == nil || !strings.Contains(err.Error(), "no Name column") || st.Revoked != 0 {
+		t.Errorf("HTML answer: %v %s", err, st)
+	}
 	// The value comes back: published again (valid_until dropped).
 	now = now.Add(time.Hour)
 	r.setList(key, listCSV(t, [][2]string{{"198.51.100.1", "90"}, {"198.51.100.2", "80"}}))
