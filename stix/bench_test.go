@@ -150,3 +150,17 @@ func BenchmarkParseRaw(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 }
+
+// BenchmarkParseAndValidate is decode+validate alone (no baseline blocks), for
+// profiling.
+func BenchmarkParseAndValidate(b *testing.B) {
+	b.SetBytes(int64(len(typicalIndicator)))
+	b.ReportAllocs()
+	v := &stix.Validator{}
+	for b.Loop() {
+		if _, fs, err := v.ParseAndValidate(typicalIndicator); err != nil || len(fs) != 0 {
+			b.Fatal(err, fs)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+}

@@ -53,6 +53,7 @@ func (k jsonKind) String() string {
 // bytes within the scanned buffer.
 type member struct {
 	key  string
+	id   keyID // key's number if the package knows the name
 	kind jsonKind
 	val  []byte // the raw value, e.g. `"abc"` with its quotes, or `{...}`
 }
@@ -290,12 +291,14 @@ func (s *scanner) scanObject(i, depth int, each func(m member)) (int, error) {
 		}
 		if each != nil {
 			var key string
+			var id keyID
 			if esc {
 				key = unquote(data[ks:ke])
+				id = keys.lookup(key)
 			} else {
-				key = internKey(data[ks+1 : ke-1])
+				key, id = internKey(data[ks+1 : ke-1])
 			}
-			each(member{key: key, kind: kind, val: data[vs:ve]})
+			each(member{key: key, id: id, kind: kind, val: data[vs:ve]})
 		}
 		i = s.skipSpace(ve)
 		if i >= len(data) {
@@ -359,15 +362,17 @@ func objectMembers(val []byte, dst []member) []member {
 		ke := trustedStringEnd(val, i)
 		rawKey := val[i+1 : ke-1]
 		var key string
+		var id keyID
 		if bytes.IndexByte(rawKey, '\\') >= 0 {
 			key = unquote(val[i:ke])
+			id = keys.lookup(key)
 		} else {
-			key = internKey(rawKey)
+			key, id = internKey(rawKey)
 		}
 		i = trustedSpace(val, ke) + 1 // ':'
 		i = trustedSpace(val, i)
 		ve := trustedEnd(val, i)
-		dst = append(dst, member{key: key, kind: kindOf(val[i:ve]), val: val[i:ve]})
+		dst = append(dst, member{key: key, id: id, kind: kindOf(val[i:ve]), val: val[i:ve]})
 		i = trustedSpace(val, ve)
 		if i >= len(val) || val[i] != ',' {
 			break
@@ -565,59 +570,6 @@ func intValue(val []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(f), true
-}
-
-// knownKeys holds the property names the package knows, so that scanning an
-// object does not allocate a string per member name (see internKey). It is a
-// small hash table indexed by length and first and last byte, cheaper than a
-// map lookup for these short keys.
-var knownKeys = func() *[512][]string {
-	var t [512][]string
-	seen := map[string]bool{}
-	add := func(k string) {
-		if seen[k] {
-			return
-		}
-		seen[k] = true
-		h := keyHash(k)
-		t[h] = append(t[h], k)
-	}
-	for _, ts := range specTypes {
-		for p := range ts.props {
-			add(p)
-		}
-	}
-	for _, k := range []string{"objects", "more", "next", "source_name", "description", "url",
-		"external_id", "hashes", "MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512",
-		"SSDEEP", "TLSH", "kill_chain_name", "phase_name", "extension_type", "selectors",
-		"marking_ref", "lang", "tlp", "statement", "tlp_2_0", "risk_score", "risk_reasons",
-		TLP2ExtensionID} {
-		add(k)
-	}
-	return &t
-}()
-
-func keyHash[T string | []byte](k T) int {
-	n := len(k)
-	if n == 0 {
-		return 0
-	}
-	return (n*31 + int(k[0])*7 + int(k[n-1])*3 + int(k[n/2])) & 511
-}
-
-// internKey returns b as a string without allocating: known property names come
-// from the table, other names share b's memory (see viewValue for why that is
-// safe here).
-func internKey(b []byte) string {
-	for _, k := range knownKeys[keyHash(b)] {
-		if k == string(b) {
-			return k
-		}
-	}
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 // viewValue returns the content of a valid JSON string value without copying when

@@ -140,25 +140,25 @@ func parseObject(b []byte, lim Limits, baseDepth int, members []member) (*RawObj
 // fillCommon sets the common properties found in members with the right JSON type.
 func fillCommon(c *Common, members []member) {
 	for _, m := range members {
-		switch m.key {
-		case "type", "spec_version", "id", "created_by_ref", "lang":
+		switch m.id {
+		case kType, kSpecVersion, kID, kCreatedByRef, kLang:
 			if m.kind != jString {
 				continue
 			}
 			v := viewValue(m.val)
-			switch m.key {
-			case "type":
+			switch m.id {
+			case kType:
 				c.Type = v
-			case "spec_version":
+			case kSpecVersion:
 				c.SpecVersion = v
-			case "id":
+			case kID:
 				c.ID = v
-			case "created_by_ref":
+			case kCreatedByRef:
 				c.CreatedByRef = v
-			case "lang":
+			case kLang:
 				c.Lang = v
 			}
-		case "created", "modified":
+		case kCreated, kModified:
 			if m.kind != jString {
 				continue
 			}
@@ -167,41 +167,41 @@ func fillCommon(c *Common, members []member) {
 				continue
 			}
 			ts := &Timestamp{t}
-			if m.key == "created" {
+			if m.id == kCreated {
 				c.Created = ts
 			} else {
 				c.Modified = ts
 			}
-		case "revoked":
+		case kRevoked:
 			c.Revoked = m.kind == jTrue
-		case "defanged":
+		case kDefanged:
 			c.Defanged = m.kind == jTrue
-		case "confidence":
+		case kConfidence:
 			if m.kind == jNumber {
 				if n, ok := intValue(m.val); ok && n >= -1<<31 && n < 1<<31 {
 					v := int(n)
 					c.Confidence = &v
 				}
 			}
-		case "labels", "object_marking_refs":
+		case kLabels, kObjectMarkingRefs:
 			if m.kind != jArray {
 				continue
 			}
 			l, _ := viewListHeap(m.val)
-			if m.key == "labels" {
+			if m.id == kLabels {
 				c.Labels = l
 			} else {
 				c.ObjectMarkingRefs = l
 			}
-		case "external_references":
+		case kExternalReferences:
 			if m.kind == jArray {
 				c.ExternalReferences = parseExternalRefs(m.val)
 			}
-		case "granular_markings":
+		case kGranularMarkings:
 			if m.kind == jArray {
 				c.GranularMarkings = parseGranularMarkings(m.val)
 			}
-		case "extensions":
+		case kExtensions:
 			if m.kind != jObject {
 				continue
 			}

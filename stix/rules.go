@@ -59,6 +59,25 @@ func (c *objCheck) get(key string) (member, bool) {
 	return member{}, false
 }
 
+// getID is get for a known name.
+func (c *objCheck) getID(id keyID) (member, bool) {
+	for i := range c.ms {
+		if c.ms[i].id == id {
+			return c.ms[i], true
+		}
+	}
+	return member{}, false
+}
+
+// strID is str for a known name.
+func (c *objCheck) strID(id keyID) (string, bool) {
+	m, ok := c.getID(id)
+	if !ok || m.kind != jString {
+		return "", false
+	}
+	return viewValue(m.val), true
+}
+
 func (c *objCheck) str(key string) (string, bool) {
 	m, ok := c.get(key)
 	if !ok || m.kind != jString {
@@ -83,10 +102,10 @@ func (c *objCheck) ts(key string) (time.Time, bool) {
 }
 
 func (c *objCheck) check() {
-	if m, ok := c.get("id"); ok && m.kind == jString {
+	if m, ok := c.getID(kID); ok && m.kind == jString {
 		c.id = viewValue(m.val)
 	}
-	tm, ok := c.get("type")
+	tm, ok := c.getID(kType)
 	switch {
 	case !ok:
 		c.errf("type", "required", "every STIX object must have a type (§3.1)")
@@ -105,13 +124,25 @@ func (c *objCheck) check() {
 	c.checkID()
 	c.checkExtensions()
 	c.checkRequired()
+	var seen [1 << (keyTabBits - 1) / 64]uint64 // known names met so far
 	for i := range c.ms {
-		c.checkMember(&c.ms[i])
-		for j := 0; j < i; j++ {
-			if len(c.ms[j].key) == len(c.ms[i].key) && c.ms[j].key == c.ms[i].key {
-				c.errf(c.ms[i].key, "duplicate-property", "%s appears more than once; consumers would disagree on its value", c.ms[i].key)
-				break
+		m := &c.ms[i]
+		c.checkMember(m)
+		dup := false
+		if m.id != kUnknown {
+			w, bit := m.id/64, uint64(1)<<(m.id%64)
+			dup = seen[w]&bit != 0
+			seen[w] |= bit
+		} else {
+			for j := 0; j < i; j++ {
+				if c.ms[j].id == kUnknown && len(c.ms[j].key) == len(m.key) && c.ms[j].key == m.key {
+					dup = true
+					break
+				}
 			}
+		}
+		if dup {
+			c.errf(m.key, "duplicate-property", "%s appears more than once; consumers would disagree on its value", m.key)
 		}
 	}
 	c.checkTimes()
@@ -119,7 +150,7 @@ func (c *objCheck) check() {
 }
 
 func (c *objCheck) checkID() {
-	m, ok := c.get("id")
+	m, ok := c.getID(kID)
 	if !ok {
 		c.errf("id", "required", "every STIX object must have an id (§3.1)")
 		return
@@ -147,8 +178,9 @@ func (c *objCheck) checkRequired() {
 		return
 	}
 	if c.spec != nil {
-		for _, p := range c.spec.required {
-			m, ok := c.get(p)
+		for i, id := range c.spec.requiredIDs {
+			p := c.spec.required[i]
+			m, ok := c.getID(id)
 			switch {
 			case !ok:
 				c.errf(p, "required", "%s is required on %s", p, c.typ)
@@ -182,7 +214,10 @@ func (c *objCheck) checkRequired() {
 // checkMember checks one top-level property.
 func (c *objCheck) checkMember(m *member) {
 	k := m.key
-	c.checkPropName(k)
+	flags := keyFlags(k, m.id)
+	if flags&kfNameOK == 0 {
+		c.checkPropName(k)
+	}
 	if m.kind == jNull {
 		c.errf(k, "null-value", "%s is null; omit a property rather than set it to null", k)
 		return
@@ -191,20 +226,20 @@ func (c *objCheck) checkMember(m *member) {
 		c.errf(k, "empty-list", "%s is an empty list; lists must not be empty (§3.1)", k)
 		return
 	}
-	switch k {
-	case "type", "id", "extensions":
+	switch m.id {
+	case kType, kID, kExtensions:
 		return
-	case "spec_version":
+	case kSpecVersion:
 		if m.kind != jString {
 			c.errf(k, "type-mismatch", "spec_version must be a string")
 		} else if sv := viewValue(m.val); sv != "2.1" {
 			c.errf(k, "spec-version", "spec_version %s: this validator checks STIX 2.1", quote(sv))
 		}
 		return
-	case "created", "modified":
+	case kCreated, kModified:
 		c.checkTimestampProp(m, true)
 		return
-	case "created_by_ref":
+	case kCreatedByRef:
 		c.checkRef(k, m, func(t string) (bool, bool) {
 			if t == "identity" {
 				return true, false
@@ -212,15 +247,15 @@ func (c *objCheck) checkMember(m *member) {
 			return false, specTypes[t] == nil // unknown type: warn only
 		}, "an identity (§3.2)")
 		return
-	case "revoked", "defanged":
+	case kRevoked, kDefanged:
 		if m.kind != jTrue && m.kind != jFalse {
 			c.errf(k, "type-mismatch", "%s must be a boolean, got %s", k, m.kind)
 		}
 		return
-	case "labels":
+	case kLabels:
 		c.checkStringList(k, m)
 		return
-	case "confidence":
+	case kConfidence:
 		n, ok := intValue(m.val)
 		if m.kind != jNumber || !ok {
 			c.errf(k, "type-mismatch", "confidence must be an integer")
@@ -228,17 +263,17 @@ func (c *objCheck) checkMember(m *member) {
 			c.errf(k, "range", "confidence %d is outside 0–100 (§3.2)", n)
 		}
 		return
-	case "lang":
+	case kLang:
 		if m.kind != jString {
 			c.errf(k, "type-mismatch", "lang must be a string")
 		} else if l := viewValue(m.val); !validLangTag(l) {
 			c.errf(k, "lang", "%s is not a valid RFC 5646 language code", quote(l))
 		}
 		return
-	case "external_references":
+	case kExternalReferences:
 		c.checkExternalRefs(m)
 		return
-	case "object_marking_refs":
+	case kObjectMarkingRefs:
 		c.checkRefList(k, m, func(t string) (bool, bool) { return t == "marking-definition", false }, "a marking-definition")
 		if c.typ == "marking-definition" && c.id != "" {
 			if l, _ := viewList(m.val); contains(l, c.id) {
@@ -246,18 +281,18 @@ func (c *objCheck) checkMember(m *member) {
 			}
 		}
 		return
-	case "granular_markings":
+	case kGranularMarkings:
 		c.checkGranular(m)
 		return
 	}
-	if reservedProps[k] {
+	if flags&kfReserved != 0 {
 		c.errf(k, "reserved-property", "%s is a reserved property name (§3.1)", k)
 		return
 	}
 	// Type-specific shapes.
 	var pi *propInfo
 	if c.spec != nil {
-		pi = c.spec.info[k]
+		pi = c.spec.byKey[m.id]
 		if pi == nil && !c.topLevel {
 			c.warnf(k, "custom-property", "%s is not a property of %s; custom properties should use an extension (§11.1)", k, c.typ)
 		}
@@ -272,19 +307,19 @@ func (c *objCheck) checkMember(m *member) {
 		c.checkVocab(k, m, *pi.vocab)
 	}
 	switch {
-	case k == "hashes":
+	case m.id == kHashes:
 		c.checkHashes(k, m)
-	case strings.HasSuffix(k, "_ref"):
+	case flags&kfRef != 0:
 		c.checkRef(k, m, pi.refRule(), "")
-	case strings.HasSuffix(k, "_refs"):
+	case flags&kfRefs != 0:
 		c.checkRefList(k, m, pi.refRule(), "")
-	case strings.HasSuffix(k, "_bin"):
+	case flags&kfBin != 0:
 		if s, ok := c.strOf(k, m); ok {
 			if _, err := base64.StdEncoding.DecodeString(s); err != nil {
 				c.errf(k, "binary", "%s must be base64 (RFC 4648): %s", k, quote(s))
 			}
 		}
-	case strings.HasSuffix(k, "_hex"):
+	case flags&kfHex != 0:
 		if s, ok := c.strOf(k, m); ok && !isHexString(s) {
 			c.errf(k, "hex", "%s must be hex: %s", k, quote(s))
 		}
@@ -719,7 +754,7 @@ func selectorResolves(ms []member, sel string) bool {
 // checkExtensions checks the extensions dictionary (§7.3, §11) and learns the
 // object's class from new-sdo/new-sco/new-sro entries.
 func (c *objCheck) checkExtensions() {
-	m, ok := c.get("extensions")
+	m, ok := c.getID(kExtensions)
 	if !ok {
 		return
 	}

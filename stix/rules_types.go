@@ -122,8 +122,8 @@ func (c *objCheck) stringListOf(k string) ([]string, bool) {
 }
 
 func (c *objCheck) checkIndicator() {
-	pt, _ := c.str("pattern_type")
-	p, ok := c.str("pattern")
+	pt, _ := c.strID(kPatternType)
+	p, ok := c.strID(kPattern)
 	if !ok || pt != "stix" || c.v.PatternChecker == nil {
 		return
 	}

@@ -19,6 +19,9 @@ type typeSpec struct {
 	required []string
 	props    map[string]bool
 	info     map[string]*propInfo // per property, built from the tables below
+
+	byKey       []*propInfo // info indexed by keyID (nil: not a property of the type)
+	requiredIDs []keyID     // required, as keyIDs
 }
 
 // propInfo gathers what the rules need about one property of one type, so that
@@ -45,6 +48,7 @@ func init() {
 			ts.info[p] = pi
 		}
 	}
+	indexSpecKeys()
 }
 
 func propSet(names ...string) map[string]bool {
