@@ -18,8 +18,12 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/maltiverse"
+	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/ingest/otx"
+	"github.com/ctibroker/ctibroker/ingest/recordedfuture"
 	"github.com/ctibroker/ctibroker/ingest/stixfeed"
+	"github.com/ctibroker/ctibroker/ingest/virustotal"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 )
@@ -28,45 +32,67 @@ import (
 // default; import, ingest and serve build their ATT&CK index from it.
 const AttackCollection = "attack"
 
-// plannedProviders are the providers DESIGN.md names that this build does not
-// have yet; asking for one is a clear error.
-var plannedProviders = []string{"maltiverse", "virustotal", "recordedfuture", "misp"}
-
-// registry returns the ingest providers this build has, one line per provider.
+// registry returns the ingest providers of this build, one line per provider.
 // identity is the instance identity: the created_by_ref of the context objects
 // the providers author.
 func registry(identity string) *ingest.Registry {
 	reg := ingest.NewRegistry()
-	must := func(err error) {
-		if err != nil {
+	for _, r := range []struct {
+		name string
+		f    ingest.Factory
+	}{
+		{otx.Provider, func(cfg ingest.FeedConfig) (ingest.Source, error) {
+			s, err := otx.NewSource(cfg)
+			if err != nil {
+				return nil, err
+			}
+			s.Converter.Identity = identity
+			return s, nil
+		}},
+		{stixfeed.Provider, stixfeed.New},
+		{misp.Provider, func(cfg ingest.FeedConfig) (ingest.Source, error) {
+			s, err := misp.NewSource(cfg)
+			if err != nil {
+				return nil, err
+			}
+			s.Converter.Identity = identity
+			return s, nil
+		}},
+		{maltiverse.Provider, func(cfg ingest.FeedConfig) (ingest.Source, error) {
+			s, err := maltiverse.NewSource(cfg)
+			if err != nil {
+				return nil, err
+			}
+			s.Convert.Identity = identity
+			return s, nil
+		}},
+		{virustotal.Provider, func(cfg ingest.FeedConfig) (ingest.Source, error) {
+			s, err := virustotal.NewSource(cfg)
+			if err != nil {
+				return nil, err
+			}
+			s.Convert.Identity = identity
+			return s, nil
+		}},
+		{recordedfuture.Provider, func(cfg ingest.FeedConfig) (ingest.Source, error) {
+			s, err := recordedfuture.NewSource(cfg)
+			if err != nil {
+				return nil, err
+			}
+			s.Convert.Identity = identity
+			return s, nil
+		}},
+	} {
+		if err := reg.Register(r.name, r.f); err != nil {
 			panic(err) // a name registered twice is a programming error
 		}
 	}
-	must(reg.Register(otx.Provider, func(cfg ingest.FeedConfig) (ingest.Source, error) {
-		s, err := otx.NewSource(cfg)
-		if err != nil {
-			return nil, err
-		}
-		s.Converter.Identity = identity
-		return s, nil
-	}))
-	must(reg.Register(stixfeed.Provider, stixfeed.New))
 	return reg
 }
 
 // providerError says why name is not a provider of this build.
 func providerError(name string) error {
-	for _, p := range registry("").Names() {
-		if p == name {
-			return fmt.Errorf("provider %s: converting files is not available in this build (its feeds are)", name)
-		}
-	}
-	for _, p := range plannedProviders {
-		if p == name {
-			return fmt.Errorf("provider %s: not available in this build", name)
-		}
-	}
-	return fmt.Errorf("provider %q: unknown (this build has %s)", name, strings.Join(registry("").Names(), ", "))
+	return fmt.Errorf("provider %q: not available in this build (it has %s)", name, strings.Join(registry("").Names(), ", "))
 }
 
 // stringList is a repeatable flag.
@@ -84,23 +110,79 @@ var defaultIdentity = Identity{Name: "ctibroker", ID: stix.DeterministicID("iden
 type fileConverter func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error
 
 func converterFor(provider string) (fileConverter, error) {
+	open := func(path string, fn func(io.Reader) error) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := fn(f); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	}
+	// clockFn is the Now of the converters that take a function: nil (their own
+	// default, from the data) until the clock is known.
+	clockFn := func(now time.Time) func() time.Time {
+		if now.IsZero() {
+			return nil
+		}
+		return func() time.Time { return now }
+	}
+	// convertFile adapts the ConvertFile of the providers that return objects,
+	// observations and warnings.
+	convertFile := func(r io.Reader, b *ingest.Batch, conv func(io.Reader) ([]stix.Object, []ingest.Observation, []ingest.Warning, error)) error {
+		objs, obs, warns, err := conv(r)
+		if err != nil {
+			return err
+		}
+		b.Objects = append(b.Objects, objs...)
+		b.Observations = append(b.Observations, obs...)
+		b.Warnings = append(b.Warnings, warns...)
+		return nil
+	}
 	switch provider {
 	case otx.Provider:
 		return func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error {
-			f, err := os.Open(path)
-			if err != nil {
+			return open(path, func(r io.Reader) error {
+				_, err := (&otx.Converter{Attack: ix, Identity: identity, DefaultTLP: tlp, Now: now}).Convert(r, b)
 				return err
-			}
-			defer f.Close()
-			conv := &otx.Converter{Attack: ix, Identity: identity, DefaultTLP: tlp, Now: now}
-			if _, err := conv.Convert(f, b); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			return nil
+			})
 		}, nil
 	case stixfeed.Provider:
 		return func(path string, _ *attack.Index, tlp, _ string, now time.Time, b *ingest.Batch) error {
 			return stixfeed.ReadFile(path, &stixfeed.Converter{Now: now, DefaultTLP: tlp}, stix.Limits{}, b, 0, nil)
+		}, nil
+	case misp.Provider:
+		return func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error {
+			return open(path, func(r io.Reader) error {
+				_, err := (&misp.Converter{Attack: ix, Identity: identity, DefaultTLP: tlp, Now: now}).Convert(r, b)
+				return err
+			})
+		}, nil
+	case maltiverse.Provider:
+		return func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error {
+			return open(path, func(r io.Reader) error {
+				return convertFile(r, b, func(r io.Reader) ([]stix.Object, []ingest.Observation, []ingest.Warning, error) {
+					return maltiverse.ConvertFile(r, maltiverse.Options{Feed: provider, Identity: identity, TLP: tlp, Attack: ix, Now: clockFn(now)})
+				})
+			})
+		}, nil
+	case virustotal.Provider:
+		return func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error {
+			return open(path, func(r io.Reader) error {
+				return convertFile(r, b, func(r io.Reader) ([]stix.Object, []ingest.Observation, []ingest.Warning, error) {
+					return virustotal.ConvertFile(r, virustotal.Options{Feed: provider, Identity: identity, TLP: tlp, Attack: ix, Now: clockFn(now)})
+				})
+			})
+		}, nil
+	case recordedfuture.Provider:
+		return func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error {
+			return open(path, func(r io.Reader) error {
+				return convertFile(r, b, func(r io.Reader) ([]stix.Object, []ingest.Observation, []ingest.Warning, error) {
+					return recordedfuture.ConvertFile(r, recordedfuture.Options{Feed: provider, Identity: identity, TLP: tlp, Attack: ix, Now: clockFn(now)})
+				})
+			})
 		}, nil
 	}
 	return nil, providerError(provider)
@@ -265,8 +347,8 @@ func (m *Main) warn(ws []ingest.Warning) {
 }
 
 func (m *Main) runConvert(ctx context.Context, args []string) error {
-	fs := m.flagSet("convert", "--provider {otx,stix} [--attack FILE]... [--config FILE] [--tlp LEVEL] [--now TIME] FILE...")
-	provider := fs.String("provider", "", "the input's provider: otx or stix (maltiverse, virustotal, recordedfuture and misp come later)")
+	fs := m.flagSet("convert", "--provider {otx,maltiverse,virustotal,recordedfuture,misp,stix} [--attack FILE]... [--config FILE] [--tlp LEVEL] [--now TIME] FILE...")
+	provider := fs.String("provider", "", "the input's provider: otx, maltiverse, virustotal, recordedfuture, misp or stix")
 	cfgPath := fs.String("config", "", "configuration file: the instance identity for created_by_ref (default: a fixed ctibroker identity)")
 	tlp := fs.String("tlp", "", "TLP 2.0 level for input that names none: clear, green, amber, amber+strict, red")
 	nowFlag := fs.String("now", "", "reference time (RFC 3339) for expirations and authored objects; default: the latest time in the input")
@@ -447,7 +529,7 @@ func (s batchSource) Pull(ctx context.Context, _ ingest.Cursor, emit func(ingest
 func (m *Main) runImport(ctx context.Context, args []string) error {
 	fs := m.flagSet("import", "--config FILE --provider NAME [--collection ID] FILE...")
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
-	provider := fs.String("provider", "", "the input's provider: otx or stix")
+	provider := fs.String("provider", "", "the input's provider: otx, maltiverse, virustotal, recordedfuture, misp or stix")
 	coll := fs.String("collection", "", "also place the resulting objects in this stored collection")
 	tlp := fs.String("tlp", "", "TLP 2.0 level for input that names none")
 	if err := fs.Parse(args); err != nil {
