@@ -587,6 +587,14 @@ func (c *Converter) AddRow(line int, rec []string) {
 		}
 		return
 	}
+	// The value first: a row without a usable one is one warning, not several.
+	var v ingest.Value
+	if entity != EntityVulnerability {
+		var ok bool
+		if v, ok = c.normalize(record, "Name", entity, algo, name); !ok {
+			return
+		}
+	}
 	n := native{ExtensionType: "property-extension", ProviderRef: ProviderIdentityID, Entity: entity, List: c.opts.List}
 	if entity == EntityHash {
 		n.Algorithm = strings.TrimSpace(algo)
@@ -647,10 +655,6 @@ func (c *Converter) AddRow(line int, rec []string) {
 	ctx := ingest.Context{TLP: c.opts.TLP, Labels: ev.rules}
 	if entity == EntityVulnerability {
 		c.vulnerability(record, name, &n, ev.rules)
-		return
-	}
-	v, ok := c.normalize(record, "Name", entity, algo, name)
-	if !ok {
 		return
 	}
 	c.obs = append(c.obs, ingest.Observation{Feed: c.opts.Feed, Type: v.Kind(), Value: v.Value, Verdict: c.encode(&n),
