@@ -18,6 +18,12 @@
 // the row's own entity. The free text of EvidenceString ("8 related malware
 // families including …", "CVE-2020-10148") is kept for audit and never mined.
 //
+// Source (a SnapshotSource) spools each download to a temporary file while
+// hashing it and parses it only once complete: a cut-off download is fetched
+// again before any row is emitted, and a list answered 304 or with the digest
+// of the previous pull emits nothing. Enrich looks one value up in the Connect
+// API and returns the converted batch.
+//
 // client.go is the only file doing HTTP; convert.go is pure; source.go ties them
 // to the ingest Runner.
 package recordedfuture
