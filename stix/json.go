@@ -315,6 +315,62 @@ func (s *scanner) scanObject(i, depth int, each func(m member)) (int, error) {
 	}
 }
 
+// scanMembers is scanObject appending each member to dst (no callback).
+func (s *scanner) scanMembers(i, depth int, dst []member) (int, []member, error) {
+	if err := s.checkDepth(i, depth); err != nil {
+		return i, dst, err
+	}
+	data := s.data
+	i = s.skipSpace(i + 1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, dst, nil
+	}
+	for {
+		if i >= len(data) {
+			return i, dst, s.syntaxErr(i, "unexpected end of input in object")
+		}
+		if data[i] != '"' {
+			return i, dst, s.syntaxErr(i, "invalid character %q looking for a member name", data[i])
+		}
+		ks := i
+		ke, esc, err := s.scanString(i)
+		if err != nil {
+			return ke, dst, err
+		}
+		i = s.skipSpace(ke)
+		if i >= len(data) || data[i] != ':' {
+			return i, dst, s.syntaxErr(i, "missing ':' after member name")
+		}
+		i = s.skipSpace(i + 1)
+		vs := i
+		kind, ve, err := s.scanValue(i, depth)
+		if err != nil {
+			return ve, dst, err
+		}
+		var key string
+		var id keyID
+		if esc {
+			key = unquote(data[ks:ke])
+			id = keys.lookup(key)
+		} else {
+			key, id = internKey(data[ks+1 : ke-1])
+		}
+		dst = append(dst, member{key: key, id: id, kind: kind, val: data[vs:ve]})
+		i = s.skipSpace(ve)
+		if i >= len(data) {
+			return i, dst, s.syntaxErr(i, "unexpected end of input in object")
+		}
+		switch data[i] {
+		case ',':
+			i = s.skipSpace(i + 1)
+		case '}':
+			return i + 1, dst, nil
+		default:
+			return i, dst, s.syntaxErr(i, "invalid character %q after object member", data[i])
+		}
+	}
+}
+
 // scanArray checks the array at data[i] == '['. If each is non-nil it is called for
 // every element with its kind and bytes.
 func (s *scanner) scanArray(i, depth int, each func(kind jsonKind, val []byte)) (int, error) {
@@ -489,10 +545,8 @@ func kindOf(val []byte) jsonKind {
 // strValue returns the decoded content of a valid JSON string value.
 func strValue(val []byte) string {
 	inner := val[1 : len(val)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			return unquote(val)
-		}
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return unquote(val)
 	}
 	return string(inner)
 }
@@ -578,10 +632,8 @@ func intValue(val []byte) (int64, bool) {
 // ParseRaw's contract makes immutable).
 func viewValue(val []byte) string {
 	inner := val[1 : len(val)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			return unquote(val)
-		}
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return unquote(val)
 	}
 	if len(inner) == 0 {
 		return ""
@@ -607,14 +659,9 @@ func viewList(val []byte) ([]string, bool) {
 
 // viewListHeap is viewList returning a slice the caller may keep.
 func viewListHeap(val []byte) ([]string, bool) {
-	ok := true
-	var out []string
-	arrayElems(val, func(kind jsonKind, v []byte) {
-		if kind != jString {
-			ok = false
-			return
-		}
-		out = append(out, viewValue(v))
-	})
-	return out, ok
+	l, ok := viewList(val)
+	if len(l) == 0 {
+		return nil, ok
+	}
+	return append([]string(nil), l...), ok
 }
