@@ -81,7 +81,7 @@ var definitionTime = stix.Timestamp{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time
 type Options struct {
 	Feed     string // the feed's name, for warnings and observations
 	Identity string // the instance identity: created_by_ref of the objects ctibroker authors; empty: none
-	TLP      string // TLP 2.0 level of everything converted; empty: DefaultTLP
+	TLP      string // TLP 2.0 level of everything converted ("amber", "TLP:AMBER", "white" = clear); empty: DefaultTLP
 	// Entity is the list's entity type (EntityIP, ...). Empty infers it per row:
 	// an Algorithm column means hash, a CVE id vulnerability, otherwise the value's
 	// shape (ingest.Guess).
@@ -132,7 +132,7 @@ type Converter struct {
 
 // NewConverter returns a converter; an unknown TLP level or entity type is an error.
 func NewConverter(opts Options) (*Converter, error) {
-	tlp := strings.ToLower(strings.TrimSpace(opts.TLP))
+	tlp := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(opts.TLP)), "tlp:")
 	if tlp == "" {
 		tlp = DefaultTLP
 	}

@@ -380,3 +380,57 @@ func TestVulnerabilityList(t *testing.T) {
 		t.Errorf("note content %q lacks the criticality label", n.Content)
 	}
 }
+
+// TestOptions: TLP, threshold, entity and related-entity limits steer the
+// conversion; bad values are errors.
+func TestOptions(t *testing.T) {
+	in := "testdata/connect_entities/input.json"
+	for name, tt := range map[string]struct {
+		opts     recordedfuture.Options
+		marking  string
+		detected int // observations with Detect
+		malware  int // malware names of the IP's context
+	}{
+		"defaults":        {recordedfuture.Options{}, stix.TLP2AmberID, 2, 2},
+		"green":           {recordedfuture.Options{TLP: "TLP:GREEN"}, stix.TLP2GreenID, 2, 2},
+		"white is clear":  {recordedfuture.Options{TLP: "white"}, stix.TLP2ClearID, 2, 2},
+		"threshold 80":    {recordedfuture.Options{Threshold: 80}, stix.TLP2AmberID, 1, 2},
+		"threshold 5":     {recordedfuture.Options{Threshold: 5}, stix.TLP2AmberID, 3, 2},
+		"one related":     {recordedfuture.Options{MaxRelated: 1}, stix.TLP2AmberID, 2, 1},
+		"no related":      {recordedfuture.Options{MaxRelated: -1}, stix.TLP2AmberID, 2, 0},
+		"entity inferred": {recordedfuture.Options{Entity: ""}, stix.TLP2AmberID, 2, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs, obs, _ := convert(t, in, tt.opts)
+			detected := 0
+			for _, o := range obs {
+				if o.Detect {
+					detected++
+				}
+			}
+			ip := find(obs, "198.51.100.23")
+			if detected != tt.detected || ip == nil || len(ip.Context.Malware) != tt.malware {
+				t.Errorf("detected %d (want %d), IP context %+v (want %d malware)", detected, tt.detected, ip, tt.malware)
+			}
+			if tt.malware == 1 && ip.Context.Malware[0] != "Cobalt Strike" {
+				t.Errorf("MaxRelated 1 kept %v, want the most counted (Cobalt Strike)", ip.Context.Malware)
+			}
+			for _, o := range objs {
+				if c := o.Base(); c.Type == "vulnerability" && (len(c.ObjectMarkingRefs) != 1 || c.ObjectMarkingRefs[0] != tt.marking) {
+					t.Errorf("%s markings %v, want %s", c.ID, c.ObjectMarkingRefs, tt.marking)
+				}
+			}
+		})
+	}
+	for _, bad := range []recordedfuture.Options{{TLP: "purple"}, {Entity: "malware"}} {
+		if _, err := recordedfuture.NewConverter(bad); err == nil {
+			t.Errorf("NewConverter(%+v) accepted", bad)
+		}
+	}
+	if _, _, _, err := recordedfuture.ConvertFile(strings.NewReader("  \n"), recordedfuture.Options{}); err == nil {
+		t.Error("empty input accepted")
+	}
+	if _, _, _, err := recordedfuture.ConvertFile(strings.NewReader("Value,Score\n1.2.3.4,90\n"), recordedfuture.Options{}); err == nil || !strings.Contains(err.Error(), "Name column") {
+		t.Errorf("CSV without Name: %v", err)
+	}
+}
