@@ -31,6 +31,7 @@ type replay struct {
 	script   []string          // the next requests: "429", "429:N", "503", "cut", "401"
 	requests []*http.Request
 	srv      *httptest.Server
+	plain    bool // serve lists without validators (no ETag, no 304)
 }
 
 func newReplay(t testing.TB) *replay {
@@ -77,6 +78,7 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	var body []byte
 	var ok, list bool
+	plain := r.plain
 	switch {
 	case strings.HasSuffix(req.URL.Path, "/risklist"):
 		if req.URL.Query().Get("format") != "csv/splunk" {
@@ -112,7 +114,7 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, `{"error":{"status":404,"message":"Not found"}}`, http.StatusNotFound)
 		return
 	}
-	if list {
+	if list && !plain {
 		tag := etag(body)
 		if req.Header.Get("If-None-Match") == tag {
 			w.WriteHeader(http.StatusNotModified)
@@ -120,7 +122,7 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 		}
 		w.Header().Set("ETag", tag)
 		w.Header().Set("Content-Type", "text/csv")
-	} else {
+	} else if !list {
 		w.Header().Set("Content-Type", "application/json")
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
