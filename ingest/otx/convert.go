@@ -414,7 +414,7 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 	}
 
 	// Malware families: ATT&CK software when the name resolves, else ctibroker's.
-	var malware, malwareByName []ctxRef
+	var malware []ctxRef
 	var malwareNames []string
 	for i, m := range p.MalwareFamilies {
 		name := m.value(false)
@@ -426,14 +426,12 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 		if c.Attack != nil {
 			if ref, ok := c.Attack.ResolveName(name, "malware", "tool"); ok {
 				malware = appendRef(malware, ctxRef{ref.ID, ref.Type})
-				malwareByName = appendRef(malwareByName, ctxRef{ref.ID, ref.Type})
 				continue
 			}
 		}
 		id := ingest.ContextID("malware", name)
 		b.add(&stix.Malware{Common: newCommon("malware", id), Name: name, IsFamily: true})
 		malware = appendRef(malware, ctxRef{id, "malware"})
-		malwareByName = appendRef(malwareByName, ctxRef{id, "malware"})
 	}
 	// The adversary: an ATT&CK group when the name resolves, else an intrusion set.
 	var actor *ctxRef
@@ -446,7 +444,6 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 		}
 		actor = &r
 	}
-	adversary := actor // the one named by name, which the Runner also resolves
 	// ATT&CK ids: techniques, and software, groups or campaigns named by id. The
 	// observations' context lists the ids that resolve (the Runner warns once when
 	// no index is loaded and then gets the ids as given).
@@ -550,17 +547,6 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 			rel("targets", a.id, v.id)
 		}
 	}
-	// What the Runner authors for a detection-worthy indicator from the
-	// observation's context: indicates relationships to every ATT&CK object the
-	// ids name, to the malware families and to the adversary. Their ids are
-	// deterministic, so the report lists them.
-	indicates := append([]ctxRef(nil), attackTargets...)
-	for _, m := range malwareByName {
-		indicates = appendRef(indicates, m)
-	}
-	if adversary != nil {
-		indicates = appendRef(indicates, *adversary)
-	}
 	for _, r := range [][]ctxRef{malware, attackTargets, sectorRefs, vulns} {
 		for _, x := range r {
 			refs[x.id] = true
@@ -625,9 +611,6 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 		if detect {
 			indID := ingest.IndicatorID(v)
 			refs[indID] = true
-			for _, x := range indicates {
-				refs[relationshipID("indicates", indID, x.id)] = true
-			}
 		}
 	}
 

@@ -279,13 +279,8 @@ func TestPulseMapping(t *testing.T) {
 		}
 		return false
 	}
-	// The Runner authors the indicates relationships; the report lists them.
-	for _, target := range []string{"malware--a7881f21-e978-4fe4-af56-92c9416a2616", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c",
-		"attack-pattern--b0533c6e-8fea-4788-874f-b799cacc4b92", ingest.ContextID("malware", "ExampleLoader")} {
-		id := stix.DeterministicID("relationship", mustUUID(t, ingest.Namespace), "indicates|"+ingest.IndicatorID(dn)+"|"+target)
-		if !refs[id] {
-			t.Errorf("object_refs lacks indicates → %s", target)
-		}
+	if !refs[ingest.IndicatorID(dn)] || !refs[ingest.ObservableID(dn)] {
+		t.Error("object_refs lacks the domain's indicator or observable")
 	}
 	if !has("uses", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c", "malware--a7881f21-e978-4fe4-af56-92c9416a2616") {
 		t.Error("APT28 does not use Cobalt Strike")
@@ -368,6 +363,17 @@ func TestRunnerValidates(t *testing.T) {
 			if _, ok := ix.Object(ref); !ok {
 				t.Errorf("%s refers to %s: neither stored nor ATT&CK", rec.ID, ref)
 			}
+		}
+	}
+	// The Runner authored the indicates relationships from the observations'
+	// context: the domain's indicator indicates Cobalt Strike (by name), APT28
+	// (Fancy Bear, by alias), ExampleLoader and T1027.005 (T1066, revoked).
+	dn, _ := ingest.Normalize("domain", "evil-lure.example")
+	for _, target := range []string{"malware--a7881f21-e978-4fe4-af56-92c9416a2616", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c",
+		"attack-pattern--b0533c6e-8fea-4788-874f-b799cacc4b92", ingest.ContextID("malware", "ExampleLoader")} {
+		id := stix.DeterministicID("relationship", mustUUID(t, ingest.Namespace), "indicates|"+ingest.IndicatorID(dn)+"|"+target)
+		if !stored[id] {
+			t.Errorf("no indicates relationship to %s", target)
 		}
 	}
 	// A second run of the same batches writes nothing.

@@ -15,7 +15,10 @@
 // or the same family named by two pulses, is one object. The observations carry
 // the pulse's families, adversary and resolved ATT&CK ids as context, from which
 // the Runner authors the indicates relationships of each detection-worthy
-// indicator (the report lists their deterministic ids); the converter relates the
+// indicator. The report lists the indicators, observables and context objects
+// and the relationships between context objects; it does not list the
+// indicates relationships (up to one per indicator and context object; both ends
+// are listed). The converter relates the
 // pulse's objects: the adversary uses the families and techniques, the families
 // use the techniques, and the adversary (else the families) targets the sectors
 // and CVEs. A pulse
