@@ -30,11 +30,20 @@ func benchIOCs(b *testing.B) int {
 	return 20000
 }
 
-const benchBatch = 1000
+// benchBatchSize is how many IOCs one batch carries: 1000 by default (an OTX or
+// TAXII page), CTIBROKER_BENCH_BATCH to change it.
+func benchBatchSize() int {
+	if n, err := strconv.Atoi(os.Getenv("CTIBROKER_BENCH_BATCH")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
 
-// benchSource emits n detection-worthy IOCs of mixed types in batches of 1000,
-// defanged and in provider spelling, so normalisation does real work.
+// benchSource emits n detection-worthy IOCs of mixed types in batches of
+// benchBatchSize, defanged and in provider spelling, so normalisation does real
+// work.
 func benchSource(prefix string, n int) *sliceSource {
+	benchBatch := benchBatchSize()
 	src := &sliceSource{}
 	for start := 0; start < n; start += benchBatch {
 		obs := make([]ingest.Observation, 0, benchBatch)
@@ -145,9 +154,10 @@ func BenchmarkRunNew(b *testing.B) {
 	b.ReportMetric(baseT.Seconds()/runT.Seconds(), "ratio-to-baseline")
 }
 
-// baselineObjects builds count indicator-sized raw objects in batches of 3000
-// (what the runner writes per 1000 IOCs).
+// baselineObjects builds count indicator-sized raw objects in batches of three
+// times the IOC batch size.
 func baselineObjects(b *testing.B, prefix string, count int) [][]stix.RawObject {
+	benchBatch := benchBatchSize()
 	ts := stix.NewTimestamp(testTime)
 	var out [][]stix.RawObject
 	for start := 0; start < count; start += 3 * benchBatch {
@@ -167,7 +177,7 @@ func baselineObjects(b *testing.B, prefix string, count int) [][]stix.RawObject 
 
 // BenchmarkRunUnchanged re-ingests IOCs already stored the same UTC day: nothing
 // may be written. Baseline, same run: QueryObjects of the IOCs' indicator ids,
-// 1000 per call (the one read per IOC the unchanged path cannot avoid).
+// one call per batch (the one read per IOC the unchanged path cannot avoid).
 func BenchmarkRunUnchanged(b *testing.B) {
 	n := benchIOCs(b)
 	s := openBenchStore(b)
