@@ -51,9 +51,11 @@ type Config struct {
 // true): the Runner diffs each pull against the previous one and withdraws the
 // values that vanished. Each pull spools the download to a temporary file while
 // hashing it, so the list is parsed only once it arrived complete; the cursor is
-// the list's SHA-256 and HTTP validators. A list answered 304, or whose digest
-// equals the previous pull's, emits no batch and leaves the previous snapshot in
-// force. A list without a single row is an error (the previous snapshot stays):
+// the list's SHA-256, HTTP validators and the UTC day. Within the day of the
+// last emitted pull, a list answered 304, or whose digest equals the previous
+// pull's, emits no batch and leaves the previous snapshot in force; on a new
+// day the list is emitted even unchanged, so its values' provenance (last seen,
+// kept per day) moves on. A list without a single row is an error (the previous snapshot stays):
 // Recorded Future never publishes an empty default list, and withdrawing
 // everything on a glitch would be worse than waiting for the next pull.
 type Source struct {
@@ -63,8 +65,9 @@ type Source struct {
 	FusionPath string // a fusion file instead of List
 	BatchSize  int
 	SpoolDir   string
-	Convert    Options      // Feed, Identity, TLP, Threshold, Attack, ...
-	Logger     *slog.Logger // nil: discard
+	Convert    Options          // Feed, Identity, TLP, Threshold, Attack, ...
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now; decides the UTC day of a pull
 }
 
 var (
@@ -145,6 +148,8 @@ type cursor struct {
 	// CVEs are the vulnerability list's CVEs, sorted: the Runner's snapshot holds
 	// indicator values only, so the Source diffs CVEs itself.
 	CVEs []string `json:"cves,omitempty"`
+	// Day is the UTC day (2006-01-02) of the last pull that emitted the list.
+	Day string `json:"day"`
 	Validators
 }
 
@@ -167,6 +172,16 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 	conv, err := NewConverter(s.Convert)
 	if err != nil {
 		return err
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	today := now().UTC().Format(time.DateOnly)
+	if prev.Day != today {
+		// A new day: the list is emitted even when unchanged, so that every value
+		// it holds gets its provenance record for the day (last seen moves on).
+		prev.Validators, prev.SHA256 = Validators{}, ""
 	}
 	spool, err := os.CreateTemp(s.SpoolDir, "ctibroker-recordedfuture-*.csv")
 	if err != nil {
@@ -203,7 +218,7 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 		return nil
 	}
 	size, _ := spool.Seek(0, io.SeekCurrent)
-	next := cursor{SHA256: hex.EncodeToString(h.Sum(nil)), Validators: val}
+	next := cursor{SHA256: hex.EncodeToString(h.Sum(nil)), Validators: val, Day: today}
 	if next.SHA256 == prev.SHA256 && len(warns) == 0 {
 		log.Info("risk list unchanged (same digest)", "bytes", size, "sha256", next.SHA256)
 		return nil // the same bytes as the last complete pull

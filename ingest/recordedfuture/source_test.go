@@ -92,7 +92,9 @@ func TestSourceSnapshotDiff(t *testing.T) {
 	}
 	s := MustStore(t)
 	now := testTime
-	run := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: testIdentity}
+	clock := func() time.Time { return now }
+	feed.Source.(*recordedfuture.Source).Now = clock
+	run := &ingest.Runner{Store: s, Now: clock, Identity: testIdentity}
 	ctx := context.Background()
 
 	st, err := run.Run(ctx, feed)
@@ -157,6 +159,16 @@ func TestSourceSnapshotDiff(t *testing.T) {
 	}
 	if st, err = run.Run(ctx, feed); err != nil || st.Batches != 0 {
 		t.Errorf("same digest: %v %s", err, st)
+	}
+
+	// The next day the unchanged list is emitted again: a provenance record per
+	// value for the new day, no object written.
+	now = now.Add(24 * time.Hour)
+	if st, err = run.Run(ctx, feed); err != nil || st.Batches == 0 || st.Provenance != 4 || st.New+st.Changed+st.Revoked != 0 {
+		t.Errorf("unchanged list on a new day: %v %s", err, st)
+	}
+	if st, err = run.Run(ctx, feed); err != nil || st.Batches != 0 {
+		t.Errorf("unchanged list later that day: %v %s", err, st)
 	}
 
 	// An empty list is an error; nothing is withdrawn.
