@@ -25,8 +25,9 @@
 // Options.IndexTail) live in an in-memory tail, rebuilt from the log at Open,
 // and are merged into the ids bucket in one sorted pass when the tail is full
 // (info records how far the bucket is complete). Random STIX ids made every
-// object of a batch dirty its own B+tree page; a sorted merge of 131 072 entries
-// dirties each leaf at most once. Readers that need the index (match[id],
+// object of a batch dirty its own B+tree page; a sorted merge of 262 144 entries
+// dirties each leaf at most once. A bloom filter per collection over the ids of
+// the on-disk index spares the random read that checks a new id for versions. Readers that need the index (match[id],
 // GetObject, ListVersions) see the bucket plus the tail entries of their snapshot.
 //
 // A page is a cursor scan of log from the position after added_after or next;
@@ -95,9 +96,9 @@
 // # Memory
 //
 // A query holds about one page: the records and one buffer with their bytes.
-// Writers keep each collection's index tail (at most Options.IndexTail entries,
-// about 250 bytes each) and a bloom filter of 10 bits per id in the on-disk index
-// (1.25 MB per million ids). Everything else lives in the mmap'd file (page cache).
+// Writers keep the index tails (at most Options.IndexTail entries in all, about
+// 160 bytes each: 40 MB by default) and a bloom filter of 10 bits per id in the
+// on-disk index (2.5 MB per million ids, sized at twice the ids it holds). Everything else lives in the mmap'd file (page cache).
 //
 // # Speed
 //

@@ -47,10 +47,11 @@ type Options struct {
 	DefaultLimit int
 	// Now is the clock for date_added, status expiry and leases. Default time.Now.
 	Now func() time.Time
-	// IndexTail is how many new id-index entries per collection are kept in memory
-	// (about 250 bytes each) before they are merged into the on-disk index in one
-	// sorted pass. Default 131 072 (about 32 MB at most); Open rebuilds them from
-	// the log. Larger tails make merges rarer relative to their cost.
+	// IndexTail is how many new id-index entries (of all collections) are kept in
+	// memory, about 160 bytes each, before the largest collection's are merged
+	// into its on-disk index in one sorted pass. Default 262 144 (about 40 MB at
+	// most). A merge costs about a rewrite of the index's leaves, so a larger
+	// tail makes ingest cheaper; Open rebuilds the tails from the log after a crash.
 	IndexTail int
 }
 
@@ -68,7 +69,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 	if o.IndexTail <= 0 {
-		o.IndexTail = 131072
+		o.IndexTail = 262144
 	}
 }
 

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 
 	bbolt "go.etcd.io/bbolt"
@@ -22,24 +23,91 @@ import (
 // skip entries whose record is gone from their snapshot, and prefer the ids
 // bucket when an entry is in both).
 
-// tail holds the index entries of one collection not yet in its ids bucket.
+// tail holds the index entries of one collection not yet in its ids bucket,
+// packed (about 130 bytes an entry with the map) to keep memory and GC work low.
 type tail struct {
-	byID map[string][]entry // id → entries, owned copies, in any order
+	byID map[string][]byte // id → packed entries: version, flags, date_added, hash, spec
 	n    int
+}
+
+// packEntries encodes the entries of one id.
+func packEntries(l []entry) []byte {
+	var b []byte
+	for _, e := range l {
+		b = append(b, e.ver...)
+		b = append(b, e.flags)
+		b = binary.BigEndian.AppendUint64(b, e.da)
+		b = append(b, byte(len(e.hash)))
+		b = append(b, e.hash...)
+		b = append(b, byte(len(e.spec)))
+		b = append(b, e.spec...)
+	}
+	return b
+}
+
+// unpackEntries decodes the packed entries of id, allocating their keys.
+func unpackEntries(id string, b []byte) []entry {
+	var out []entry
+	for len(b) >= verLen+11 {
+		e := entry{key: append(idPrefix(id), b[:verLen]...), flags: b[verLen], da: binary.BigEndian.Uint64(b[verLen+1:])}
+		e.ver = e.key[len(e.key)-verLen:]
+		b = b[verLen+9:]
+		n := int(b[0])
+		if len(b) < 1+n+1 {
+			break
+		}
+		e.hash = b[1 : 1+n]
+		b = b[1+n:]
+		m := int(b[0])
+		if len(b) < 1+m {
+			break
+		}
+		e.spec = b[1 : 1+m]
+		b = b[1+m:]
+		out = append(out, e)
+	}
+	return out
+}
+
+func countEntries(b []byte) int {
+	n := 0
+	for len(b) >= verLen+11 {
+		b = b[verLen+9:]
+		b = b[1+int(b[0]):]
+		if len(b) == 0 {
+			break
+		}
+		b = b[1+int(b[0]):]
+		n++
+	}
+	return n
 }
 
 func (t *tail) get(id string) []entry {
 	if t == nil {
 		return nil
 	}
-	return t.byID[id]
+	if b, ok := t.byID[id]; ok {
+		return unpackEntries(id, b)
+	}
+	return nil
+}
+
+// set replaces the entries of id.
+func (t *tail) set(id string, l []entry) {
+	t.n += len(l) - countEntries(t.byID[id])
+	if len(l) == 0 {
+		delete(t.byID, id)
+		return
+	}
+	t.byID[id] = packEntries(l)
 }
 
 // tailOf returns the tail of collection name, creating it.
 func (s *Store) tailOf(name string) *tail {
 	t := s.tails[name]
 	if t == nil {
-		t = &tail{byID: map[string][]entry{}}
+		t = &tail{byID: map[string][]byte{}}
 		s.tails[name] = t
 	}
 	return t
@@ -87,29 +155,23 @@ func (w *writeState) publish(final bool) {
 	for c, m := range w.lists {
 		t := w.s.tailOf(c.name)
 		for id, l := range m {
-			old := t.byID[id]
-			if len(old) == 0 && len(l) > 0 {
+			_, had := t.byID[id]
+			if !had && len(l) > 0 {
 				if !final { // a new id: nothing for older snapshots to keep
-					t.n += len(l)
-					t.byID[id] = l
+					t.set(id, l)
 				}
 				continue
 			}
 			if !final {
 				merged := slices.Clone(l)
-				for _, o := range old {
+				for _, o := range t.get(id) {
 					if !slices.ContainsFunc(l, func(e entry) bool { return bytes.Equal(e.key, o.key) }) {
 						merged = append(merged, o)
 					}
 				}
 				l = merged
 			}
-			t.n += len(l) - len(old)
-			if len(l) == 0 {
-				delete(t.byID, id)
-			} else {
-				t.byID[id] = l
-			}
+			t.set(id, l)
 		}
 	}
 }
@@ -121,12 +183,7 @@ func (w *writeState) undo() {
 	for c, m := range w.olds {
 		t := w.s.tailOf(c.name)
 		for id, l := range m {
-			t.n += len(l) - len(t.byID[id])
-			if len(l) == 0 {
-				delete(t.byID, id)
-			} else {
-				t.byID[id] = l
-			}
+			t.set(id, l)
 		}
 	}
 }
@@ -196,8 +253,8 @@ func (s *Store) rebuildTails(tx *bbolt.Tx) error {
 			e := entry{key: appendVer(idPrefix(string(h.id)), getVer(h.ver)), flags: h.flags, da: da,
 				hash: bytes.Clone(h.hash), spec: bytes.Clone(h.spec)}
 			e.ver = e.key[len(e.key)-verLen:]
-			t.byID[string(h.id)] = append(t.byID[string(h.id)], e)
-			t.n++
+			id := string(h.id)
+			t.set(id, append(t.get(id), e))
 		}
 		return nil
 	})
@@ -212,8 +269,8 @@ func (s *Store) mergeTail(name string) error {
 		return nil
 	}
 	var all []entry
-	for _, l := range t.byID {
-		all = append(all, l...)
+	for id, b := range t.byID {
+		all = append(all, unpackEntries(id, b)...)
 	}
 	slices.SortFunc(all, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
 	bl := s.blooms[name]

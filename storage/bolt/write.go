@@ -162,12 +162,18 @@ func (s *Store) write(ctx context.Context, fn func(tx *bbolt.Tx, ws *writeState)
 		return err
 	}
 	ws.publish(true)
-	for c := range ws.lists {
-		if t := s.tails[c.name]; t != nil && t.n >= s.opt.IndexTail {
-			// A failed merge leaves the tail in memory, correct and retried by
-			// the next write: the write itself has committed.
-			_ = s.mergeTail(c.name)
+	// Options.IndexTail bounds the tails of all collections together: past it,
+	// merge the largest. A failed merge leaves the tail in memory, correct and
+	// retried by the next write: the write itself has committed.
+	total, largest := 0, ""
+	for name, t := range s.tails {
+		total += t.n
+		if largest == "" || t.n > s.tails[largest].n {
+			largest = name
 		}
+	}
+	if total >= s.opt.IndexTail {
+		_ = s.mergeTail(largest)
 	}
 	return nil
 }
