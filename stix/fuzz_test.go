@@ -53,6 +53,7 @@ func FuzzDecoder(f *testing.F) {
 			if !bytes.Contains(in, o.JSON) {
 				t.Fatalf("object bytes %q are not part of the input", o.JSON)
 			}
+			checkParseAgrees(t, "fuzz", o.JSON)
 		}
 		_ = stix.Validate(in)
 	})

@@ -110,6 +110,28 @@ func putMembers(p *[]member, used []member) {
 // parseObject parses the object in b, nested at baseDepth, appending its members
 // to members.
 func parseObject(b []byte, lim Limits, baseDepth int, members []member) (*RawObject, []member, error) {
+	blk, members, err := parseObjectFill(b, lim, baseDepth, members, fillAll)
+	if err != nil {
+		return nil, members, err
+	}
+	return &blk.obj, members, nil
+}
+
+// fillMode says how much of Common parseObjectFill fills.
+type fillMode uint8
+
+const (
+	fillAll fillMode = iota
+	// fillDeferred leaves external_references and extensions, when each
+	// appears once, to objCheck, which reads them anyway (blk.deferRefs,
+	// blk.deferExt).
+	fillDeferred
+	// fillNone checks the syntax and collects the members only (blk is nil).
+	fillNone
+)
+
+// parseObjectFill is parseObject filling Common as mode says.
+func parseObjectFill(b []byte, lim Limits, baseDepth int, members []member, mode fillMode) (*rawBlock, []member, error) {
 	if lim.MaxObjectSize > 0 && len(b) > lim.MaxObjectSize {
 		return nil, members, &LimitError{Limit: "max object size", Max: int64(lim.MaxObjectSize), Offset: int64(lim.MaxObjectSize)}
 	}
@@ -132,10 +154,13 @@ func parseObject(b []byte, lim Limits, baseDepth int, members []member) (*RawObj
 	if j := s.skipSpace(end); j != len(b) {
 		return nil, members, s.syntaxErr(j, "invalid character %q after the object", b[j])
 	}
+	if mode == fillNone {
+		return nil, members, nil
+	}
 	blk := &rawBlock{}
 	blk.obj.JSON = b
-	fillCommon(&blk.obj.Common, members, blk)
-	return &blk.obj, members, nil
+	fillCommon(&blk.obj.Common, members, blk, mode == fillDeferred)
+	return blk, members, nil
 }
 
 // rawBlock is a RawObject with room for the values its pointer fields refer
@@ -145,15 +170,60 @@ type rawBlock struct {
 	created  Timestamp
 	modified Timestamp
 	conf     int
+
+	// deferRefs and deferExt: external_references and extensions were left
+	// to objCheck (fillDeferred).
+	deferRefs, deferExt bool
 }
 
 // fillCommon sets the common properties found in members with the right JSON type.
-func fillCommon(c *Common, members []member, blk *rawBlock) {
-	for _, m := range members {
+func fillCommon(c *Common, members []member, blk *rawBlock, deferable bool) {
+	nRefs, nExt := 0, 0
+	for i := range members {
+		m := &members[i]
+		switch m.id {
+		case kExternalReferences:
+			nRefs++
+			if deferable && nRefs == 1 {
+				blk.deferRefs = true
+				continue
+			}
+			if blk.deferRefs {
+				// A second one: fill in input order after all.
+				blk.deferRefs = false
+				fillCommonMember(c, firstByID(members, kExternalReferences), blk)
+			}
+		case kExtensions:
+			nExt++
+			if deferable && nExt == 1 {
+				blk.deferExt = true
+				continue
+			}
+			if blk.deferExt {
+				blk.deferExt = false
+				fillCommonMember(c, firstByID(members, kExtensions), blk)
+			}
+		}
+		fillCommonMember(c, m, blk)
+	}
+}
+
+func firstByID(members []member, id keyID) *member {
+	for i := range members {
+		if members[i].id == id {
+			return &members[i]
+		}
+	}
+	return nil
+}
+
+// fillCommonMember sets the common property m if it has the right JSON type.
+func fillCommonMember(c *Common, m *member, blk *rawBlock) {
+	{
 		switch m.id {
 		case kType, kSpecVersion, kID, kCreatedByRef, kLang:
 			if m.kind != jString {
-				continue
+				return
 			}
 			v := viewValue(m.val)
 			switch m.id {
@@ -170,11 +240,11 @@ func fillCommon(c *Common, members []member, blk *rawBlock) {
 			}
 		case kCreated, kModified:
 			if m.kind != jString {
-				continue
+				return
 			}
 			t, _, err := parseTimestamp(viewValue(m.val))
 			if err != nil {
-				continue
+				return
 			}
 			if m.id == kCreated {
 				blk.created = Timestamp{t}
@@ -196,7 +266,7 @@ func fillCommon(c *Common, members []member, blk *rawBlock) {
 			}
 		case kLabels, kObjectMarkingRefs:
 			if m.kind != jArray {
-				continue
+				return
 			}
 			l, _ := viewListHeap(m.val)
 			if m.id == kLabels {
@@ -214,7 +284,7 @@ func fillCommon(c *Common, members []member, blk *rawBlock) {
 			}
 		case kExtensions:
 			if m.kind != jObject {
-				continue
+				return
 			}
 			ext := map[string]json.RawMessage{}
 			var buf [4]member

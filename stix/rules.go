@@ -2,6 +2,7 @@ package stix
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,6 +27,12 @@ type objCheck struct {
 	nTimes    int
 	topLevel  bool // a toplevel-property-extension is in use
 	hasExtDef bool // an extension-definition entry is in extensions
+
+	// fillRefs and fillExt, when set, receive the object's external
+	// references and extensions as the checks read them (ParseAndValidate:
+	// parsing left them to the check, see fillDeferred).
+	fillRefs *[]ExternalReference
+	fillExt  *map[string]json.RawMessage
 }
 
 func (c *objCheck) add(sev Severity, prop, rule, msg string) {
@@ -308,7 +315,7 @@ func (c *objCheck) checkMember(m *member) {
 	}
 	switch {
 	case m.id == kHashes:
-		c.checkHashes(k, m)
+		c.checkHashes(k, m, nil)
 	case flags&kfRef != 0:
 		c.checkRef(k, m, pi.refRule(), "")
 	case flags&kfRefs != 0:
@@ -554,13 +561,20 @@ func (c *objCheck) checkVocab(k string, m *member, rule vocabRule) {
 
 var hashLengths = map[string]int{"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-512": 128, "SHA3-256": 64, "SHA3-512": 128}
 
-func (c *objCheck) checkHashes(k string, m *member) {
+// checkHashes checks a hashes dictionary; if fill is non-nil and the value is
+// an object, *fill becomes its string-valued members.
+func (c *objCheck) checkHashes(k string, m *member, fill *map[string]string) {
 	if m.kind != jObject {
 		c.errf(k, "type-mismatch", "%s must be a dictionary of hashes, got %s", k, m.kind)
 		return
 	}
 	var buf [8]member
 	ms := objectMembers(m.val, buf[:0])
+	var out map[string]string
+	if fill != nil {
+		out = make(map[string]string, len(ms))
+		*fill = out
+	}
 	if len(ms) == 0 {
 		c.errf(k, "empty-dictionary", "%s must not be empty", k)
 	}
@@ -573,6 +587,9 @@ func (c *objCheck) checkHashes(k string, m *member) {
 			c.errf(k, "dictionary-key", "hash algorithm names are at most 250 characters")
 		}
 		v := viewValue(h.val)
+		if out != nil {
+			out[h.key] = v
+		}
 		if n, ok := hashLengths[h.key]; ok {
 			if len(v) != n || !isHexString(v) {
 				c.errf(k+"."+h.key, "hash-value", "%s is not a %s hash (%d hex digits)", quote(v), h.key, n)
@@ -589,6 +606,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 		return
 	}
 	i := 0
+	var refs []ExternalReference // filled for c.fillRefs
 	arrayElems(m.val, func(kind jsonKind, v []byte) {
 		p := indexPath("external_references", i)
 		i++
@@ -598,6 +616,11 @@ func (c *objCheck) checkExternalRefs(m *member) {
 		}
 		var hasSource, hasOther, hasURL, hasHashes bool
 		var source, extID string
+		var r ExternalReference
+		var hashes *map[string]string
+		if c.fillRefs != nil {
+			hashes = &r.Hashes
+		}
 		var buf [8]member
 		for _, e := range objectMembers(v, buf[:0]) {
 			switch e.key {
@@ -610,18 +633,25 @@ func (c *objCheck) checkExternalRefs(m *member) {
 				switch e.key {
 				case "source_name":
 					hasSource, source = true, s
+					r.SourceName = s
 				case "external_id":
 					hasOther, extID = true, s
+					r.ExternalID = s
 				case "url":
 					hasOther, hasURL = true, true
+					r.URL = s
 				default:
 					hasOther = true
+					r.Description = s
 				}
 			case "hashes":
 				hasHashes = true
 				em := e
-				c.checkHashes(hashesPath(p), &em)
+				c.checkHashes(hashesPath(p), &em, hashes)
 			}
+		}
+		if c.fillRefs != nil {
+			refs = append(refs, r)
 		}
 		if !hasSource {
 			c.errf(p+".source_name", "required", "an external reference must have a source_name (§2.5)")
@@ -643,6 +673,9 @@ func (c *objCheck) checkExternalRefs(m *member) {
 			}
 		}
 	})
+	if c.fillRefs != nil {
+		*c.fillRefs = refs
+	}
 }
 
 func (c *objCheck) checkGranular(m *member) {
@@ -766,6 +799,13 @@ func (c *objCheck) checkExtensions() {
 	ms := objectMembers(m.val, buf[:0])
 	if len(ms) == 0 {
 		c.errf("extensions", "empty-dictionary", "extensions must not be empty")
+	}
+	if c.fillExt != nil {
+		ext := make(map[string]json.RawMessage, len(ms))
+		for _, e := range ms {
+			ext[e.key] = json.RawMessage(e.val)
+		}
+		*c.fillExt = ext
 	}
 	for _, e := range ms {
 		key := e.key

@@ -283,15 +283,17 @@ func containerFindings(env Envelope) []Finding {
 // o.JSON's memory.
 func (v *Validator) ValidateObject(o *RawObject) []Finding {
 	lim := v.limits()
-	o2, members, err := parseObject(o.JSON, lim, 0, nil)
+	ms := getMembers()
+	_, members, err := parseObjectFill(o.JSON, lim, 0, *ms, fillNone)
 	if err != nil {
+		putMembers(ms, members)
 		f, _, _ := decodeFinding("", err)
 		f.ObjectID, f.ObjectType = o.ID, o.Type
 		return []Finding{f}
 	}
-	_ = o2
 	c := objCheck{v: v, lim: lim, ms: members}
 	c.check()
+	putMembers(ms, members)
 	return c.out
 }
 
@@ -302,13 +304,20 @@ func (v *Validator) ValidateObject(o *RawObject) []Finding {
 func (v *Validator) ParseAndValidate(b []byte) (*RawObject, []Finding, error) {
 	lim := v.limits()
 	ms := getMembers()
-	o, members, err := parseObject(b, lim, 0, *ms)
+	blk, members, err := parseObjectFill(b, lim, 0, *ms, fillDeferred)
 	if err != nil {
 		putMembers(ms, members)
 		f, _, _ := decodeFinding("", err)
 		return nil, []Finding{f}, err
 	}
+	o := &blk.obj
 	c := objCheck{v: v, lim: lim, ms: members}
+	if blk.deferRefs {
+		c.fillRefs = &o.ExternalReferences
+	}
+	if blk.deferExt {
+		c.fillExt = &o.Extensions
+	}
 	c.check()
 	putMembers(ms, members)
 	return o, c.out, nil
