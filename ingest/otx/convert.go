@@ -262,7 +262,11 @@ func (c *Converter) wrap(out *ingest.Batch) *batch {
 // ("2023-08-22T09:43:18.855000", UTC) or RFC 3339.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
+	layouts := []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"}
+	if !strings.ContainsAny(s, "Z+") && strings.Count(s, "-") == 2 {
+		layouts = layouts[1:] // OTX's own form, without a zone: skip RFC 3339
+	}
+	for _, layout := range layouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}

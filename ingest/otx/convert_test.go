@@ -661,3 +661,26 @@ func TestDecodeMemoryBounded(t *testing.T) {
 	}
 	t.Logf("page %d MB, max heap in use %d MB", total>>20, maxHeap>>20)
 }
+
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]string{
+		"2023-08-22T09:43:18.855000":   "2023-08-22T09:43:18.855Z",
+		"2023-08-22T09:43:18":          "2023-08-22T09:43:18Z",
+		"2023-08-22 09:43:18":          "2023-08-22T09:43:18Z",
+		"2023-08-22":                   "2023-08-22T00:00:00Z",
+		"2023-08-22T09:43:18Z":         "2023-08-22T09:43:18Z",
+		"2023-08-22T11:43:18.5+02:00":  "2023-08-22T09:43:18.5Z",
+		"2023-08-22T04:43:18.5-05:00":  "2023-08-22T09:43:18.5Z",
+		" 2023-08-22T09:43:18.000001 ": "2023-08-22T09:43:18.000001Z",
+	} {
+		got, err := otx.ParseTime(in)
+		if err != nil || got.Format(time.RFC3339Nano) != want {
+			t.Errorf("ParseTime(%q) = %v, %v; want %s", in, got.Format(time.RFC3339Nano), err, want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "2023-13-01T00:00:00", "22/08/2023"} {
+		if _, err := otx.ParseTime(bad); err == nil {
+			t.Errorf("ParseTime(%q) accepted", bad)
+		}
+	}
+}
