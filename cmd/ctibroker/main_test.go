@@ -202,3 +202,114 @@ func mustAbs(t *testing.T, p string) string {
 	}
 	return a
 }
+
+// TestServePullsFeeds: serve pulls a configured feed on its schedule and
+// reports the pull in /metrics.
+func TestServePullsFeeds(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../examples/ctibroker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "store: embedded:./data", "store: embedded:"+filepath.Join(dir, "data"), 1)
+	cfg = strings.Replace(cfg, "file: stix/sample-bundle.json", "file: "+mustAbs(t, "../../examples/stix/sample-bundle.json"), 1)
+	cfg += "feeds:\n  - name: sample-stix\n    provider: stix\n    interval: 200ms\n    options: {files: [" + mustAbs(t, "../../examples/stix/sample-bundle.json") + "]}\n"
+	cfgPath := filepath.Join(dir, "ctibroker.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startServe(t, cfgPath, map[string]string{"SOC_PASSWORD": "s3cret"})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `ctibroker_feed_last_success_timestamp_seconds{feed="sample-stix"}`) {
+			if !strings.Contains(string(body), `ctibroker_feed_objects_total{feed="sample-stix",outcome="new"}`) {
+				t.Fatalf("metrics lack the feed's object counts:\n%s", body)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no successful pull of sample-stix in /metrics after 20 s:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startServe runs serve in-process on a free loopback port until the test
+// ends and returns the server's base URL.
+func startServe(t *testing.T, cfgPath string, env map[string]string) string {
+	t.Helper()
+	pr, pw := io.Pipe()
+	m := NewMain(pw, io.Discard)
+	m.Getenv = func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0"}); pw.Close() }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "discovery: "); ok {
+			go io.Copy(io.Discard, pr)
+			return strings.TrimSuffix(u, "/taxii2/")
+		}
+	}
+	t.Fatal("serve printed no discovery URL")
+	return ""
+}
+
+// TestTokenIssue: a token printed by `token issue` authenticates its consumer
+// at serve, and a tampered one does not.
+func TestTokenIssue(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../examples/ctibroker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "store: embedded:./data", "store: embedded:"+filepath.Join(dir, "data"), 1)
+	cfg = strings.Replace(cfg, "file: stix/sample-bundle.json", "file: "+mustAbs(t, "../../examples/stix/sample-bundle.json"), 1)
+	cfg += "jwt:\n  keys:\n    - {kid: k1, alg: HS256, secret_env: JWT_SECRET}\n"
+	cfgPath := filepath.Join(dir, "ctibroker.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SOC_PASSWORD": "s3cret", "JWT_SECRET": "0123456789abcdef0123456789abcdef-secret"}
+	out, _, err := run(t, env, "token", "issue", "--config", cfgPath, "--consumer", "soc", "--ttl", "1h")
+	if err != nil {
+		t.Fatalf("token issue: %v", err)
+	}
+	tok := strings.TrimSpace(out)
+	if strings.Count(tok, ".") != 2 {
+		t.Fatalf("token issue printed %q, want a JWT", out)
+	}
+	if _, _, err := run(t, env, "token", "issue", "--config", cfgPath, "--consumer", "nobody"); err == nil {
+		t.Fatal("token issue for an unknown consumer succeeded")
+	}
+	base := startServe(t, cfgPath, env)
+	status := func(token string) int {
+		req, _ := http.NewRequest("GET", base+"/intel/collections/", nil)
+		req.Header.Set("Accept", "application/taxii+json;version=2.1")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(tok); got != http.StatusOK {
+		t.Fatalf("collections with the issued token: status %d, want 200", got)
+	}
+	if got := status(tok[:len(tok)-2] + "xx"); got != http.StatusUnauthorized {
+		t.Fatalf("collections with a tampered token: status %d, want 401", got)
+	}
+}

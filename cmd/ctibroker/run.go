@@ -47,6 +47,11 @@ func (m *Main) verbs() []verb {
 		{"validate", "validate a STIX 2.1 bundle, envelope, object or pattern", (*Main).runValidate},
 		{"serve", "run the TAXII 2.1 server", (*Main).runServe},
 		{"config check", "validate a configuration file", (*Main).runConfigCheck},
+		{"convert", "convert provider data to one STIX 2.1 bundle", (*Main).runConvert},
+		{"import", "convert provider files and ingest them into the pool", (*Main).runImport},
+		{"ingest", "pull the configured feeds once", (*Main).runIngest},
+		{"attack import", "load MITRE ATT&CK bundles into the store", (*Main).runAttackImport},
+		{"token issue", "print a signed JWT for a consumer", (*Main).runTokenIssue},
 		{"conformance", "run the TAXII 2.1 conformance suite against a server", (*Main).runConformance},
 	}
 }

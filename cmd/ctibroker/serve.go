@@ -134,6 +134,19 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		}
 	}()
 
+	sched, err := newScheduler(m, cfg, store, logger, srv.Registry())
+	if err != nil {
+		return err
+	}
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		if err := sched.run(ctx); err != nil {
+			logger.Error("feed scheduler", "err", err)
+		}
+	}()
+	defer func() { <-schedDone }()
+
 	// Status resources are kept at least status_retention; purge the expired hourly.
 	go func() {
 		t := time.NewTicker(time.Hour)
