@@ -249,7 +249,10 @@ func startServe(t *testing.T, cfgPath string, env map[string]string) string {
 	m.Getenv = func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0"}); pw.Close() }()
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--config", cfgPath, "--listen", "127.0.0.1:0"})
+		pw.Close()
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
