@@ -59,22 +59,10 @@ func checkIdentifier(id string) (typ, problem string, upper bool) {
 	if len(u) != 36 {
 		return typ, "UUID part is not 36 characters", false
 	}
-	for k := 0; k < 36; k++ {
-		c := u[k]
-		switch k {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return typ, "UUID part is malformed", false
-			}
-			continue
-		}
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
-		case c >= 'A' && c <= 'F':
-			upper = true
-		default:
-			return typ, "UUID part has a non-hex character", false
-		}
+	if ok, up := uuidForm(u); ok {
+		upper = up
+	} else {
+		return typ, uuidFormProblem(u), false
 	}
 	if v := u[14]; v < '1' || v > '5' {
 		return typ, "UUID version must be 1 to 5 (RFC 4122)", upper
@@ -85,6 +73,56 @@ func checkIdentifier(id string) (typ, problem string, upper bool) {
 		return typ, "UUID variant must be RFC 4122", upper
 	}
 	return typ, "", upper
+}
+
+// uuidHex classifies bytes for uuidForm: bit 2 for a hex digit, bit 1 for an
+// upper-case one.
+var uuidHex = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 4
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = 4
+	}
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = 6
+	}
+	return t
+}()
+
+// uuidForm reports whether the 36 bytes of u are 8-4-4-4-12 hex digits and
+// whether any is upper case.
+func uuidForm(u string) (ok, upper bool) {
+	if len(u) != 36 || u[8] != '-' || u[13] != '-' || u[18] != '-' || u[23] != '-' {
+		return false, false
+	}
+	and, or := uint8(0xff), uint8(0)
+	for _, r := range [5][2]int{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}} {
+		for k := r[0]; k < r[1]; k++ {
+			v := uuidHex[u[k]]
+			and &= v
+			or |= v
+		}
+	}
+	return and&4 != 0, or&2 != 0
+}
+
+// uuidFormProblem says what is wrong in a 36-byte UUID that uuidForm rejects.
+func uuidFormProblem(u string) string {
+	for k := 0; k < 36; k++ {
+		c := u[k]
+		switch k {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "UUID part is malformed"
+			}
+			continue
+		}
+		if uuidHex[c] == 0 {
+			return "UUID part has a non-hex character"
+		}
+	}
+	return "UUID part is malformed"
 }
 
 // uuidVersion returns the version digit of a well-formed identifier.

@@ -53,7 +53,7 @@ func (k jsonKind) String() string {
 // bytes within the scanned buffer.
 type member struct {
 	key  string
-	id   keyID // key's number if the package knows the name
+	id   keyID // key's number if the package knows the name (top-level members only)
 	kind jsonKind
 	val  []byte // the raw value, e.g. `"abc"` with its quotes, or `{...}`
 }
@@ -408,7 +408,8 @@ func (s *scanner) scanArray(i, depth int, each func(kind jsonKind, val []byte)) 
 
 // objectMembers returns the members of a JSON object already known to be valid
 // (val is a value returned by the scanner), in order. It does not re-check the
-// syntax.
+// syntax. The names share val's memory and are not numbered (id is kUnknown):
+// only an object's top-level members (scanMembers) carry ids.
 func objectMembers(val []byte, dst []member) []member {
 	i := trustedSpace(val, 1)
 	if i >= len(val) || val[i] == '}' {
@@ -418,17 +419,16 @@ func objectMembers(val []byte, dst []member) []member {
 		ke := trustedStringEnd(val, i)
 		rawKey := val[i+1 : ke-1]
 		var key string
-		var id keyID
-		if bytes.IndexByte(rawKey, '\\') >= 0 {
+		switch {
+		case bytes.IndexByte(rawKey, '\\') >= 0:
 			key = unquote(val[i:ke])
-			id = keys.lookup(key)
-		} else {
-			key, id = internKey(rawKey)
+		case len(rawKey) > 0:
+			key = unsafe.String(&rawKey[0], len(rawKey))
 		}
 		i = trustedSpace(val, ke) + 1 // ':'
 		i = trustedSpace(val, i)
 		ve := trustedEnd(val, i)
-		dst = append(dst, member{key: key, id: id, kind: kindOf(val[i:ve]), val: val[i:ve]})
+		dst = append(dst, member{key: key, kind: kindOf(val[i:ve]), val: val[i:ve]})
 		i = trustedSpace(val, ve)
 		if i >= len(val) || val[i] != ',' {
 			break
@@ -659,9 +659,56 @@ func viewList(val []byte) ([]string, bool) {
 
 // viewListHeap is viewList returning a slice the caller may keep.
 func viewListHeap(val []byte) ([]string, bool) {
-	l, ok := viewList(val)
+	ok := true
+	var buf [8]string
+	l := buf[:0]
+	for it := newArrayIter(val); ; {
+		kind, v, more := it.next()
+		if !more {
+			break
+		}
+		if kind != jString {
+			ok = false
+			continue
+		}
+		l = append(l, viewValue(v))
+	}
 	if len(l) == 0 {
 		return nil, ok
 	}
-	return append([]string(nil), l...), ok
+	out := make([]string, len(l))
+	copy(out, l)
+	return out, ok
+}
+
+// arrayIter walks the elements of a valid JSON array like arrayElems, without
+// a callback.
+type arrayIter struct {
+	val []byte
+	i   int
+}
+
+func newArrayIter(val []byte) arrayIter {
+	i := trustedSpace(val, 1)
+	if i < len(val) && val[i] == ']' {
+		i = len(val)
+	}
+	return arrayIter{val: val, i: i}
+}
+
+// next returns the next element, or more == false at the end.
+func (it *arrayIter) next() (kind jsonKind, v []byte, more bool) {
+	val, i := it.val, it.i
+	if i >= len(val) {
+		return jInvalid, nil, false
+	}
+	ve := trustedEnd(val, i)
+	v = val[i:ve]
+	j := trustedSpace(val, ve)
+	if j >= len(val) || val[j] != ',' {
+		it.i = len(val)
+	} else {
+		it.i = trustedSpace(val, j+1)
+	}
+	return kindOf(v), v, true
 }

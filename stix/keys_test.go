@@ -1,0 +1,95 @@
+package stix
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// TestKeyTable checks that every known name is found with its own id, that
+// other names are not, and that the precomputed flags equal the rules'
+// answers for the name.
+func TestKeyTable(t *testing.T) {
+	if len(keys.names) < 200 {
+		t.Fatalf("only %d known names", len(keys.names))
+	}
+	for id, k := range keys.names {
+		if id == 0 {
+			continue
+		}
+		if got := keys.lookup(k); got != keyID(id) {
+			t.Fatalf("lookup(%q) = %d, want %d", k, got, id)
+		}
+		if s, got := internKey([]byte(k)); got != keyID(id) || s != k {
+			t.Fatalf("internKey(%q) = %q, %d, want %d", k, s, got, id)
+		}
+		probe := objCheck{v: &Validator{}}
+		probe.checkPropName(k)
+		if ok := keys.flags[id]&kfNameOK != 0; ok != (len(probe.out) == 0) {
+			t.Fatalf("%q: kfNameOK %v, checkPropName findings %v", k, ok, probe.out)
+		}
+		if got, want := keys.flags[id]&^kfNameOK, nameFlags(k); got != want {
+			t.Fatalf("%q: flags %b, want %b", k, got, want)
+		}
+	}
+	for i, k := range fixedKeyNames {
+		if i > 0 && keys.lookup(k) != keyID(i) {
+			t.Fatalf("fixed name %q has id %d, want %d", k, keys.lookup(k), i)
+		}
+	}
+	for _, k := range []string{"", "x", "typ", "types", "x_custom", "created_by_refs", "Type"} {
+		if s, id := internKey([]byte(k)); id != kUnknown || s != k {
+			t.Fatalf("internKey(%q) = %q, %d, want unknown", k, s, id)
+		}
+	}
+	for _, ts := range specTypes {
+		for p, pi := range ts.info {
+			if ts.byKey[keys.lookup(p)] != pi {
+				t.Fatalf("byKey misses %s", p)
+			}
+		}
+	}
+}
+
+// uuidProblemRef is the plain character-by-character UUID form check that
+// uuidForm and uuidFormProblem replace.
+func uuidProblemRef(u string) (problem string, upper bool) {
+	for k := 0; k < 36; k++ {
+		c := u[k]
+		switch k {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "UUID part is malformed", false
+			}
+			continue
+		}
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		case c >= 'A' && c <= 'F':
+			upper = true
+		default:
+			return "UUID part has a non-hex character", false
+		}
+	}
+	return "", upper
+}
+
+// TestUUIDForm compares uuidForm with uuidProblemRef on random mutations of a
+// UUID.
+func TestUUIDForm(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	alphabet := "0123456789abcdefABCDEFgG-z \x00\xff"
+	for n := 0; n < 20000; n++ {
+		u := []byte("a932fcc6-e032-476c-826f-cb970a5a1ade")
+		for m := r.Intn(3); m > 0; m-- {
+			u[r.Intn(36)] = alphabet[r.Intn(len(alphabet))]
+		}
+		ok, upper := uuidForm(string(u))
+		want, wantUpper := uuidProblemRef(string(u))
+		if ok != (want == "") || ok && upper != wantUpper {
+			t.Fatalf("%q: uuidForm %v %v, reference %q %v", u, ok, upper, want, wantUpper)
+		}
+		if !ok && uuidFormProblem(string(u)) != want {
+			t.Fatalf("%q: problem %q, want %q", u, uuidFormProblem(string(u)), want)
+		}
+	}
+}
