@@ -232,18 +232,44 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 	if batch <= 0 {
 		batch = DefaultBatchSize
 	}
-	rows, err := ReadCSV(spool, conv, batch, func() error {
-		objs, obs, w := conv.Flush()
-		values += len(obs)
-		w = append(warns, w...)
-		warns = nil
-		if len(objs)+len(obs)+len(w) == 0 {
-			return nil
+	// Parse and convert on one goroutine while the Runner stores the previous
+	// batch on this one: at most two batches are in flight.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan ingest.Batch, 1)
+	var rows int
+	var readErr error
+	go func() {
+		defer close(batches)
+		rows, readErr = ReadCSV(spool, conv, batch, func() error {
+			objs, obs, w := conv.Flush()
+			values += len(obs)
+			w = append(warns, w...)
+			warns = nil
+			if len(objs)+len(obs)+len(w) == 0 {
+				return nil
+			}
+			select {
+			case batches <- ingest.Batch{Objects: objs, Observations: obs, Warnings: w}:
+				return nil
+			case <-pctx.Done():
+				return pctx.Err()
+			}
+		})
+	}()
+	var emitErr error
+	for b := range batches {
+		if emitErr == nil {
+			if emitErr = emit(b); emitErr != nil {
+				cancel() // the reader stops at its next batch
+			}
 		}
-		return emit(ingest.Batch{Objects: objs, Observations: obs, Warnings: w})
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	}
+	if emitErr != nil {
+		return emitErr
+	}
+	if readErr != nil {
+		return fmt.Errorf("%s: %w", what, readErr)
 	}
 	if rows == 0 {
 		return fmt.Errorf("%s: %w", what, ErrEmptyList)

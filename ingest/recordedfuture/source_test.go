@@ -324,3 +324,28 @@ func TestSourceVulnerabilityDiff(t *testing.T) {
 		t.Errorf("vulnerability versions: %v %v", err, page)
 	}
 }
+
+// TestSourceEmitError: an error emit returns stops the pull (the reading
+// goroutine included) and is returned as is.
+func TestSourceEmitError(t *testing.T) {
+	r := newReplay(t)
+	rows := make([][2]string, 50)
+	for i := range rows {
+		rows[i] = [2]string{fmt.Sprintf("198.51.100.%d", i+1), "90"}
+	}
+	r.setList("/v2/ip/risklist?list=default", listCSV(t, rows))
+	src, err := recordedfuture.NewSource(feedConfig(t, r.srv.URL, "entity: ip\ntoken_env: RF_TOKEN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.BatchSize = 1
+	stop := errors.New("store down")
+	calls := 0
+	err = src.Pull(context.Background(), nil, func(b ingest.Batch) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("Pull: %v after %d emits, want the emit error after 1", err, calls)
+	}
+}
