@@ -1020,9 +1020,6 @@ func (c *Converter) Flush() ([]stix.Object, []ingest.Observation, []ingest.Warni
 	return objs, obs, warns
 }
 
-// Pending reports how many observations and objects wait for Flush.
-func (c *Converter) Pending() int { return len(c.obs) + len(c.objs) }
-
 // ReadCSV streams a risk list from r: the header row, then one row at a time
 // through c, calling flush after every batch rows (0: 1000) and once at the end
 // with the rest. Memory stays bounded by one batch whatever the list's size. A
