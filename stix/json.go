@@ -467,19 +467,24 @@ func trustedSpace(b []byte, i int) int {
 func trustedStringEnd(b []byte, i int) int {
 	j := i + 1
 	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
+		// Eight bytes at a time while none is a quote or a backslash.
+		for j+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[j:])
+			if (w^(lo8*'"')-lo8)&^(w^(lo8*'"'))&hi8|(w^(lo8*'\\')-lo8)&^(w^(lo8*'\\'))&hi8 != 0 {
+				break
+			}
+			j += 8
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+			j++
+		}
+		if j >= len(b) {
 			return len(b)
 		}
-		j += k
-		n := 0
-		for p := j - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
+		if b[j] == '"' {
 			return j + 1
 		}
-		j++
+		j += 2 // an escape: its second byte is never a quote that ends the string
 	}
 }
 

@@ -1,8 +1,11 @@
 package stix
 
 import (
+	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeyTable checks that every known name is found with its own id, that
@@ -90,6 +93,56 @@ func TestUUIDForm(t *testing.T) {
 		}
 		if !ok && uuidFormProblem(string(u)) != want {
 			t.Fatalf("%q: problem %q, want %q", u, uuidFormProblem(string(u)), want)
+		}
+	}
+}
+
+// TestTimestampArithmetic compares parseTimestamp's date arithmetic with
+// time.Date over random fields, the leap years around 1900/2000 and second 60.
+func TestTimestampArithmetic(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	check := func(y, mo, d, h, mi, s, ns int) {
+		str := fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", y, mo, d, h, mi, s, ns)
+		got, _, err := parseTimestamp(str)
+		if err != nil {
+			t.Fatalf("%s: %v", str, err)
+		}
+		if want := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC); got != want {
+			t.Fatalf("%s: got %v, want %v", str, got, want)
+		}
+	}
+	for _, y := range []int{0, 1, 4, 99, 100, 399, 400, 1600, 1899, 1900, 1969, 1970, 1999, 2000, 2024, 2100, 9999} {
+		for mo := 1; mo <= 12; mo++ {
+			check(y, mo, 1, 0, 0, 0, 0)
+			check(y, mo, daysIn(y, mo), 23, 59, 60, 999999999)
+		}
+	}
+	for n := 0; n < 20000; n++ {
+		y, mo := r.Intn(10000), 1+r.Intn(12)
+		check(y, mo, 1+r.Intn(daysIn(y, mo)), r.Intn(24), r.Intn(60), r.Intn(61), r.Intn(1e9))
+	}
+}
+
+// TestTrustedStringEnd compares trustedStringEnd with a plain scan for the
+// closing quote over strings with escapes at every offset.
+func TestTrustedStringEnd(t *testing.T) {
+	ref := func(b []byte) int {
+		for j := 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return len(b)
+	}
+	for _, body := range []string{``, `a`, `abcdefgh`, `abcdefghijklmnopq`, `\"`, `\\`, `\\\"`, `x\u0022y`, `0123456\"89`, `01234567\\`} {
+		for pad := 0; pad < 17; pad++ {
+			s := []byte(`"` + strings.Repeat("p", pad) + body + `","next"`)
+			if got, want := trustedStringEnd(s, 0), ref(s); got != want {
+				t.Fatalf("%s: got %d, want %d", s, got, want)
+			}
 		}
 	}
 }

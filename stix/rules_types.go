@@ -369,6 +369,9 @@ func (c *objCheck) checkTLP1(def member) {
 // primary subtag is an ISO 639-1 code. Three-letter primary subtags are accepted
 // from a list of ISO 639-2/3 codes commonly used without a two-letter code.
 func validLangTag(s string) bool {
+	if len(s) == 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z' {
+		return iso6391Tab[s[0]-'a'][s[1]-'a'] // the common case, without a map lookup
+	}
 	if s == "" {
 		return false
 	}
@@ -418,6 +421,14 @@ var iso6391 = set("aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "a
 	"rn", "ro", "ru", "rw", "sa", "sc", "sd", "se", "sg", "si", "sk", "sl", "sm", "sn", "so", "sq", "sr",
 	"ss", "st", "su", "sv", "sw", "ta", "te", "tg", "th", "ti", "tk", "tl", "tn", "to", "tr", "ts", "tt",
 	"tw", "ty", "ug", "uk", "ur", "uz", "ve", "vi", "vo", "wa", "wo", "xh", "yi", "yo", "za", "zh", "zu")
+
+// iso6391Tab is iso6391 as a table indexed by the two letters.
+var iso6391Tab = func() (t [26][26]bool) {
+	for c := range iso6391 {
+		t[c[0]-'a'][c[1]-'a'] = true
+	}
+	return t
+}()
 
 var iso6393Common = set("und", "mul", "mis", "zxx", "fil", "haw", "yue", "cmn", "wuu", "hak", "nan",
 	"gsw", "nds", "ast", "ceb", "chr", "kok", "sah", "zza", "ckb", "hmn", "mai", "bho", "mag", "raj",
