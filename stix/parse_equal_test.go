@@ -91,3 +91,24 @@ func TestParseAndValidateAgrees(t *testing.T) {
 		t.Fatalf("checked %d objects from %s, want the whole test data", n, root)
 	}
 }
+
+// TestParsedSlicesAreIndependent checks that appending to one slice of a
+// parsed object does not change another (they may share the object's memory).
+func TestParsedSlicesAreIndependent(t *testing.T) {
+	b := []byte(`{"type":"indicator","id":"indicator--a932fcc6-e032-476c-826f-cb970a5a1ade","labels":["a"],"object_marking_refs":["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421","marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],"external_references":[{"source_name":"s","external_id":"1"}]}`)
+	for _, parse := range []func() *stix.RawObject{
+		func() *stix.RawObject { o, _ := stix.ParseRaw(b); return o },
+		func() *stix.RawObject { o, _, _ := (&stix.Validator{}).ParseAndValidate(b); return o },
+	} {
+		o := parse()
+		want := append([]string(nil), o.ObjectMarkingRefs...)
+		_ = append(o.Labels, "x", "y", "z")
+		_ = append(o.ExternalReferences, stix.ExternalReference{SourceName: "t"})
+		if !reflect.DeepEqual(o.ObjectMarkingRefs, want) || len(want) != 2 || o.ObjectMarkingRefs[0] == "x" {
+			t.Fatalf("object_marking_refs changed to %v", o.ObjectMarkingRefs)
+		}
+		if len(o.ExternalReferences) != 1 || o.ExternalReferences[0].SourceName != "s" {
+			t.Fatalf("external_references = %+v", o.ExternalReferences)
+		}
+	}
+}

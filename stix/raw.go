@@ -171,6 +171,14 @@ type rawBlock struct {
 	modified Timestamp
 	conf     int
 
+	// Room for a first external reference and a few strings of labels and
+	// object_marking_refs (slices into it have cap == len, so appending to
+	// them copies).
+	ref1     [1]ExternalReference
+	ref1Used bool
+	strs     [4]string
+	nstrs    int
+
 	// deferRefs and deferExt: external_references and extensions were left
 	// to objCheck (fillDeferred).
 	deferRefs, deferExt bool
@@ -268,7 +276,7 @@ func fillCommonMember(c *Common, m *member, blk *rawBlock) {
 			if m.kind != jArray {
 				return
 			}
-			l, _ := viewListHeap(m.val)
+			l := blk.stringList(m.val)
 			if m.id == kLabels {
 				c.Labels = l
 			} else {
@@ -276,7 +284,7 @@ func fillCommonMember(c *Common, m *member, blk *rawBlock) {
 			}
 		case kExternalReferences:
 			if m.kind == jArray {
-				c.ExternalReferences = parseExternalRefs(m.val)
+				c.ExternalReferences = parseExternalRefs(m.val, blk)
 			}
 		case kGranularMarkings:
 			if m.kind == jArray {
@@ -296,8 +304,53 @@ func fillCommonMember(c *Common, m *member, blk *rawBlock) {
 	}
 }
 
-func parseExternalRefs(val []byte) []ExternalReference {
+// stringList returns the strings of a valid JSON array (viewListHeap), in
+// b's room when they fit.
+func (b *rawBlock) stringList(val []byte) []string {
+	var buf [8]string
+	l := buf[:0]
+	for it := newArrayIter(val); ; {
+		kind, v, more := it.next()
+		if !more {
+			break
+		}
+		if kind == jString {
+			l = append(l, viewValue(v))
+		}
+	}
+	if len(l) == 0 {
+		return nil
+	}
+	var out []string
+	if n := b.nstrs; len(l) <= len(b.strs)-n {
+		out = b.strs[n : n+len(l) : n+len(l)]
+		b.nstrs += len(l)
+	} else {
+		out = make([]string, len(l))
+	}
+	copy(out, l)
+	return out
+}
+
+// refList copies refs to a slice the object keeps, b's room if it fits.
+func (b *rawBlock) refList(refs []ExternalReference) []ExternalReference {
+	if len(refs) == 0 {
+		return nil
+	}
 	var out []ExternalReference
+	if len(refs) == 1 && !b.ref1Used {
+		out = b.ref1[:1:1]
+		b.ref1Used = true
+	} else {
+		out = make([]ExternalReference, len(refs))
+	}
+	copy(out, refs)
+	return out
+}
+
+func parseExternalRefs(val []byte, blk *rawBlock) []ExternalReference {
+	var buf [4]ExternalReference
+	out := buf[:0]
 	arrayElems(val, func(kind jsonKind, v []byte) {
 		if kind != jObject {
 			return
@@ -329,7 +382,7 @@ func parseExternalRefs(val []byte) []ExternalReference {
 		}
 		out = append(out, r)
 	})
-	return out
+	return blk.refList(out)
 }
 
 func parseGranularMarkings(val []byte) []GranularMarking {

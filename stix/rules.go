@@ -33,6 +33,7 @@ type objCheck struct {
 	// parsing left them to the check, see fillDeferred).
 	fillRefs *[]ExternalReference
 	fillExt  *map[string]json.RawMessage
+	blk      *rawBlock // the object's room for fillRefs
 }
 
 func (c *objCheck) add(sev Severity, prop, rule, msg string) {
@@ -606,7 +607,8 @@ func (c *objCheck) checkExternalRefs(m *member) {
 		return
 	}
 	i := 0
-	var refs []ExternalReference // filled for c.fillRefs
+	var refBuf [4]ExternalReference
+	refs := refBuf[:0] // collected for c.fillRefs
 	arrayElems(m.val, func(kind jsonKind, v []byte) {
 		p := indexPath("external_references", i)
 		i++
@@ -674,7 +676,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 		}
 	})
 	if c.fillRefs != nil {
-		*c.fillRefs = refs
+		*c.fillRefs = c.blk.refList(refs)
 	}
 }
 

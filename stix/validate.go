@@ -313,7 +313,7 @@ func (v *Validator) ParseAndValidate(b []byte) (*RawObject, []Finding, error) {
 	o := &blk.obj
 	c := objCheck{v: v, lim: lim, ms: members}
 	if blk.deferRefs {
-		c.fillRefs = &o.ExternalReferences
+		c.fillRefs, c.blk = &o.ExternalReferences, blk
 	}
 	if blk.deferExt {
 		c.fillExt = &o.Extensions
