@@ -52,10 +52,11 @@ func (k jsonKind) String() string {
 // member is one name/value pair of a JSON object: the decoded name and the value's
 // bytes within the scanned buffer.
 type member struct {
-	key  string
-	id   keyID // key's number if the package knows the name (top-level members only)
-	kind jsonKind
-	val  []byte // the raw value, e.g. `"abc"` with its quotes, or `{...}`
+	key   string
+	id    keyID // key's number if the package knows the name (top-level members only)
+	kind  jsonKind
+	plain bool   // a string value without escapes (set for top-level members only)
+	val   []byte // the raw value, e.g. `"abc"` with its quotes, or `{...}`
 }
 
 // SyntaxError is malformed JSON: Offset is the byte offset within the scanned
@@ -343,7 +344,17 @@ func (s *scanner) scanMembers(i, depth int, dst []member) (int, []member, error)
 		}
 		i = s.skipSpace(i + 1)
 		vs := i
-		kind, ve, err := s.scanValue(i, depth)
+		var kind jsonKind
+		var ve int
+		plain := false
+		if i < len(data) && data[i] == '"' {
+			var vesc bool
+			kind = jString
+			ve, vesc, err = s.scanString(i)
+			plain = !vesc
+		} else {
+			kind, ve, err = s.scanValue(i, depth)
+		}
 		if err != nil {
 			return ve, dst, err
 		}
@@ -355,7 +366,7 @@ func (s *scanner) scanMembers(i, depth int, dst []member) (int, []member, error)
 		} else {
 			key, id = internKey(data[ks+1 : ke-1])
 		}
-		dst = append(dst, member{key: key, id: id, kind: kind, val: data[vs:ve]})
+		dst = append(dst, member{key: key, id: id, kind: kind, plain: plain, val: data[vs:ve]})
 		i = s.skipSpace(ve)
 		if i >= len(data) {
 			return i, dst, s.syntaxErr(i, "unexpected end of input in object")
@@ -411,9 +422,19 @@ func (s *scanner) scanArray(i, depth int, each func(kind jsonKind, val []byte)) 
 // syntax. The names share val's memory and are not numbered (id is kUnknown):
 // only an object's top-level members (scanMembers) carry ids.
 func objectMembers(val []byte, dst []member) []member {
+	dst, _ = objectMembersEnd(val, dst)
+	return dst
+}
+
+// objectMembersEnd is objectMembers for val starting with a valid object and
+// possibly continuing after it; it also returns the index after the object.
+func objectMembersEnd(val []byte, dst []member) ([]member, int) {
 	i := trustedSpace(val, 1)
-	if i >= len(val) || val[i] == '}' {
-		return dst
+	if i >= len(val) {
+		return dst, i
+	}
+	if val[i] == '}' {
+		return dst, i + 1
 	}
 	for i < len(val) {
 		ke := trustedStringEnd(val, i)
@@ -435,7 +456,10 @@ func objectMembers(val []byte, dst []member) []member {
 		}
 		i = trustedSpace(val, i+1)
 	}
-	return dst
+	if i < len(val) {
+		i++ // the closing brace
+	}
+	return dst, i
 }
 
 // arrayElems calls each for the elements of a valid JSON array, without
@@ -631,6 +655,15 @@ func intValue(val []byte) (int64, bool) {
 	return int64(f), true
 }
 
+// str is viewValue(m.val) for a string member, skipping the escape check when
+// the scanner saw none.
+func (m *member) str() string {
+	if m.plain && len(m.val) > 2 {
+		return unsafe.String(&m.val[1], len(m.val)-2)
+	}
+	return viewValue(m.val)
+}
+
 // viewValue returns the content of a valid JSON string value without copying when
 // it has no escapes: the string shares b's memory, so it is only for values
 // whose bytes are never modified (validation works on bytes it owns or that
@@ -699,6 +732,31 @@ func newArrayIter(val []byte) arrayIter {
 		i = len(val)
 	}
 	return arrayIter{val: val, i: i}
+}
+
+// nextMembers is next that also returns an object element's members
+// (appended to dst), reading the element once.
+func (it *arrayIter) nextMembers(dst []member) (kind jsonKind, v []byte, ms []member, more bool) {
+	val, i := it.val, it.i
+	if i >= len(val) {
+		return jInvalid, nil, dst, false
+	}
+	var ve int
+	if val[i] == '{' {
+		var n int
+		dst, n = objectMembersEnd(val[i:], dst)
+		ve = i + n
+	} else {
+		ve = trustedEnd(val, i)
+	}
+	v = val[i:ve]
+	j := trustedSpace(val, ve)
+	if j >= len(val) || val[j] != ',' {
+		it.i = len(val)
+	} else {
+		it.i = trustedSpace(val, j+1)
+	}
+	return kindOf(v), v, dst, true
 }
 
 // next returns the next element, or more == false at the end.

@@ -233,7 +233,7 @@ func fillCommonMember(c *Common, m *member, blk *rawBlock) {
 			if m.kind != jString {
 				return
 			}
-			v := viewValue(m.val)
+			v := m.str()
 			switch m.id {
 			case kType:
 				c.Type = v
@@ -250,7 +250,7 @@ func fillCommonMember(c *Common, m *member, blk *rawBlock) {
 			if m.kind != jString {
 				return
 			}
-			t, _, err := parseTimestamp(viewValue(m.val))
+			t, _, err := parseTimestamp(m.str())
 			if err != nil {
 				return
 			}
@@ -363,7 +363,7 @@ func parseExternalRefs(val []byte, blk *rawBlock) []ExternalReference {
 				if m.kind != jString {
 					continue
 				}
-				s := viewValue(m.val)
+				s := m.str()
 				switch m.key {
 				case "source_name":
 					r.SourceName = s
@@ -396,9 +396,9 @@ func parseGranularMarkings(val []byte) []GranularMarking {
 		for _, m := range objectMembers(v, buf[:0]) {
 			switch {
 			case m.key == "lang" && m.kind == jString:
-				g.Lang = viewValue(m.val)
+				g.Lang = m.str()
 			case m.key == "marking_ref" && m.kind == jString:
-				g.MarkingRef = viewValue(m.val)
+				g.MarkingRef = m.str()
 			case m.key == "selectors" && m.kind == jArray:
 				g.Selectors, _ = viewListHeap(m.val)
 			}
@@ -415,7 +415,7 @@ func stringMap(val []byte) map[string]string {
 	out := make(map[string]string, len(ms))
 	for _, m := range ms {
 		if m.kind == jString {
-			out[m.key] = viewValue(m.val)
+			out[m.key] = m.str()
 		}
 	}
 	return out

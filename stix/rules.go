@@ -83,7 +83,7 @@ func (c *objCheck) strID(id keyID) (string, bool) {
 	if !ok || m.kind != jString {
 		return "", false
 	}
-	return viewValue(m.val), true
+	return m.str(), true
 }
 
 func (c *objCheck) str(key string) (string, bool) {
@@ -91,7 +91,7 @@ func (c *objCheck) str(key string) (string, bool) {
 	if !ok || m.kind != jString {
 		return "", false
 	}
-	return viewValue(m.val), true
+	return m.str(), true
 }
 
 // ts returns a property's timestamp if present and well-formed.
@@ -111,7 +111,7 @@ func (c *objCheck) ts(key string) (time.Time, bool) {
 
 func (c *objCheck) check() {
 	if m, ok := c.getID(kID); ok && m.kind == jString {
-		c.id = viewValue(m.val)
+		c.id = m.str()
 	}
 	tm, ok := c.getID(kType)
 	switch {
@@ -120,7 +120,7 @@ func (c *objCheck) check() {
 	case tm.kind != jString:
 		c.errf("type", "type-mismatch", "type must be a string, got %s", tm.kind)
 	default:
-		c.typ = viewValue(tm.val)
+		c.typ = tm.str()
 		if !validTypeName(c.typ) {
 			c.errf("type", "type-name", "type %s must be 3–250 characters of a–z, 0–9 and '-' starting with a letter (§3.1)", quote(c.typ))
 		}
@@ -240,7 +240,7 @@ func (c *objCheck) checkMember(m *member) {
 	case kSpecVersion:
 		if m.kind != jString {
 			c.errf(k, "type-mismatch", "spec_version must be a string")
-		} else if sv := viewValue(m.val); sv != "2.1" {
+		} else if sv := m.str(); sv != "2.1" {
 			c.errf(k, "spec-version", "spec_version %s: this validator checks STIX 2.1", quote(sv))
 		}
 		return
@@ -274,7 +274,7 @@ func (c *objCheck) checkMember(m *member) {
 	case kLang:
 		if m.kind != jString {
 			c.errf(k, "type-mismatch", "lang must be a string")
-		} else if l := viewValue(m.val); !validLangTag(l) {
+		} else if l := m.str(); !validLangTag(l) {
 			c.errf(k, "lang", "%s is not a valid RFC 5646 language code", quote(l))
 		}
 		return
@@ -409,7 +409,7 @@ func (c *objCheck) strOf(k string, m *member) (string, bool) {
 		c.errf(k, "type-mismatch", "%s must be a string, got %s", k, m.kind)
 		return "", false
 	}
-	return viewValue(m.val), true
+	return m.str(), true
 }
 
 // checkPropName applies the property name rules (§3.1, §11.1).
@@ -449,7 +449,7 @@ func (c *objCheck) checkTimestampProp(m *member, needMillis bool) {
 		c.errf(m.key, "type-mismatch", "%s must be a timestamp string, got %s", m.key, m.kind)
 		return
 	}
-	s := viewValue(m.val)
+	s := m.str()
 	t, frac, err := parseTimestamp(s)
 	if err == nil && c.nTimes < len(c.times) {
 		c.times[c.nTimes].key, c.times[c.nTimes].t = m.key, t
@@ -527,7 +527,7 @@ func (c *objCheck) checkRef(k string, m *member, rule refRule, want string) {
 		c.errf(k, "type-mismatch", "%s must be an identifier string, got %s", k, m.kind)
 		return
 	}
-	c.checkIdentifierValue(k, viewValue(m.val), rule, want)
+	c.checkIdentifierValue(k, m.str(), rule, want)
 }
 
 func (c *objCheck) checkRefList(k string, m *member, rule refRule, want string) {
@@ -550,7 +550,7 @@ func (c *objCheck) checkVocab(k string, m *member, rule vocabRule) {
 	}
 	switch m.kind {
 	case jString:
-		one(viewValue(m.val))
+		one(m.str())
 	case jArray:
 		arrayElems(m.val, func(kind jsonKind, v []byte) {
 			if kind == jString {
@@ -560,7 +560,20 @@ func (c *objCheck) checkVocab(k string, m *member, rule vocabRule) {
 	}
 }
 
-var hashLengths = map[string]int{"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-512": 128, "SHA3-256": 64, "SHA3-512": 128}
+// hashLength returns the hex length of a hash algorithm with a fixed one.
+func hashLength(algo string) (int, bool) {
+	switch algo {
+	case "MD5":
+		return 32, true
+	case "SHA-1":
+		return 40, true
+	case "SHA-256", "SHA3-256":
+		return 64, true
+	case "SHA-512", "SHA3-512":
+		return 128, true
+	}
+	return 0, false
+}
 
 // checkHashes checks a hashes dictionary; if fill is non-nil and the value is
 // an object, *fill becomes its string-valued members.
@@ -591,7 +604,7 @@ func (c *objCheck) checkHashes(k string, m *member, fill *map[string]string) {
 		if out != nil {
 			out[h.key] = v
 		}
-		if n, ok := hashLengths[h.key]; ok {
+		if n, ok := hashLength(h.key); ok {
 			if len(v) != n || !isHexString(v) {
 				c.errf(k+"."+h.key, "hash-value", "%s is not a %s hash (%d hex digits)", quote(v), h.key, n)
 			}
@@ -609,12 +622,17 @@ func (c *objCheck) checkExternalRefs(m *member) {
 	i := 0
 	var refBuf [4]ExternalReference
 	refs := refBuf[:0] // collected for c.fillRefs
-	arrayElems(m.val, func(kind jsonKind, v []byte) {
+	var buf [8]member
+	for it := newArrayIter(m.val); ; {
+		kind, _, ms, more := it.nextMembers(buf[:0])
+		if !more {
+			break
+		}
 		p := indexPath("external_references", i)
 		i++
 		if kind != jObject {
 			c.errf(p, "type-mismatch", "an external reference must be an object")
-			return
+			continue
 		}
 		var hasSource, hasOther, hasURL, hasHashes bool
 		var source, extID string
@@ -623,8 +641,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 		if c.fillRefs != nil {
 			hashes = &r.Hashes
 		}
-		var buf [8]member
-		for _, e := range objectMembers(v, buf[:0]) {
+		for _, e := range ms {
 			switch e.key {
 			case "source_name", "description", "url", "external_id":
 				if e.kind != jString {
@@ -674,7 +691,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 				c.warnf(p+".external_id", "external-id", "a capec reference should have an external_id CAPEC-N")
 			}
 		}
-	})
+	}
 	if c.fillRefs != nil {
 		*c.fillRefs = c.blk.refList(refs)
 	}

@@ -334,7 +334,7 @@ func (c *objCheck) checkTLP1(def member) {
 	okColor := false
 	for _, m := range objectMembers(def.val, nil) {
 		if m.key == "tlp" && m.kind == jString {
-			color = viewValue(m.val)
+			color = m.str()
 			okColor = true
 		}
 	}
