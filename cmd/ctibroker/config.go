@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/scoring"
 	"github.com/ctibroker/ctibroker/taxii"
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
@@ -34,11 +35,20 @@ type Config struct {
 	// (only while the collection is empty).
 	Seed []Seed `yaml:"seed"`
 
+	// Pool is the stored collection that holds the intelligence pool (every
+	// feed's normalised values, ctibroker's indicators and context). Default: an
+	// internal collection named "pool" that no TAXII route serves; name a
+	// configured stored, non-writable collection to serve the whole pool.
+	Pool string `yaml:"pool"`
 	// Feeds are the intelligence feeds ctibroker pulls.
 	Feeds []ingest.FeedConfig `yaml:"feeds"`
 
 	TAXII taxii.Config `yaml:",inline"`
 	Auth  auth.Config  `yaml:",inline"`
+
+	// Scoring holds the risk score's weights, bands and allow-lists
+	// (scoring.Config); unset fields keep scoring.DefaultConfig's values.
+	Scoring scoring.Config `yaml:"scoring"`
 
 	// dir is the folder of the config file; relative paths in it resolve from there.
 	dir string
@@ -101,7 +111,7 @@ func loadConfig(path string) (*Config, error) {
 
 // parseConfig decodes strictly (unknown keys are errors) and validates.
 func parseConfig(b []byte) (*Config, error) {
-	var cfg Config
+	cfg := Config{Scoring: scoring.DefaultConfig()}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
@@ -141,6 +151,9 @@ func (c *Config) validate() error {
 	if err := c.TAXII.Validate(); err != nil {
 		return err
 	}
+	if err := c.Scoring.Validate(); err != nil {
+		return err
+	}
 	known := map[string]taxii.Collection{}
 	for _, col := range c.TAXII.Collections {
 		known[col.ID] = col
@@ -159,6 +172,15 @@ func (c *Config) validate() error {
 			if !col.Writable {
 				return fmt.Errorf("consumer %q: write: collection %q is not writable", cc.Name, id)
 			}
+		}
+	}
+	if c.Pool != "" {
+		col, ok := known[c.Pool]
+		switch {
+		case !ok:
+			return fmt.Errorf("pool: unknown collection %q", c.Pool)
+		case col.Kind == "curated" || col.Writable:
+			return fmt.Errorf("pool: collection %q must be stored and not writable", c.Pool)
 		}
 	}
 	feeds := map[string]bool{}
@@ -185,6 +207,14 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// pool returns the pool collection's id.
+func (c *Config) pool() string {
+	if c.Pool != "" {
+		return c.Pool
+	}
+	return ingest.DefaultPool
 }
 
 // path resolves p relative to the config file's folder.

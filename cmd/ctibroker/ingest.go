@@ -440,9 +440,9 @@ func (m *Main) openForIngest(ctx context.Context, path string) (*Config, storage
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := store.EnsureCollection(ctx, ingest.DefaultPool, storage.KindStored); err != nil {
+	if err := store.EnsureCollection(ctx, cfg.pool(), storage.KindStored); err != nil {
 		store.Close()
-		return nil, nil, fmt.Errorf("collection %s: %w", ingest.DefaultPool, err)
+		return nil, nil, fmt.Errorf("collection %s: %w", cfg.pool(), err)
 	}
 	if err := ensureCollections(ctx, store, cfg); err != nil {
 		store.Close()
@@ -510,7 +510,7 @@ func attackIndex(ctx context.Context, store storage.ObjectReader, coll string) (
 }
 
 func (m *Main) runner(store ingest.Store, cfg *Config) *ingest.Runner {
-	return &ingest.Runner{Store: store, Identity: cfg.Identity.ID,
+	return &ingest.Runner{Store: store, Identity: cfg.Identity.ID, Pool: cfg.pool(),
 		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
@@ -590,7 +590,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	if *coll == "" {
 		return nil
 	}
-	n, err := placeInCollection(ctx, store, *coll, batches, fc.Collection == *coll, *provider, ix)
+	n, err := placeInCollection(ctx, store, cfg.pool(), *coll, batches, fc.Collection == *coll, *provider, ix)
 	if err != nil {
 		return err
 	}
@@ -601,7 +601,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 // placeInCollection copies the last stored version of every object an import
 // produced (the batches' objects, unless already there, and what the Runner
 // authored for their observations) from the pool into coll, byte-exact.
-func placeInCollection(ctx context.Context, store storage.Store, coll string, batches []ingest.Batch, objectsThere bool, provider string, ix *attack.Index) (int, error) {
+func placeInCollection(ctx context.Context, store storage.Store, pool, coll string, batches []ingest.Batch, objectsThere bool, provider string, ix *attack.Index) (int, error) {
 	var ids []string
 	seen := map[string]bool{}
 	add := func(id string) {
@@ -628,7 +628,7 @@ func placeInCollection(ctx context.Context, store storage.Store, coll string, ba
 	const chunk = 500
 	for i := 0; i < len(ids); i += chunk {
 		part := ids[i:min(i+chunk, len(ids))]
-		page, err := store.QueryObjects(ctx, ingest.DefaultPool, storage.Filter{IDs: part, Limit: len(part)})
+		page, err := store.QueryObjects(ctx, pool, storage.Filter{IDs: part, Limit: len(part)})
 		if err != nil {
 			return added, fmt.Errorf("read pool: %w", err)
 		}

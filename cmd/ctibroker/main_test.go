@@ -121,7 +121,9 @@ func testServeSample(t *testing.T, store string) {
 		t.Fatal(err)
 	}
 	cfg := strings.Replace(string(b), "store: embedded:./data", "store: "+store, 1)
+	cfg = strings.Replace(cfg, "interval: 1h", "interval: 1m", 1) // first pull within 6 s
 	cfg = strings.Replace(cfg, "file: stix/sample-bundle.json", "file: "+mustAbs(t, "../../examples/stix/sample-bundle.json"), 1)
+	cfg = strings.Replace(cfg, "files: [examples/stix/sample-bundle.json]", "files: ["+mustAbs(t, "../../examples/stix/sample-bundle.json")+"]", 1)
 	cfgPath := filepath.Join(dir, "ctibroker.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -192,6 +194,39 @@ func testServeSample(t *testing.T, store string) {
 	if len(env.Objects) != len(bundle.Objects) || len(env.Objects) == 0 {
 		t.Fatalf("served %d objects, the sample has %d", len(env.Objects), len(bundle.Objects))
 	}
+
+	// The sample feed is pulled into the pool, which the example serves: one
+	// ctibroker indicator per value of the sample's simple-pattern indicators.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, body := get(base+"/intel/collections/6f1c9b2e-7d4a-4b8e-a2c5-0e9d8f7a6b53/objects/?match[type]=indicator", "soc", "s3cret")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("pool objects: status %d: %s", resp.StatusCode, body)
+		}
+		var pool struct {
+			Objects []struct {
+				CreatedByRef string `json:"created_by_ref"`
+				Pattern      string `json:"pattern"`
+			} `json:"objects"`
+		}
+		if err := json.Unmarshal(body, &pool); err != nil {
+			t.Fatal(err)
+		}
+		// The feed's own indicators are kept byte-exact next to ctibroker's.
+		authored := map[string]bool{}
+		for _, o := range pool.Objects {
+			if o.CreatedByRef == "identity--5f0b0d3e-2a7c-4f55-9d8e-1c2b3a4d5e6f" {
+				authored[o.Pattern] = true
+			}
+		}
+		if len(authored) == 6 {
+			return
+		}
+		if len(authored) > 6 || time.Now().After(deadline) {
+			t.Fatalf("pool holds %d ctibroker indicators (%v), want 6: one per sample value", len(authored), authored)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func mustAbs(t *testing.T, p string) string {
@@ -213,7 +248,8 @@ func TestServePullsFeeds(t *testing.T) {
 	}
 	cfg := strings.Replace(string(b), "store: embedded:./data", "store: embedded:"+filepath.Join(dir, "data"), 1)
 	cfg = strings.Replace(cfg, "file: stix/sample-bundle.json", "file: "+mustAbs(t, "../../examples/stix/sample-bundle.json"), 1)
-	cfg += "feeds:\n  - name: sample-stix\n    provider: stix\n    interval: 200ms\n    options: {files: [" + mustAbs(t, "../../examples/stix/sample-bundle.json") + "]}\n"
+	cfg = strings.Replace(cfg, "files: [examples/stix/sample-bundle.json]", "files: ["+mustAbs(t, "../../examples/stix/sample-bundle.json")+"]", 1)
+	cfg = strings.Replace(cfg, "interval: 1h", "interval: 200ms", 1)
 	cfgPath := filepath.Join(dir, "ctibroker.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ type scheduler struct {
 func newScheduler(m *Main, cfg *Config, store storage.Store, logger *slog.Logger, reg *prometheus.Registry) (*scheduler, error) {
 	host, _ := os.Hostname()
 	s := &scheduler{
-		m: m, cfg: cfg, store: store, logger: logger.With("component", "ingest"),
+		m: m, cfg: cfg, store: store, logger: logger,
 		holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), rand.Uint64()),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ctibroker_feed_last_success_timestamp_seconds",
@@ -75,15 +75,15 @@ func (s *scheduler) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.EnsureCollection(ctx, ingest.DefaultPool, storage.KindStored); err != nil {
-		return fmt.Errorf("collection %s: %w", ingest.DefaultPool, err)
+	if err := s.store.EnsureCollection(ctx, s.cfg.pool(), storage.KindStored); err != nil {
+		return fmt.Errorf("collection %s: %w", s.cfg.pool(), err)
 	}
 	ix, err := attackIndex(ctx, s.store, AttackCollection)
 	if err != nil {
 		return err
 	}
 	reg := registry(s.cfg.Identity.ID)
-	runner := &ingest.Runner{Store: is, Identity: s.cfg.Identity.ID, Logger: s.logger}
+	runner := &ingest.Runner{Store: is, Identity: s.cfg.Identity.ID, Pool: s.cfg.pool(), Logger: s.logger}
 	var wg sync.WaitGroup
 	for _, fc := range feeds {
 		fc.Attack = ix
@@ -107,11 +107,12 @@ func (s *scheduler) run(ctx context.Context) error {
 	return nil
 }
 
-// loop pulls feed every interval, first after a random tenth of the interval so
-// that feeds and processes started together do not pull at the same instant.
+// loop pulls feed soon after start, then every interval; a random delay (at most
+// a tenth of the interval, and 10 s for the first pull) keeps feeds and processes
+// started together from pulling at the same instant.
 func (s *scheduler) loop(ctx context.Context, runner *ingest.Runner, feed *ingest.Feed) {
 	interval := feed.Config.Interval
-	wait := jitter(interval / 10)
+	wait := jitter(min(interval/10, 10*time.Second))
 	for {
 		select {
 		case <-ctx.Done():
@@ -119,7 +120,7 @@ func (s *scheduler) loop(ctx context.Context, runner *ingest.Runner, feed *inges
 		case <-time.After(wait):
 		}
 		s.pass(ctx, runner, feed)
-		wait = interval + jitter(interval/20)
+		wait = interval + jitter(interval/10)
 	}
 }
 
