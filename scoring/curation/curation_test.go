@@ -12,8 +12,8 @@ import (
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/scoring"
 	"github.com/ctibroker/ctibroker/scoring/curation"
-	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
 

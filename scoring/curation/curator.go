@@ -169,17 +169,17 @@ type target struct {
 
 // poolIndicator is what curation reads of a pool indicator.
 type poolIndicator struct {
-	ID           string          `json:"id"`
-	CreatedByRef string          `json:"created_by_ref"`
-	Pattern      string          `json:"pattern"`
-	ValidFrom    stix.Timestamp  `json:"valid_from"`
-	ValidUntil   *stix.Timestamp `json:"valid_until"`
-	Revoked      bool            `json:"revoked"`
+	CreatedByRef string
+	Pattern      string
+	ValidFrom    time.Time
+	ValidUntil   time.Time // zero when none
+	Revoked      bool
 }
 
 // item is one pool value during a run.
 type item struct {
 	rec       storage.Record
+	fields    []field // the pool version's top-level properties
 	ind       poolIndicator
 	meta      Meta
 	res       scoring.Result
@@ -277,6 +277,8 @@ type run struct {
 	context map[string]*contextObj // pool objects brought along, by id
 	verdict VerdictFunc
 	log     *slog.Logger
+
+	prevBuf, candBuf []field // reused by publish
 }
 
 func (ru *run) audit(tg *target, it *item, action, reason string) {
@@ -296,10 +298,16 @@ func (ru *run) page(ctx context.Context, recs []storage.Record) error {
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
 		it := &item{rec: r}
-		if err := json.Unmarshal(r.JSON, &it.ind); err != nil {
+		fs, err := split(r.JSON, nil)
+		if err != nil {
 			ru.log.Warn("pool indicator skipped", "id", r.ID, "err", err)
 			continue
 		}
+		it.fields = fs
+		it.ind = poolIndicator{CreatedByRef: str(get(fs, "created_by_ref")), Pattern: str(get(fs, "pattern")),
+			Revoked: string(get(fs, "revoked")) == "true"}
+		it.ind.ValidFrom, _ = parseTime(get(fs, "valid_from"))
+		it.ind.ValidUntil, _ = parseTime(get(fs, "valid_until"))
 		if ru.Identity != "" && it.ind.CreatedByRef != ru.Identity {
 			continue // a third party's indicator: never re-scored (DESIGN.md)
 		}
@@ -476,7 +484,7 @@ func (ru *run) score(ctx context.Context, it *item) error {
 	switch {
 	case it.ind.Revoked:
 		it.withdrawn, it.reason = true, "revoked"
-	case it.ind.ValidUntil != nil && !it.ind.ValidUntil.After(ru.asOf):
+	case !it.ind.ValidUntil.IsZero() && !it.ind.ValidUntil.After(ru.asOf):
 		it.withdrawn, it.reason = true, "valid_until passed"
 	case live == 0:
 		it.withdrawn, it.reason = true, "withdrawn by every source"

@@ -9,9 +9,9 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/scoring/curation"
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/storage/bolt"
-	"github.com/ctibroker/ctibroker/stix"
 )
 
 // testTime is the fixed clock of the ingest runs.

@@ -13,91 +13,100 @@ import (
 	"github.com/ctibroker/ctibroker/storage"
 )
 
-// volatile are the top-level properties left out of the content comparison;
-// the risk-score extension is compared by its band only (scoring's doc:
-// everything in it but band and confidence is volatile; confidence follows
-// the band and is a top-level property).
-var volatile = []string{"modified", "extensions"}
+// isVolatile reports whether a top-level property is left out of the
+// content comparison: modified, and the extensions, whose risk-score
+// extension is compared by its band only (scoring's doc: everything in it but
+// band and confidence is volatile; confidence follows the band and is a
+// top-level property).
+func isVolatile(k string) bool { return k == "modified" || k == "extensions" }
 
-// shallow decodes an object's top-level properties.
-func shallow(b []byte) (map[string]json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	err := json.Unmarshal(b, &m)
-	return m, err
-}
-
-// bandOf reads the band of the risk-score extension in an object's extensions.
-func bandOf(ext json.RawMessage) string {
-	var e map[string]struct {
-		Band string `json:"band"`
-	}
-	if json.Unmarshal(ext, &e) != nil {
+// bandOf reads the band of the risk-score extension in an object's
+// extensions. Inside JSON strings every quote is escaped, so the first
+// `"band":"` after the extension's key is its band property (the scored
+// versions put band before the factors; a nested "band" elsewhere would come
+// later).
+func bandOf(ext []byte) string {
+	i := bytes.Index(ext, extKey)
+	if i < 0 {
 		return ""
 	}
-	return e[scoring.ExtensionID].Band
+	j := bytes.Index(ext[i:], bandKey)
+	if j < 0 {
+		return ""
+	}
+	v := ext[i+j+len(bandKey)-1:]
+	end, ok := skipString(v, 0)
+	if !ok {
+		return ""
+	}
+	return str(v[:end])
 }
 
-func sameContent(a, b map[string]json.RawMessage, skip ...string) bool {
+var (
+	extKey  = []byte(`"` + scoring.ExtensionID + `":`)
+	bandKey = []byte(`"band":"`)
+)
+
+// sameContent reports whether a and b hold the same non-volatile properties
+// with the same bytes, leaving out skip too.
+func sameContent(a, b []field, skip string) bool {
 	n := 0
-	for k, va := range a {
-		if isIn(k, volatile) || isIn(k, skip) {
+	for _, f := range a {
+		if isVolatile(f.key) || f.key == skip {
 			continue
 		}
 		n++
-		vb, ok := b[k]
-		if !ok || !bytes.Equal(va, vb) {
+		v := get(b, f.key)
+		if v == nil || !bytes.Equal(v, f.val) {
 			return false
 		}
 	}
-	for k := range b {
-		if !isIn(k, volatile) && !isIn(k, skip) {
+	for _, f := range b {
+		if !isVolatile(f.key) && f.key != skip {
 			n--
 		}
 	}
 	return n == 0
 }
 
-func isIn(k string, v []string) bool {
-	for _, s := range v {
-		if s == k {
-			return true
-		}
-	}
-	return false
-}
-
-func mustJSON(v any) json.RawMessage {
+func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+func setField(fs []field, key string, val []byte) []field {
+	for i := range fs {
+		if fs[i].key == key {
+			fs[i].val = val
+			return fs
+		}
+	}
+	return append(fs, field{key: key, val: val})
 }
 
 // publish builds it's scored version from its pool version and reports
 // whether it differs in content or band from prev, the last published version
 // (nil when none). A value never published that is withdrawn needs no version.
 func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, error) {
-	m, err := shallow(it.rec.JSON)
-	if err != nil {
-		return stix.RawObject{}, false, err
-	}
-	var pm map[string]json.RawMessage
+	var pf []field
 	prevWithdrawn := false
 	if prev != nil {
-		if pm, err = shallow(prev.JSON); err != nil {
+		var err error
+		if pf, err = split(prev.JSON, ru.prevBuf[:0]); err != nil {
 			return stix.RawObject{}, false, fmt.Errorf("published version: %w", err)
 		}
-		var pu struct {
-			ValidUntil *stix.Timestamp `json:"valid_until"`
-			Revoked    bool            `json:"revoked"`
-		}
-		_ = json.Unmarshal(prev.JSON, &pu)
-		prevWithdrawn = pu.Revoked || pu.ValidUntil != nil && !pu.ValidUntil.After(ru.asOf)
+		ru.prevBuf = pf
+		u, _ := parseTime(get(pf, "valid_until"))
+		prevWithdrawn = string(get(pf, "revoked")) == "true" || !u.IsZero() && !u.After(ru.asOf)
 	} else if it.withdrawn {
 		return stix.RawObject{}, false, nil
 	}
-	m["confidence"] = json.RawMessage(strconv.Itoa(it.res.Confidence))
+	m := append(ru.candBuf[:0], it.fields...)
+	ru.candBuf = m
+	m = setField(m, "confidence", strconv.AppendInt(nil, int64(it.res.Confidence), 10))
 	if ref := it.meta.TLP.MarkingRef(); ref != "" {
 		var refs []string
-		if raw, ok := m["object_marking_refs"]; ok {
+		if raw := get(m, "object_marking_refs"); raw != nil {
 			_ = json.Unmarshal(raw, &refs)
 		}
 		keep := refs[:0]
@@ -106,26 +115,25 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 				keep = append(keep, r)
 			}
 		}
-		m["object_marking_refs"] = mustJSON(append(keep, ref))
+		m = setField(m, "object_marking_refs", mustJSON(append(keep, ref)))
 	}
-	if it.withdrawn && m["valid_until"] == nil && !it.ind.Revoked {
-		switch {
-		case prevWithdrawn && pm["valid_until"] != nil:
-			m["valid_until"] = pm["valid_until"] // keep the first withdrawal
-		default:
+	if it.withdrawn && get(m, "valid_until") == nil && !it.ind.Revoked {
+		if pv := get(pf, "valid_until"); prevWithdrawn && pv != nil {
+			m = setField(m, "valid_until", pv) // keep the first withdrawal
+		} else {
 			u := ru.asOf
-			if !u.After(it.ind.ValidFrom.Time) {
+			if !u.After(it.ind.ValidFrom) {
 				u = it.ind.ValidFrom.Add(time.Millisecond)
 			}
-			m["valid_until"] = mustJSON(stix.NewTimestamp(u))
+			m = setField(m, "valid_until", mustJSON(stix.NewTimestamp(u)))
 		}
 	}
 	if prev != nil {
-		skip := []string(nil)
+		skip := ""
 		if it.withdrawn && prevWithdrawn {
-			skip = []string{"confidence"} // a withdrawn value is not re-versioned as it decays further
+			skip = "confidence" // a withdrawn value is not re-versioned as it decays further
 		}
-		if sameContent(m, pm, skip...) && (skip != nil || bandOf(pm["extensions"]) == it.res.Band) {
+		if sameContent(m, pf, skip) && (skip != "" || bandOf(get(pf, "extensions")) == it.res.Band) {
 			return stix.RawObject{}, false, nil
 		}
 	}
@@ -134,18 +142,15 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 		return stix.RawObject{}, false, err
 	}
 	exts := map[string]json.RawMessage{}
-	if raw, ok := m["extensions"]; ok {
+	if raw := get(m, "extensions"); raw != nil {
 		_ = json.Unmarshal(raw, &exts)
 	}
 	exts[scoring.ExtensionID] = ext
-	m["extensions"] = mustJSON(exts)
-	var c struct {
-		Created  stix.Timestamp `json:"created"`
-		Modified stix.Timestamp `json:"modified"`
-	}
-	_ = json.Unmarshal(it.rec.JSON, &c)
+	m = setField(m, "extensions", mustJSON(exts))
+	created, _ := parseTime(get(m, "created"))
+	poolMod, _ := parseTime(get(m, "modified"))
 	mod := ru.asOf
-	for _, t := range []time.Time{c.Modified.Time, c.Created.Time} {
+	for _, t := range []time.Time{poolMod, created} {
 		if t.After(mod) {
 			mod = t
 		}
@@ -154,13 +159,30 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 		mod = prev.Version.Add(time.Millisecond)
 	}
 	mts := stix.NewTimestamp(mod)
-	m["modified"] = mustJSON(mts)
-	b, err := json.Marshal(m)
-	if err != nil {
-		return stix.RawObject{}, false, err
+	m = setField(m, "modified", mustJSON(mts))
+	b := make([]byte, 0, 2048)
+	b = append(b, '{')
+	for i, f := range m {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.key...)
+		b = append(b, '"', ':')
+		b = append(b, f.val...)
 	}
+	b = append(b, '}')
+	cts := stix.NewTimestamp(created)
 	return stix.RawObject{Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: it.rec.ID,
-		Created: &c.Created, Modified: &mts}, JSON: b}, true, nil
+		Created: &cts, Modified: &mts}, JSON: b}, true, nil
+}
+
+// parseTime reads a raw JSON timestamp string; zero when absent or malformed.
+func parseTime(v []byte) (time.Time, error) {
+	if v == nil {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, str(v))
 }
 
 // redact removes from a result what must not leave the instance: the
