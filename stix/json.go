@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -112,10 +113,12 @@ func (s *scanner) scanString(i int) (int, bool, error) {
 	escaped := false
 	for {
 		// Eight bytes at a time while none is a quote, a backslash, a control
-		// character or non-ASCII (SWAR: exact existence tests per word).
+		// character or non-ASCII (SWAR: the lowest flagged byte of each test is
+		// exact, so the first special byte is found without a byte loop).
 		for i+8 <= len(data) {
 			w := binary.LittleEndian.Uint64(data[i:])
-			if (w-lo8*0x20)&^w&hi8|w&hi8|(w^(lo8*'"')-lo8)&^(w^(lo8*'"'))&hi8|(w^(lo8*'\\')-lo8)&^(w^(lo8*'\\'))&hi8 != 0 {
+			if m := ((w-lo8*0x20)&^w | w | (w^(lo8*'"')-lo8)&^(w^(lo8*'"')) | (w^(lo8*'\\')-lo8)&^(w^(lo8*'\\'))) & hi8; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
@@ -494,7 +497,8 @@ func trustedStringEnd(b []byte, i int) int {
 		// Eight bytes at a time while none is a quote or a backslash.
 		for j+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[j:])
-			if (w^(lo8*'"')-lo8)&^(w^(lo8*'"'))&hi8|(w^(lo8*'\\')-lo8)&^(w^(lo8*'\\'))&hi8 != 0 {
+			if m := ((w^(lo8*'"')-lo8)&^(w^(lo8*'"')) | (w^(lo8*'\\')-lo8)&^(w^(lo8*'\\'))) & hi8; m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			j += 8

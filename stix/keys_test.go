@@ -1,11 +1,13 @@
 package stix
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestKeyTable checks that every known name is found with its own id, that
@@ -143,6 +145,43 @@ func TestTrustedStringEnd(t *testing.T) {
 			if got, want := trustedStringEnd(s, 0), ref(s); got != want {
 				t.Fatalf("%s: got %d, want %d", s, got, want)
 			}
+		}
+	}
+}
+
+// TestScanStringWordAtATime compares scanString, which skips eight bytes at a
+// time, with encoding/json on random strings with quotes, escapes, control
+// bytes and UTF-8 (valid and not) at every offset.
+func TestScanStringWordAtATime(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	pieces := []string{"a", "b", " ", "~", `\"`, `\\`, `\n`, `\u00e9`, `\x`, "\x01", "\x1f", "é", "😀", "\xff", "\xc3", `"`, "\x7f"}
+	for n := 0; n < 30000; n++ {
+		var sb strings.Builder
+		sb.WriteByte('"')
+		for k := r.Intn(24); k > 0; k-- {
+			if r.Intn(4) == 0 {
+				sb.WriteString(pieces[r.Intn(len(pieces))])
+			} else {
+				sb.WriteString(strings.Repeat("x", r.Intn(10)))
+			}
+		}
+		sb.WriteString(`"`)
+		in := []byte(sb.String())
+		s := scanner{data: in}
+		end, _, err := s.scanString(0)
+		// The reference: the shortest prefix that is a JSON string in valid
+		// UTF-8 (encoding/json alone accepts invalid UTF-8).
+		wantEnd := -1
+		for j := 2; j <= len(in); j++ {
+			if in[j-1] == '"' && json.Valid(in[:j]) {
+				if utf8.Valid(in[:j]) {
+					wantEnd = j
+				}
+				break
+			}
+		}
+		if (err == nil) != (wantEnd >= 0) || err == nil && end != wantEnd {
+			t.Fatalf("%q: scanString end %d err %v, want end %d", in, end, err, wantEnd)
 		}
 	}
 }
