@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/attack"
 	"github.com/ctibroker/ctibroker/scoring"
 	"github.com/ctibroker/ctibroker/scoring/curation"
 	"github.com/ctibroker/ctibroker/stix"
@@ -442,5 +444,56 @@ func TestVisible(t *testing.T) {
 		if got := curation.Visible(partner, &tt.m); got != tt.want {
 			t.Errorf("%s: Visible = %v, want %v", name, got, tt.want)
 		}
+	}
+}
+
+func TestAttackTacticSelectsThroughThePool(t *testing.T) {
+	e := mustEnv(t)
+	ctx := context.Background()
+	sample := filepath.Join("..", "..", "ingest", "attack", "testdata", "enterprise-attack-18.1-sample.json")
+	ix, err := attack.Load(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attack.Import(ctx, e.store, ingest.DefaultPool, sample); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingest.FeedConfig{Name: "otx-a", Provider: "otx", Share: "community", DefaultTLP: "green", Attack: ix}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	obs := []ingest.Observation{
+		{Type: "domain-name", Value: "phish.example", Detect: true, Verdict: json.RawMessage(`{"is_active":1,"role":"phishing"}`),
+			Context: ingest.Context{AttackIDs: []string{"T1566.001"}}},
+		{Type: "domain-name", Value: "other.example", Detect: true, Verdict: json.RawMessage(`{"is_active":1,"role":"phishing"}`)},
+	}
+	if _, err := e.runner.Run(ctx, &ingest.Feed{Config: cfg, Source: batchSource{{Observations: obs}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := curator()
+	targets := []curation.Target{
+		{Collection: "tactic", Selection: curation.Selection{Attack: []string{"initial-access"}}},
+		{Collection: "technique", Selection: curation.Selection{Attack: []string{"T1566"}}},
+		{Collection: "execution", Selection: curation.Selection{Attack: []string{"execution"}}},
+	}
+	if _, err := c.Run(ctx, e.store, targets, testTime); err != nil {
+		t.Fatal(err)
+	}
+	for _, coll := range []string{"tactic", "technique"} {
+		recs := records(t, e.store, coll, storage.Filter{})
+		if got := names(indicatorValues(t, recs)); !slices.Equal(got, []string{"phish.example"}) {
+			t.Errorf("%s holds %v, want phish.example", coll, got)
+		}
+		types := map[string]int{}
+		for _, r := range recs {
+			types[r.Type]++
+		}
+		// The attack pattern with MITRE's identity and marking came along.
+		if types["attack-pattern"] != 1 || types["identity"] != 2 || types["marking-definition"] != 1 || types["relationship"] != 1 {
+			t.Errorf("%s types %v: want the attack pattern, MITRE's identity and marking, ours, and the relationship", coll, types)
+		}
+	}
+	if got := indicatorValues(t, records(t, e.store, "execution", storage.Filter{})); len(got) != 0 {
+		t.Errorf("execution holds %v, want nothing", names(got))
 	}
 }

@@ -29,6 +29,22 @@ func (ru *run) materialize(ctx context.Context, items []*item) error {
 	if err := ru.resolve(ctx, need); err != nil {
 		return err
 	}
+	// The ATT&CK ids and tactics of the attack patterns (and software, groups)
+	// a value indicates count as the value's own.
+	for _, it := range items {
+		if it.pub == nil {
+			continue
+		}
+		n := len(it.meta.Attack)
+		for _, r := range ru.rels[it.rec.ID] {
+			if o := ru.context[r.target]; o != nil {
+				it.meta.Attack = append(it.meta.Attack, o.attack...)
+			}
+		}
+		if len(it.meta.Attack) > n {
+			it.meta.Attack = uniq(it.meta.Attack)
+		}
+	}
 	for _, tg := range ru.targets {
 		tg.refs = tg.refs[:0]
 		for _, it := range items {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ctibroker/ctibroker/scoring"
@@ -267,6 +268,7 @@ type contextObj struct {
 	found   bool
 	version time.Time
 	refs    []string // its created_by_ref and object_marking_refs
+	attack  []string // its ATT&CK external id and tactics (kill chain phase names)
 }
 
 // resolve makes sure ru.context holds every id in ids (and, one level down,
@@ -292,10 +294,28 @@ func (ru *run) resolve(ctx context.Context, ids []string) error {
 			var c struct {
 				CreatedByRef string   `json:"created_by_ref"`
 				Markings     []string `json:"object_marking_refs"`
+				ExternalRefs []struct {
+					Source     string `json:"source_name"`
+					ExternalID string `json:"external_id"`
+				} `json:"external_references"`
+				Phases []struct {
+					Chain string `json:"kill_chain_name"`
+					Phase string `json:"phase_name"`
+				} `json:"kill_chain_phases"`
 			}
 			_ = json.Unmarshal(r.JSON, &c)
 			o := ru.context[id]
 			o.found, o.version = true, r.Version
+			for _, x := range c.ExternalRefs {
+				if strings.HasPrefix(x.Source, "mitre-") && x.ExternalID != "" {
+					o.attack = append(o.attack, x.ExternalID)
+				}
+			}
+			for _, p := range c.Phases {
+				if strings.HasPrefix(p.Chain, "mitre-") {
+					o.attack = append(o.attack, p.Phase)
+				}
+			}
 			if c.CreatedByRef != "" {
 				o.refs = append(o.refs, c.CreatedByRef)
 			}

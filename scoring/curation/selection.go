@@ -61,9 +61,13 @@ type Selection struct {
 	// Sectors, when given, require one of these targeted sectors
 	// (case-insensitive) in a live report's context.
 	Sectors []string `yaml:"sectors"`
-	// Attack, when given, requires one of these ATT&CK ids in a live report's
-	// context; a technique selects its sub-techniques (T1059 selects
-	// T1059.001).
+	// Attack, when given, requires one of these ATT&CK ids (techniques,
+	// software, groups) or tactics (shortnames such as initial-access, as
+	// kill_chain_phases write them) among the ATT&CK ids of the live
+	// reports' context and the ATT&CK objects the indicator indicates; a
+	// technique selects its sub-techniques (T1059 selects T1059.001).
+	// Tactics are known only for techniques whose ATT&CK objects are in the
+	// pool (ctibroker attack import).
 	Attack []string `yaml:"attack"`
 	// MaxAge, when set, requires the value to have been seen (by a feed or a
 	// sighting) at most this long before the pass.
@@ -305,6 +309,6 @@ type Meta struct {
 	TLP       stix.TLP        // the highest TLP among the live reports (TLPNone: unmarked)
 	Labels    []string        // union of the live reports' labels
 	Sectors   []string        // union of the live reports' targeted sectors
-	Attack    []string        // union of the live reports' ATT&CK ids
+	Attack    []string        // union of the live reports' ATT&CK ids, with the ids and tactics of the ATT&CK objects it indicates
 	LastSeen  time.Time       // latest report or sighting
 }
