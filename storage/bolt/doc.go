@@ -102,5 +102,72 @@
 //
 // # Speed
 //
-// SPEED
+// Figures from the development machine (2 vCPU, virtio disk, Go 1.26) while
+// other test suites ran on the same two cores (load average 3 to 7): the same
+// benchmark moved by up to 2× between runs, so each figure comes with a baseline
+// measured in the same run and the CPU time it used, which moves less. Ranges are
+// three runs. Reproduce with (the fixture is kept between runs under
+// CTIBROKER_BENCH_DIR; CTIBROKER_BENCH_N defaults to 100 000; the ingest benchmark
+// grows the fixture by 600 000 objects a run):
+//
+//	CTIBROKER_BENCH_N=1000000 CTIBROKER_BENCH_DIR=/tmp/bench go test ./storage/bolt \
+//		-run '^$' -bench 'Ingest$|Read|Open' -benchtime 600x
+//
+// Ingest (BenchmarkIngest): batches of 1000 ~1 KB indicators with random ids,
+// fsynced before PutObjects returns, into a collection already holding N, tail
+// merges included. Baseline: raw bbolt puts of the same bytes under sequential
+// keys, one fsynced transaction per batch.
+//
+//	N = 100 000     31 000 – 60 000 objects/s, 15 – 20 µs CPU an object, 0.25 – 0.32 × raw put
+//	N = 1 000 000   27 000 – 32 000 objects/s, 18 – 29 µs CPU an object, 0.21 – 0.25 × raw put
+//
+// The issue's goal is 50 000 objects/s at 1 M: met at 100 000 in a quiet run,
+// not at 1 M here. Before the index tail the same benchmark gave about 15 000
+// objects/s at 1 M (39 – 42 µs CPU an object, 0.09 – 0.10 × raw put). What is
+// left is mostly the merges: each rewrites about every leaf of the id index, so
+// their cost per object grows with the index (the CPU per object rose from 18 to
+// 29 µs as the collection grew from 1.0 to 2.8 M across the three runs), and the
+// PutObjects call that triggers one takes about a second at 1 M. The next step is
+// to merge each full tail into a new sorted generation (its own bloom filter)
+// and compact generations rarely, which makes a merge cost proportional to the
+// tail instead of the index.
+//
+// Reads (BenchmarkRead*): QueryObjects of a 1000-record page at a random depth
+// (added_after uniform over the first 90 % of the collection). Baseline: copying
+// the page's bytes into one buffer. The goal is p99 ≤ 5 ms.
+//
+//	                          N = 100 000               N = 1 000 000
+//	stored collection         p50 0.28 – 0.41 ms        p50 0.41 – 0.50 ms, p99 1.6 – 3.7 ms
+//	                          p99 1.6 – 6.7 ms          0.5 – 0.6 ms CPU, 6.3 – 6.7 × the copy
+//	curated (pointer records) p50 0.36 – 0.50 ms        p50 0.55 – 0.66 ms, p99 2.1 – 3.6 ms
+//	                          p99 1.4 – 5.2 ms          0.7 ms CPU, 8.0 – 8.5 × the copy
+//	match[type], 10 %         p50 1.2 – 1.3 ms          p50 1.5 – 1.8 ms, p99 4.4 – 4.6 ms
+//	                          p99 2.8 – 8.7 ms          1.6 – 1.9 ms CPU, 19 × the copy
+//	manifest page             p99 1.1 – 8.4 ms          p99 1.1 – 2.6 ms
+//
+// That is 1.3 – 2.0 M objects/s from one reader. p99 above 5 ms appeared only in
+// runs where other processes held the cores; latency does not grow from 100 000
+// to 1 000 000. match[type] reads each matching record by key (the type index
+// gives their positions), about 1.5 µs each in cache misses. BenchmarkOpen after
+// a clean Close: 1.7 ms at 100 000, 23 ms at 1 M (a 4 GB file).
+//
+// A 10 M run (set CTIBROKER_BENCH_N=10000000; about 35 GB and half an hour to
+// build) was not made here. Reads should stay as they are: one more B+tree level,
+// the same sequential cursor. Ingest would pay more per merge, as said above.
+//
+// # Why bbolt
+//
+// The issue measured on this class of machine: bbolt reads a 1000-object page in
+// 0.02 – 0.09 ms and serves 240 – 290 k point gets/s, Pebble (256 MiB cache,
+// bloom filters) 0.86 – 1.08 ms and 57 k/s; Pebble ingested random ids faster
+// (55 k/s against bbolt's 36 k/s, store only). Serving pages is what every
+// consumer does all day (the S goals: p99 ≤ 5 ms at any depth, 1 M objects/s,
+// memory flat), so the B+tree with an mmap'd, zero-copy cursor wins; its weak
+// spot, one dirty page per random id, is handled here by the in-memory index tail
+// and the bloom filter rather than by an LSM underneath everything. bbolt is
+// one file, pure Go, crash-safe by copy-on-write without a recovery step, backs
+// up with one read transaction (Backup) and is already in go.mod; Pebble would
+// add a large dependency tree and compaction tuning. What bbolt gives up is
+// size on disk: no compression (about 1.8 KB a 1 KB object with its indexes and
+// free pages, against about 0.35 KB for compressed Pebble in the issue's figures).
 package bolt
