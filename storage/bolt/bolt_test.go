@@ -288,3 +288,81 @@ func TestTailRebuilt(t *testing.T) {
 		t.Fatalf("Check after rebuild: %v %v", report, err)
 	}
 }
+
+// TestTailConcurrentReaders writes new versions of a few ids while readers list
+// them, with a tail small enough to merge every few writes: a reader never loses
+// an id or a version it saw before (run it with -race).
+func TestTailConcurrentReaders(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{NoSync: true, IndexTail: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"indicator--00000000-0000-4000-8000-00000000000a", "indicator--00000000-0000-4000-8000-00000000000b", "indicator--00000000-0000-4000-8000-00000000000c"}
+	for _, id := range ids {
+		if _, err := st.PutObjects(ctx, "c", []stix.RawObject{storagetest.SDO("indicator", id, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), "2.1", 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rounds = 60
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; i <= rounds; i++ {
+			var objs []stix.RawObject
+			for _, id := range ids {
+				objs = append(objs, storagetest.SDO("indicator", id, time.Date(2024, 1, 1, 0, i, 0, 0, time.UTC), "2.1", 100))
+			}
+			if _, err := st.PutObjects(ctx, "c", objs); err != nil {
+				done <- err
+				return
+			}
+			if i%10 == 0 { // deletes too: first versions go, the rest stays
+				if _, err := st.DeleteObject(ctx, "c", ids[0], storage.Filter{Versions: []string{storage.VersionFirst}}); err != nil {
+					done <- err
+					return
+				}
+			}
+		}
+		done <- nil
+	}()
+	seen := map[string]int{}
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+		}
+		for _, id := range ids {
+			lv, err := st.ListVersions(ctx, "c", id, storage.Filter{Limit: 1000})
+			if err != nil {
+				t.Fatalf("ListVersions(%s) while writing: %v", id, err)
+			}
+			n := len(lv.Records)
+			if id != ids[0] && n < seen[id] {
+				t.Fatalf("%s: %d versions after %d: a version disappeared", id, n, seen[id])
+			}
+			seen[id] = n
+			pg, err := st.GetObject(ctx, "c", id, storage.Filter{})
+			if err != nil || len(pg.Records) != 1 {
+				t.Fatalf("GetObject(%s) while writing: %v", id, err)
+			}
+			if !pg.Records[0].Version.Equal(lv.Records[len(lv.Records)-1].Version) && pg.Records[0].Version.Before(lv.Records[len(lv.Records)-1].Version) {
+				t.Fatalf("%s: last %s older than the newest listed %s", id, pg.Records[0].Version, lv.Records[len(lv.Records)-1].Version)
+			}
+		}
+	}
+	for _, id := range ids[1:] {
+		if seen[id] != rounds+1 {
+			lv, _ := st.ListVersions(ctx, "c", id, storage.Filter{Limit: 1000})
+			if len(lv.Records) != rounds+1 {
+				t.Fatalf("%s: %d versions at the end, want %d", id, len(lv.Records), rounds+1)
+			}
+		}
+	}
+}
