@@ -174,6 +174,12 @@ type rawBlock struct {
 	// Room for a first external reference and a few strings of labels and
 	// object_marking_refs (slices into it have cap == len, so appending to
 	// them copies).
+	// tsVal and tsFrac: the bytes created (0) and modified (1) were parsed
+	// from and their fractional digits, so that the check need not parse them
+	// again.
+	tsVal  [2][]byte
+	tsFrac [2]int
+
 	ref1     [1]ExternalReference
 	ref1Used bool
 	strs     [4]string
@@ -250,17 +256,20 @@ func fillCommonMember(c *Common, m *member, blk *rawBlock) {
 			if m.kind != jString {
 				return
 			}
-			t, _, err := parseTimestamp(m.str())
+			t, frac, err := parseTimestamp(m.str())
 			if err != nil {
 				return
 			}
+			k := 0
 			if m.id == kCreated {
 				blk.created = Timestamp{t}
 				c.Created = &blk.created
 			} else {
+				k = 1
 				blk.modified = Timestamp{t}
 				c.Modified = &blk.modified
 			}
+			blk.tsVal[k], blk.tsFrac[k] = m.val, frac
 		case kRevoked:
 			c.Revoked = m.kind == jTrue
 		case kDefanged:

@@ -33,7 +33,7 @@ type objCheck struct {
 	// parsing left them to the check, see fillDeferred).
 	fillRefs *[]ExternalReference
 	fillExt  *map[string]json.RawMessage
-	blk      *rawBlock // the object's room for fillRefs
+	blk      *rawBlock // the parsed object's block (ParseAndValidate), else nil
 }
 
 func (c *objCheck) add(sev Severity, prop, rule, msg string) {
@@ -444,13 +444,31 @@ func (c *objCheck) checkPropName(k string) {
 	}
 }
 
+// parsedTimestamp parses m's string value, reusing what parsing the object
+// found for created and modified (ParseAndValidate).
+func (c *objCheck) parsedTimestamp(m *member) (time.Time, int, error) {
+	if b := c.blk; b != nil && (m.id == kCreated || m.id == kModified) {
+		k := 0
+		if m.id == kModified {
+			k = 1
+		}
+		if v := b.tsVal[k]; len(v) == len(m.val) && len(v) > 0 && &v[0] == &m.val[0] {
+			if k == 0 {
+				return b.created.Time, b.tsFrac[0], nil
+			}
+			return b.modified.Time, b.tsFrac[1], nil
+		}
+	}
+	return parseTimestamp(m.str())
+}
+
 func (c *objCheck) checkTimestampProp(m *member, needMillis bool) {
 	if m.kind != jString {
 		c.errf(m.key, "type-mismatch", "%s must be a timestamp string, got %s", m.key, m.kind)
 		return
 	}
 	s := m.str()
-	t, frac, err := parseTimestamp(s)
+	t, frac, err := c.parsedTimestamp(m)
 	if err == nil && c.nTimes < len(c.times) {
 		c.times[c.nTimes].key, c.times[c.nTimes].t = m.key, t
 		c.nTimes++
@@ -531,10 +549,27 @@ func (c *objCheck) checkRef(k string, m *member, rule refRule, want string) {
 }
 
 func (c *objCheck) checkRefList(k string, m *member, rule refRule, want string) {
-	if !c.checkStringList(k, m) {
+	if m.kind != jArray {
+		c.checkStringList(k, m) // reports the type
 		return
 	}
-	arrayElems(m.val, func(_ jsonKind, v []byte) { c.checkIdentifierValue(k, viewValue(v), rule, want) })
+	// One walk: collect the strings, then check them if all are strings.
+	var buf [8]string
+	ids := buf[:0]
+	for it := newArrayIter(m.val); ; {
+		kind, v, more := it.next()
+		if !more {
+			break
+		}
+		if kind != jString {
+			c.checkStringList(k, m) // reports the element type
+			return
+		}
+		ids = append(ids, viewValue(v))
+	}
+	for _, id := range ids {
+		c.checkIdentifierValue(k, id, rule, want)
+	}
 }
 
 func (c *objCheck) checkVocab(k string, m *member, rule vocabRule) {

@@ -311,9 +311,9 @@ func (v *Validator) ParseAndValidate(b []byte) (*RawObject, []Finding, error) {
 		return nil, []Finding{f}, err
 	}
 	o := &blk.obj
-	c := objCheck{v: v, lim: lim, ms: members}
+	c := objCheck{v: v, lim: lim, ms: members, blk: blk}
 	if blk.deferRefs {
-		c.fillRefs, c.blk = &o.ExternalReferences, blk
+		c.fillRefs = &o.ExternalReferences
 	}
 	if blk.deferExt {
 		c.fillExt = &o.Extensions
