@@ -64,6 +64,8 @@ type Config struct {
 	APIRoots []APIRoot `yaml:"api_roots"`
 	// Collections are the collections (§5.2), each in one API root.
 	Collections []Collection `yaml:"collections"`
+	// MISPSync configures the MISP server-sync endpoints (see MISPSync).
+	MISPSync MISPSync `yaml:"misp_sync"`
 }
 
 // Discovery holds the Server Discovery resource's properties (§4.1.1).
@@ -261,6 +263,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.MISPSync.validate(c)...)
 	return errors.Join(errs...)
 }
 

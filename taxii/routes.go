@@ -39,10 +39,12 @@ func (s *Server) routes() *echo.Echo {
 	// §5.3 manifest, §5.4 get objects, §5.5 add objects
 	both(http.MethodGet, "/:root/collections/:collection/manifest", negotiate(true, s.getManifest))
 	both(http.MethodGet, "/:root/collections/:collection/objects", negotiate(true, s.getObjects))
-	both(http.MethodPost, "/:root/collections/:collection/objects", negotiate(false, s.addObjects))
+	both(http.MethodPost, "/:root/collections/:collection/objects", negotiate(false, s.feedPool(s.addObjects)))
 	// §5.6 get an object, §5.7 delete an object, §5.8 versions
 	both(http.MethodGet, "/:root/collections/:collection/objects/:object", negotiate(true, s.getObject))
 	both(http.MethodDelete, "/:root/collections/:collection/objects/:object", negotiate(false, s.deleteObject))
 	both(http.MethodGet, "/:root/collections/:collection/objects/:object/versions", negotiate(false, s.getVersions))
+	// MISP server sync (misp.go)
+	s.mispRoutes(e)
 	return e
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/stix/pattern"
 	"github.com/ctibroker/ctibroker/storage"
@@ -61,6 +62,14 @@ type Deps struct {
 	// Registry receives the server's metrics and is served on /metrics; nil
 	// creates a new registry (see Server.Registry).
 	Registry *prometheus.Registry
+	// MISPConverter is the template of the converter MISP sync pushes go
+	// through (ATT&CK index, instance identity, default TLP); nil: the zero
+	// misp.Converter.
+	MISPConverter *misp.Converter
+	// PoolSink receives the values of MISP sync pushes and TAXII pushes for the
+	// intelligence pool (cmd wires it to the ingest Runner); nil: pushes are
+	// stored in their collection only.
+	PoolSink PoolSink
 }
 
 // Server is the TAXII 2.1 server. Create it with NewServer; it is safe for
@@ -80,6 +89,8 @@ type Server struct {
 	echo      *echo.Echo
 	ridPrefix string
 	ridSeq    atomic.Uint64
+	mispConv  misp.Converter
+	poolSink  PoolSink
 }
 
 type authHolder struct{ a Authenticator }
@@ -114,6 +125,10 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		now:      deps.Now,
 		validate: deps.Validate,
 		registry: deps.Registry,
+		poolSink: deps.PoolSink,
+	}
+	if deps.MISPConverter != nil {
+		s.mispConv = *deps.MISPConverter
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
