@@ -21,7 +21,8 @@ func Author(cfg FeedConfig, identity string, now time.Time, in []Observation) ([
 	ru := &run{Runner: &Runner{Identity: identity}, cfg: &cfg, stats: &Stats{Feed: cfg.Name},
 		log: slog.New(slog.DiscardHandler), warnings: &warns}
 	now = now.UTC()
-	order := collectValues(ru.accept(in, now))
+	accepted := ru.accept(in, now)
+	order := collectValues(accepted, latestPerFeed(accepted))
 	for _, w := range order {
 		if w.revoked {
 			continue

@@ -21,6 +21,21 @@
 // gets a version with valid_until set; it is published again when a feed
 // reports the value again.
 //
+// # Positions and withdrawals
+//
+// A feed's position on a value is its latest report by seen time
+// (Observation.Seen), whatever batch or run it came in; a live report wins a tie
+// with a withdrawal. A withdrawal older than the feed's live report withdraws
+// nothing, and a live report older than the feed's withdrawal does not publish
+// the value again. A day's provenance record is the feed's latest report of the
+// day. Since the provenance key has room for one record per feed and day, a
+// change of a feed's position within a UTC day (withdrawn, then live again) is
+// recorded as a further record whose Day is one second after the day's previous
+// record of that feed: a feed's records in Day order are its positions in the
+// order they changed, and truncating Day to the day gives the day. Known gap: a
+// value never published whose feed withdrew it is published by an older live
+// report arriving later (checking would cost a provenance read per new value).
+//
 // # Normalisation policy
 //
 // See Normalize: refang and trim everything; IPv4 without leading zeros, IPv6 in

@@ -97,7 +97,10 @@ type run struct {
 	start time.Time
 	seen  map[valueKey]struct{} // snapshot feeds: values in this pull
 
-	targets       map[string]*contextTarget // context names and ATT&CK ids resolved in this run
+	targets map[string]*contextTarget // context names and ATT&CK ids resolved in this run
+	// positions: per value, each feed's latest position when a withdrawal was
+	// involved in this run (see withdraw.go).
+	positions     map[valueKey]map[string]position
 	noIndexWarned bool
 	warnings      *[]Warning // when set, warnings are collected here too (Author)
 }
@@ -456,46 +459,58 @@ type obs struct {
 }
 
 // observe normalises a batch's observations, stores the authored objects (pool)
-// and the provenance records, then applies withdrawals.
+// and the provenance records, then applies withdrawals. A feed's latest report
+// of a value, by seen time (a live report winning a tie), is its position: a
+// live report older than the same feed's withdrawal does not publish the value
+// again, and a withdrawal older than the feed's live report withdraws nothing.
 func (ru *run) observe(ctx context.Context, in []Observation) error {
 	now := ru.now()
 	accepted := ru.accept(in, now)
-	if err := ru.author(ctx, accepted, now); err != nil {
+	latest := latestPerFeed(accepted)
+	ru.remember(accepted, latest)
+	order := collectValues(accepted, latest)
+	if err := ru.author(ctx, order, accepted, latest, now); err != nil {
 		return err
 	}
-	// One record per (feed, value, day): a report that the value is live wins over a
-	// withdrawal in the same batch.
+	// One record per (feed, value, day): the day's latest report, a live one
+	// winning a tie.
 	type provKey struct {
 		feed string
 		key  valueKey
 		day  time.Time
 	}
 	pick := make(map[provKey]int, len(accepted))
-	var order []provKey
+	var keys []provKey
 	for i, o := range accepted {
 		k := provKey{o.Feed, o.key, o.Seen.UTC().Truncate(24 * time.Hour)}
 		j, ok := pick[k]
 		switch {
 		case !ok:
 			pick[k] = i
-			order = append(order, k)
-		case accepted[j].Revoked && !o.Revoked:
+			keys = append(keys, k)
+		case positionOf(&o).supersedes(positionOf(&accepted[j])):
 			pick[k] = i
 		}
 	}
-	recs := make([]storage.Provenance, 0, len(order))
-	var withdrawn []obs
-	for _, k := range order {
+	recs := make([]storage.Provenance, 0, len(keys))
+	for _, k := range keys {
 		o := &accepted[pick[k]]
-		if o.Revoked {
-			withdrawn = append(withdrawn, *o)
+		day := k.day
+		if o.Revoked || ru.positions[o.key] != nil {
+			var keep bool
+			var err error
+			if day, keep, err = ru.changeDay(ctx, o, day); err != nil {
+				return err
+			} else if !keep {
+				continue
+			}
 		}
 		verdict, err := ru.verdict(&o.Observation)
 		if err != nil {
 			return err
 		}
 		recs = append(recs, storage.Provenance{Feed: o.Feed, Type: o.key.kind, Value: o.v.Value,
-			Day: k.day, Verdict: verdict, Revoked: o.Revoked})
+			Day: day, Verdict: verdict, Revoked: o.Revoked})
 	}
 	if len(recs) > 0 {
 		res, err := ru.Store.AddProvenance(ctx, recs)
@@ -504,7 +519,7 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 		}
 		ru.stats.Provenance += res.Added
 	}
-	return ru.withdraw(ctx, withdrawn, now)
+	return ru.withdraw(ctx, order, now)
 }
 
 // provenanceVerdict is the JSON kept in a provenance record: the provider's native
@@ -581,8 +596,7 @@ func (ru *run) verdict(o *Observation) ([]byte, error) {
 // author stores, for every accepted value, its SCO, and for detection-worthy ones
 // the ctibroker indicator and its based-on relationship; objects already stored
 // with the same content are not written again.
-func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error {
-	order := collectValues(accepted)
+func (ru *run) author(ctx context.Context, order []*authoredValue, accepted []obs, latest map[feedValue]int, now time.Time) error {
 	// First the indicators (and the SCOs of observable-only values). An indicator's
 	// first version is stored in the same atomic PutObjects as its SCO and based-on
 	// relationship, so a stored indicator implies both: only values whose
@@ -621,7 +635,37 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 	ids = ids[:0]
 	for _, w := range order {
 		if w.detect && !w.revoked {
-			if _, ok := last[w.indID]; !ok {
+			if prev, ok := last[w.indID]; ok {
+				// A withdrawn indicator (a version whose valid_until is not after its
+				// modified) is published again only when some feed's position is
+				// live: this batch's live report may be older than the same feed's
+				// withdrawal.
+				if t, ok := indicatorTimes(prev.JSON); ok && t.ValidUntil != nil && !t.ValidUntil.After(t.Modified.Time) {
+					key := valueKey{w.v.Kind(), w.v.Value}
+					ps, err := ru.feedPositions(ctx, key)
+					if err != nil {
+						return err
+					}
+					for i := range accepted {
+						if o := &accepted[i]; o.key == key && liveIn(accepted, latest, i) {
+							if q, ok := ps[o.Feed]; !ok || positionOf(o).supersedes(q) {
+								ps[o.Feed] = positionOf(o)
+							}
+						}
+					}
+					w.stayWithdrawn = !anyLive(ps)
+					if !w.stayWithdrawn {
+						// The value comes back: remember the live positions so that
+						// their provenance records are written even on a day that
+						// holds the feed's withdrawal (see changeDay).
+						for i := range accepted {
+							if o := &accepted[i]; o.key == key && liveIn(accepted, latest, i) {
+								ru.rememberOne(o)
+							}
+						}
+					}
+				}
+			} else {
 				// The SCO may exist (another feed reported the value as an observable);
 				// the based-on relationship cannot without the indicator.
 				w.scoID = ObservableID(w.v)
@@ -651,8 +695,9 @@ func (ru *run) author(ctx context.Context, accepted []obs, now time.Time) error 
 
 // collectValues groups a batch's accepted observations by value: detection-worthy
 // when any live observation says so, seen at the earliest live time, the union
-// of their context; withdrawn only when every observation withdraws it.
-func collectValues(accepted []obs) []*authoredValue {
+// of their context; withdrawn when no feed's latest report in the batch (see
+// latestPerFeed) is live.
+func collectValues(accepted []obs, latest map[feedValue]int) []*authoredValue {
 	byKey := make(map[valueKey]*authoredValue, len(accepted))
 	order := make([]*authoredValue, 0, len(accepted))
 	for i := range accepted {
@@ -663,7 +708,7 @@ func collectValues(accepted []obs) []*authoredValue {
 			byKey[o.key] = w
 			order = append(order, w)
 		}
-		if !o.Revoked {
+		if liveIn(accepted, latest, i) {
 			w.revoked = false
 			w.detect = w.detect || o.Detect
 			if o.Seen.Before(w.seen) {
@@ -692,6 +737,10 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 			continue
 		}
 		prev, exists := last[w.indID]
+		if w.detect && exists && w.stayWithdrawn {
+			ru.stats.Unchanged += 3
+			continue
+		}
 		if w.detect && exists {
 			// Its SCO and based-on relationship were stored with its first version.
 			ru.stats.Unchanged += 2
@@ -753,8 +802,11 @@ type authoredValue struct {
 	indID   string
 	scoID   string
 	relID   string
-	revoked bool     // every observation of the value in this batch withdraws it
-	context *Context // merged malware, actors and ATT&CK ids of its observations; nil when none
+	revoked bool // no feed's latest report of the value in this batch is live
+	// stayWithdrawn: the stored indicator is withdrawn and no feed's position is
+	// live (the batch's live report is older than its feed's withdrawal).
+	stayWithdrawn bool
+	context       *Context // merged malware, actors and ATT&CK ids of its observations; nil when none
 }
 
 // indicator builds the authored indicator of v. With a stored version it keeps
@@ -779,7 +831,7 @@ func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bo
 		}
 	}
 	d.Created, d.Modified, d.ValidFrom = prev.Created, prev.Modified, prev.ValidFrom
-	if validUntil != nil && prev.ValidUntil != nil {
+	if validUntil != nil && prev.ValidUntil != nil && !prev.ValidUntil.After(validUntil.Time) {
 		d.ValidUntil = prev.ValidUntil // already withdrawn: keep the first withdrawal
 	}
 	if d.ValidUntil != nil && !d.ValidUntil.After(d.ValidFrom.Time) {
@@ -796,73 +848,6 @@ func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bo
 	}
 	raw, err = d.raw()
 	return raw, true, err
-}
-
-// withdraw handles values a feed withdrew: when no feed that ever reported the
-// value still reports it (each feed's latest provenance record is revoked), its
-// indicator gets a version with valid_until = now. valid_until rather than
-// revoked: a value may come back, and a revoked STIX object cannot (§3.6).
-func (ru *run) withdraw(ctx context.Context, withdrawn []obs, now time.Time) error {
-	if len(withdrawn) == 0 {
-		return nil
-	}
-	pool := ru.pool()
-	ts := stix.NewTimestamp(now)
-	var write []stix.RawObject
-	done := map[valueKey]bool{}
-	for _, o := range withdrawn {
-		if done[o.key] {
-			continue
-		}
-		done[o.key] = true
-		recs, err := ru.Store.Provenance(ctx, o.key.kind, o.v.Value)
-		if err != nil {
-			return fmt.Errorf("read provenance of %s: %w", o.v.Value, err)
-		}
-		// Latest record per feed; this feed's withdrawal counts even when a record of
-		// the same day said otherwise (the key has no room for both).
-		latest := map[string]storage.Provenance{}
-		for _, p := range recs {
-			if q, ok := latest[p.Feed]; !ok || !p.Day.Before(q.Day) {
-				latest[p.Feed] = p
-			}
-		}
-		latest[o.Feed] = storage.Provenance{Feed: o.Feed, Revoked: true}
-		active := false
-		for _, p := range latest {
-			active = active || !p.Revoked
-		}
-		if active {
-			continue
-		}
-		pat := Pattern(o.v)
-		id := indicatorID(pat)
-		page, err := ru.Store.GetObject(ctx, pool, id, storage.Filter{})
-		if errors.Is(err, storage.ErrNotFound) {
-			continue // never detection-worthy: no indicator to withdraw
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", id, err)
-		}
-		if len(page.Records) == 0 {
-			continue
-		}
-		ind, changed, err := ru.indicator(o.v, pat, id, page.Records[0].JSON, true, ts, ts, &ts)
-		if err != nil {
-			return err
-		}
-		if changed {
-			write = append(write, ind)
-			ru.stats.Revoked++
-		}
-	}
-	if len(write) == 0 {
-		return nil
-	}
-	if _, err := ru.Store.PutObjects(ctx, pool, write); err != nil {
-		return fmt.Errorf("store withdrawn indicators: %w", err)
-	}
-	return nil
 }
 
 // indicatorTimes reads created, modified, valid_from and valid_until from the

@@ -1,0 +1,258 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// A feed's position on a value is its latest report by seen time: live or
+// withdrawn. A live report wins a tie. The Runner withdraws a value's indicator
+// (valid_until) only when every feed that reported the value is in a withdrawn
+// position, and publishes it again only when some feed's position is live.
+//
+// Positions come from three places: the stored provenance records (their
+// verdict carries the report's seen time), the run's memory of positions that
+// involved a withdrawal, and the batch at hand. The run's memory covers what
+// provenance cannot hold: its key (feed, type, value, day) has room for one
+// record per day, so a feed that withdraws a value and reports it live again on
+// the same day (or the reverse) keeps the day's first record; within the run the
+// memory holds the later position.
+
+// feedValue is one feed's view of one value.
+type feedValue struct {
+	feed string
+	key  valueKey
+}
+
+// position is a feed's latest report on a value.
+type position struct {
+	seen    time.Time
+	revoked bool
+}
+
+// supersedes reports whether report a replaces b as a feed's position: a later
+// seen time, or the same time and a is live.
+func (a position) supersedes(b position) bool {
+	if !a.seen.Equal(b.seen) {
+		return a.seen.After(b.seen)
+	}
+	return !a.revoked && b.revoked
+}
+
+func positionOf(o *obs) position { return position{seen: o.Seen, revoked: o.Revoked} }
+
+// latestPerFeed returns, per (feed, value), the index in accepted of the feed's
+// latest report in the batch; nil when the batch withdraws nothing (then every
+// report is live and the latest).
+func latestPerFeed(accepted []obs) map[feedValue]int {
+	any := false
+	for i := range accepted {
+		any = any || accepted[i].Revoked
+	}
+	if !any {
+		return nil
+	}
+	latest := make(map[feedValue]int, len(accepted))
+	for i := range accepted {
+		k := feedValue{accepted[i].Feed, accepted[i].key}
+		if j, ok := latest[k]; !ok || positionOf(&accepted[i]).supersedes(positionOf(&accepted[j])) {
+			latest[k] = i
+		}
+	}
+	return latest
+}
+
+// liveIn reports whether observation i is live and its feed's latest report in
+// the batch.
+func liveIn(accepted []obs, latest map[feedValue]int, i int) bool {
+	o := &accepted[i]
+	if o.Revoked {
+		return false
+	}
+	if latest == nil {
+		return true
+	}
+	return !accepted[latest[feedValue{o.Feed, o.key}]].Revoked
+}
+
+// remember keeps, for the rest of the run, the positions of the batch that
+// involve a withdrawal: a feed's withdrawal, and any later report of a value a
+// feed withdrew earlier in the run.
+func (ru *run) remember(accepted []obs, latest map[feedValue]int) {
+	if latest == nil && len(ru.positions) == 0 {
+		return
+	}
+	for i := range accepted {
+		o := &accepted[i]
+		byFeed := ru.positions[o.key]
+		if byFeed == nil {
+			if !o.Revoked {
+				continue
+			}
+			if ru.positions == nil {
+				ru.positions = map[valueKey]map[string]position{}
+			}
+			byFeed = map[string]position{}
+			ru.positions[o.key] = byFeed
+		}
+		p := positionOf(o)
+		if q, ok := byFeed[o.Feed]; !ok || p.supersedes(q) {
+			byFeed[o.Feed] = p
+		}
+	}
+}
+
+// rememberOne adds o's position to the run's memory.
+func (ru *run) rememberOne(o *obs) {
+	if ru.positions == nil {
+		ru.positions = map[valueKey]map[string]position{}
+	}
+	byFeed := ru.positions[o.key]
+	if byFeed == nil {
+		byFeed = map[string]position{}
+		ru.positions[o.key] = byFeed
+	}
+	if q, ok := byFeed[o.Feed]; !ok || positionOf(o).supersedes(q) {
+		byFeed[o.Feed] = positionOf(o)
+	}
+}
+
+// changeDay places the provenance record of o, a report involved in a
+// withdrawal, for day. The provenance key (feed, type, value, day) has room for
+// one record per feed and day, so a change of the feed's position within a day
+// is recorded with Day one second after the day's last record of the feed: the
+// day's records, in Day order, are the feed's positions in the order they
+// changed (readers that want the day truncate Day to it). keep is false when
+// the day's last record already holds o's position (the same state, or a newer
+// report).
+func (ru *run) changeDay(ctx context.Context, o *obs, day time.Time) (time.Time, bool, error) {
+	recs, err := ru.Store.Provenance(ctx, o.key.kind, o.key.value)
+	if err != nil {
+		return day, false, fmt.Errorf("read provenance of %s: %w", o.key.value, err)
+	}
+	var last *storage.Provenance
+	for i := range recs {
+		r := &recs[i]
+		if r.Feed == o.Feed && !r.Day.Before(day) && r.Day.Before(day.Add(24*time.Hour)) && (last == nil || r.Day.After(last.Day)) {
+			last = r
+		}
+	}
+	switch {
+	case last == nil:
+		return day, true, nil
+	case last.Revoked == o.Revoked || !positionOf(o).supersedes(position{seen: recordSeen(last), revoked: last.Revoked}):
+		return day, false, nil
+	}
+	return last.Day.Add(time.Second), true, nil
+}
+
+// feedPositions returns every feed's position on key: stored provenance, then the
+// run's memory (which already includes the batch at hand).
+func (ru *run) feedPositions(ctx context.Context, key valueKey) (map[string]position, error) {
+	recs, err := ru.Store.Provenance(ctx, key.kind, key.value)
+	if err != nil {
+		return nil, fmt.Errorf("read provenance of %s: %w", key.value, err)
+	}
+	out := make(map[string]position, len(recs)+1)
+	for _, r := range recs {
+		p := position{seen: recordSeen(&r), revoked: r.Revoked}
+		if q, ok := out[r.Feed]; !ok || p.supersedes(q) {
+			out[r.Feed] = p
+		}
+	}
+	for feed, p := range ru.positions[key] {
+		if q, ok := out[feed]; !ok || p.supersedes(q) {
+			out[feed] = p
+		}
+	}
+	return out, nil
+}
+
+// anyLive reports whether some feed's position is live.
+func anyLive(ps map[string]position) bool {
+	for _, p := range ps {
+		if !p.revoked {
+			return true
+		}
+	}
+	return false
+}
+
+// recordSeen returns the seen time a provenance record's verdict carries (the
+// Runner writes it last), else the record's day.
+func recordSeen(r *storage.Provenance) time.Time {
+	const key = `"seen":"`
+	if i := bytes.LastIndex(r.Verdict, []byte(key)); i >= 0 {
+		i += len(key)
+		if i+len(stix.TimestampLayout) <= len(r.Verdict) {
+			if t, ok := parseMillis(r.Verdict[i : i+len(stix.TimestampLayout)]); ok {
+				return t.Time
+			}
+		}
+	}
+	var v struct {
+		Seen stix.Timestamp `json:"seen"`
+	}
+	if json.Unmarshal(r.Verdict, &v) == nil && !v.Seen.IsZero() {
+		return v.Seen.Time
+	}
+	return r.Day
+}
+
+// withdraw handles the batch's withdrawn values (every feed reporting the value
+// in the batch is in a withdrawn position): when no feed that ever reported the
+// value is in a live position, its indicator gets a version with valid_until =
+// now. valid_until rather than revoked: a value may come back, and a revoked
+// STIX object cannot (§3.6).
+func (ru *run) withdraw(ctx context.Context, order []*authoredValue, now time.Time) error {
+	pool := ru.pool()
+	ts := stix.NewTimestamp(now)
+	var write []stix.RawObject
+	for _, w := range order {
+		if !w.revoked {
+			continue
+		}
+		key := valueKey{w.v.Kind(), w.v.Value}
+		ps, err := ru.feedPositions(ctx, key)
+		if err != nil {
+			return err
+		}
+		if anyLive(ps) {
+			continue
+		}
+		pat := Pattern(w.v)
+		id := indicatorID(pat)
+		page, err := ru.Store.GetObject(ctx, pool, id, storage.Filter{})
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // never detection-worthy: no indicator to withdraw
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", id, err)
+		}
+		if len(page.Records) == 0 {
+			continue
+		}
+		ind, changed, err := ru.indicator(w.v, pat, id, page.Records[0].JSON, true, ts, ts, &ts)
+		if err != nil {
+			return err
+		}
+		if changed {
+			write = append(write, ind)
+			ru.stats.Revoked++
+		}
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	if _, err := ru.Store.PutObjects(ctx, pool, write); err != nil {
+		return fmt.Errorf("store withdrawn indicators: %w", err)
+	}
+	return nil
+}
