@@ -436,6 +436,9 @@ func (ru *run) score(ctx context.Context, it *item) error {
 		}
 		live++
 		m.Feeds = append(m.Feeds, feed)
+		if cfg.Share == "" && a.rec.Share == "" {
+			m.Share = auth.ShareInternal // nobody said it may travel
+		}
 		m.Share = max(m.Share, shareOf(cfg.Share), shareOf(a.rec.Share))
 		if a.rec.TLP != "" {
 			l, err := auth.ParseTLP(a.rec.TLP)
