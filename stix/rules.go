@@ -334,39 +334,40 @@ func (c *objCheck) checkMember(m *member) {
 	}
 }
 
-// indexPaths caches "prop[i]" for the first few elements of the list properties
-// whose elements are checked one by one.
-var indexPaths = func() map[string][]string {
-	m := map[string][]string{}
-	for _, p := range []string{"external_references", "granular_markings"} {
-		for i := 0; i < 8; i++ {
-			m[p] = append(m[p], p+"["+strconv.Itoa(i)+"]")
-		}
+// refPaths and granularPaths cache "prop[i]" for the first few elements of
+// the list properties whose elements are checked one by one, refHashesPaths
+// "external_references[i].hashes".
+var refPaths, granularPaths, refHashesPaths = func() (r, g, h [8]string) {
+	for i := range r {
+		r[i] = "external_references[" + strconv.Itoa(i) + "]"
+		g[i] = "granular_markings[" + strconv.Itoa(i) + "]"
+		h[i] = r[i] + ".hashes"
 	}
-	return m
+	return
 }()
 
-var hashesPaths = func() map[string]string {
-	m := map[string]string{}
-	for i := 0; i < 8; i++ {
-		p := "external_references[" + strconv.Itoa(i) + "]"
-		m[p] = p + ".hashes"
+// refPath returns "external_references[i]".
+func refPath(i int) string {
+	if i < len(refPaths) {
+		return refPaths[i]
 	}
-	return m
-}()
-
-func hashesPath(p string) string {
-	if h, ok := hashesPaths[p]; ok {
-		return h
-	}
-	return p + ".hashes"
+	return "external_references[" + strconv.Itoa(i) + "]"
 }
 
-func indexPath(prop string, i int) string {
-	if l := indexPaths[prop]; i < len(l) {
-		return l[i]
+// refHashesPath returns "external_references[i].hashes".
+func refHashesPath(i int) string {
+	if i < len(refHashesPaths) {
+		return refHashesPaths[i]
 	}
-	return prop + "[" + strconv.Itoa(i) + "]"
+	return refPath(i) + ".hashes"
+}
+
+// granularPath returns "granular_markings[i]".
+func granularPath(i int) string {
+	if i < len(granularPaths) {
+		return granularPaths[i]
+	}
+	return "granular_markings[" + strconv.Itoa(i) + "]"
 }
 
 func emptyArrayForm(b []byte) []byte {
@@ -663,7 +664,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 		if !more {
 			break
 		}
-		p := indexPath("external_references", i)
+		p, idx := refPath(i), i
 		i++
 		if kind != jObject {
 			c.errf(p, "type-mismatch", "an external reference must be an object")
@@ -701,7 +702,7 @@ func (c *objCheck) checkExternalRefs(m *member) {
 			case "hashes":
 				hasHashes = true
 				em := e
-				c.checkHashes(hashesPath(p), &em, hashes)
+				c.checkHashes(refHashesPath(idx), &em, hashes)
 			}
 		}
 		if c.fillRefs != nil {
@@ -739,7 +740,7 @@ func (c *objCheck) checkGranular(m *member) {
 	}
 	i := 0
 	arrayElems(m.val, func(kind jsonKind, v []byte) {
-		p := indexPath("granular_markings", i)
+		p := granularPath(i)
 		i++
 		if kind != jObject {
 			c.errf(p, "type-mismatch", "a granular marking must be an object")
