@@ -497,3 +497,33 @@ func TestAttackTacticSelectsThroughThePool(t *testing.T) {
 		t.Errorf("execution holds %v, want nothing", names(got))
 	}
 }
+
+func TestThirdPartyIndicatorsAreNotCurated(t *testing.T) {
+	e := mustPool(t)
+	ctx := context.Background()
+	// A partner's indicator stored as received in the pool, for a value the pool also knows.
+	raw := []byte(`{"type":"indicator","spec_version":"2.1","id":"indicator--6f0ab4a5-2f4c-4a8b-9f7e-0f4f3c1b2a10",` +
+		`"created_by_ref":"identity--0e4b3b5a-9d2a-4c1e-8f3e-5a6b7c8d9e0f","created":"2026-03-01T00:00:00.000Z",` +
+		`"modified":"2026-03-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '203.0.113.9']","pattern_type":"stix",` +
+		`"valid_from":"2026-03-01T00:00:00.000Z"}`)
+	if _, err := e.store.PutObjects(ctx, ingest.DefaultPool, []stix.RawObject{{JSON: raw}}); err != nil {
+		t.Fatal(err)
+	}
+	c := curator()
+	st, err := c.Materialize(ctx, e.store, "all", curation.Selection{}, testTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Values != 4 {
+		t.Errorf("curated %d indicators, want the 4 ctibroker authored", st.Values)
+	}
+	for _, r := range records(t, e.store, curation.DefaultPublished, storage.Filter{}) {
+		if r.ID == "indicator--6f0ab4a5-2f4c-4a8b-9f7e-0f4f3c1b2a10" {
+			t.Errorf("the third-party indicator was re-published: %s", r.JSON)
+		}
+	}
+	c.Identity = ""
+	if _, err := c.Materialize(ctx, e.store, "all", curation.Selection{}, testTime); err == nil {
+		t.Error("Run without an identity succeeded")
+	}
+}

@@ -49,8 +49,8 @@ type Feed struct {
 	Share       string              // internal | partners | community; empty: the provenance record's
 }
 
-// Curator scores the pool and materialises curated collections. Its zero
-// value works with the defaults; set Identity to the instance identity.
+// Curator scores the pool and materialises curated collections. Identity is
+// required; every other field has a default.
 type Curator struct {
 	Pool      string          // the pool collection; empty: DefaultPool
 	Published string          // the stored collection of scored versions; empty: DefaultPublished
@@ -195,6 +195,9 @@ type item struct {
 // written stays written and the next run continues from the store's state.
 func (c *Curator) Run(ctx context.Context, store Store, targets []Target, asOf time.Time) (*Stats, error) {
 	start := time.Now()
+	if c.Identity == "" {
+		return nil, errors.New("curation: Curator.Identity (the instance identity) is required: only the indicators it created are curated")
+	}
 	asOf = asOf.UTC().Truncate(time.Millisecond)
 	w := c.weights()
 	if err := w.Validate(); err != nil {
@@ -308,7 +311,7 @@ func (ru *run) page(ctx context.Context, recs []storage.Record) error {
 			Revoked: string(get(fs, "revoked")) == "true"}
 		it.ind.ValidFrom, _ = parseTime(get(fs, "valid_from"))
 		it.ind.ValidUntil, _ = parseTime(get(fs, "valid_until"))
-		if ru.Identity != "" && it.ind.CreatedByRef != ru.Identity {
+		if it.ind.CreatedByRef != ru.Identity {
 			continue // a third party's indicator: never re-scored (DESIGN.md)
 		}
 		kind, value, ok := parsePattern(it.ind.Pattern)
