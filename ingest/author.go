@@ -15,9 +15,13 @@ import (
 // Runner writes, in a deterministic order (values in input order); the same
 // input gives the same output. Withdrawn values (Observation.Revoked) author
 // nothing. Invalid values and unresolvable context are returned as warnings.
-// `ctibroker convert` uses it to emit what an import would author.
+// `ctibroker convert` uses it to emit what an import would author. An empty
+// identity means cfg.Identity.
 func Author(cfg FeedConfig, identity string, now time.Time, in []Observation) ([]stix.RawObject, []Warning, error) {
 	var warns []Warning
+	if identity == "" {
+		identity = cfg.Identity
+	}
 	ru := &run{Runner: &Runner{Identity: identity}, cfg: &cfg, stats: &Stats{Feed: cfg.Name},
 		log: slog.New(slog.DiscardHandler), warnings: &warns}
 	now = now.UTC()

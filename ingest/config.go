@@ -87,6 +87,11 @@ type FeedConfig struct {
 
 	// Attack resolves ATT&CK ids for providers that mention them; cmd sets it.
 	Attack *attack.Index `yaml:"-"`
+	// Identity is the instance identity (identity--UUID), the created_by_ref of
+	// the objects a provider authors; Registry.New fills it from
+	// Registry.Identity when empty, and the Runner uses it when Runner.Identity
+	// is empty.
+	Identity string `yaml:"-"`
 	// Getenv reads credentials named by *_env options; nil means os.Getenv.
 	Getenv func(string) string `yaml:"-"`
 }
@@ -223,6 +228,32 @@ func (c *FeedConfig) Secret(option, envVar string) (string, error) {
 		return "", fmt.Errorf("feed %q: options: %s: environment variable %s is empty or unset: %w", c.Name, option, envVar, ErrConfig)
 	}
 	return v, nil
+}
+
+// shareRank orders share levels from the most open to the most restrictive.
+var shareRank = map[string]int{ShareCommunity: 0, SharePartners: 1, ShareInternal: 2}
+
+// MoreRestrictiveShare returns the more restrictive of two share levels; an
+// empty level is ignored, an unknown one reads as ShareInternal.
+func MoreRestrictiveShare(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	ra, ok := shareRank[a]
+	if !ok {
+		return ShareInternal
+	}
+	rb, ok := shareRank[b]
+	if !ok {
+		return ShareInternal
+	}
+	if rb > ra {
+		return b
+	}
+	return a
 }
 
 // typeEnabled reports whether v passes EnabledTypes.

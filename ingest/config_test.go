@@ -150,4 +150,29 @@ func TestRegistry(t *testing.T) {
 	if _, err := reg.New(ingest.FeedConfig{Provider: "otx"}); !errors.Is(err, ingest.ErrConfig) {
 		t.Fatalf("invalid config: %v", err)
 	}
+	// The registry's identity reaches the factory, unless the config names one.
+	reg.Identity = testIdentity
+	if f, err := reg.New(ingest.FeedConfig{Name: "o", Provider: "otx"}); err != nil || f.Source.(nopSource).cfg.Identity != testIdentity || f.Config.Identity != testIdentity {
+		t.Fatalf("identity: %+v %v", f, err)
+	}
+	const other = "identity--00000000-0000-4000-8000-000000000001"
+	if f, err := reg.New(ingest.FeedConfig{Name: "o", Provider: "otx", Identity: other}); err != nil || f.Source.(nopSource).cfg.Identity != other {
+		t.Fatalf("config identity: %+v %v", f, err)
+	}
+}
+
+func TestMoreRestrictiveShare(t *testing.T) {
+	for _, tt := range []struct{ a, b, want string }{
+		{"", "", ""},
+		{ingest.ShareCommunity, "", ingest.ShareCommunity},
+		{"", ingest.SharePartners, ingest.SharePartners},
+		{ingest.ShareCommunity, ingest.SharePartners, ingest.SharePartners},
+		{ingest.ShareInternal, ingest.ShareCommunity, ingest.ShareInternal},
+		{ingest.SharePartners, ingest.ShareInternal, ingest.ShareInternal},
+		{ingest.ShareCommunity, "everyone", ingest.ShareInternal},
+	} {
+		if got := ingest.MoreRestrictiveShare(tt.a, tt.b); got != tt.want {
+			t.Errorf("MoreRestrictiveShare(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+	}
 }

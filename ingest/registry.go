@@ -19,6 +19,9 @@ var ErrDuplicateProvider = errors.New("provider registered twice")
 // Registry maps provider names to factories. It is a value cmd fills from one
 // list; it is not safe for concurrent Register calls.
 type Registry struct {
+	// Identity, when set, is the instance identity New puts in FeedConfig.Identity
+	// of configs that have none, so that factories need no patching.
+	Identity  string
 	factories map[string]Factory
 }
 
@@ -54,6 +57,9 @@ func (r *Registry) Names() []string {
 func (r *Registry) New(cfg FeedConfig) (*Feed, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Identity == "" {
+		cfg.Identity = r.Identity
 	}
 	f, ok := r.factories[cfg.Provider]
 	if !ok {

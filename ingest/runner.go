@@ -42,7 +42,7 @@ type Runner struct {
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
 	Pool     string           // the pool collection (must exist); empty: DefaultPool
-	Identity string           // the instance identity, created_by_ref of authored objects
+	Identity string           // the instance identity, created_by_ref of authored objects; empty: FeedConfig.Identity
 }
 
 // Stats counts what one run did. Objects are counted per stored object (a new
@@ -118,6 +118,11 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 	}
 	cfg := &f.Config
 	st := &Stats{Feed: cfg.Name}
+	if r.Identity == "" && cfg.Identity != "" {
+		rr := *r
+		rr.Identity = cfg.Identity
+		r = &rr
+	}
 	ru := &run{Runner: r, cfg: cfg, stats: st, start: r.now(),
 		log: r.logger().With("component", "ingest", "feed", cfg.Name)}
 	state, err := r.Store.FeedState(ctx, cfg.Name)
@@ -437,6 +442,10 @@ func (ru *run) accept(in []Observation, now time.Time) []obs {
 		if o.Seen.IsZero() || o.Seen.After(now) {
 			o.Seen = now
 		}
+		if _, ok := shareRank[o.Share]; !ok && o.Share != "" {
+			ru.warn(Warning{Feed: o.Feed, Record: "observation " + strconv.Itoa(i) + " (" + o.Value + ")", Field: "share", Msg: fmt.Sprintf("%q is not internal, partners or community; read as internal", o.Share)})
+			o.Share = ShareInternal
+		}
 		if len(o.Verdict) > 0 && !json.Valid(o.Verdict) {
 			ru.warn(Warning{Feed: o.Feed, Record: "observation " + strconv.Itoa(i) + " (" + o.Value + ")", Field: "verdict", Msg: "not valid JSON; dropped"})
 			o.Verdict = nil
@@ -584,7 +593,7 @@ func (ru *run) verdict(o *Observation) ([]byte, error) {
 	if tlp != "" {
 		b = appendField(b, "tlp", tlp)
 	}
-	b = appendField(b, "share", ru.cfg.ShareLevel())
+	b = appendField(b, "share", MoreRestrictiveShare(ru.cfg.ShareLevel(), o.Share))
 	if ru.cfg.Reliability.Set {
 		b = append(b, `,"reliability":`...)
 		b = strconv.AppendInt(b, int64(ru.cfg.Reliability.Score), 10)

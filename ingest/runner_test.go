@@ -659,3 +659,51 @@ func TestStatsString(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// TestRunShareAndIdentity: an observation's own share level reaches its
+// provenance record when more restrictive than the feed's (never less), an
+// unknown one is a warning read as internal; with no Runner.Identity the feed
+// config's identity is created_by_ref.
+func TestRunShareAndIdentity(t *testing.T) {
+	s := testStore(t)
+	now := testTime
+	r := newRunner(s, &now)
+	r.Identity = ""
+	obs := []ingest.Observation{
+		{Type: "domain-name", Value: "feed-share.example", Detect: true},
+		{Type: "domain-name", Value: "own-share.example", Detect: true, Share: ingest.SharePartners},
+		{Type: "domain-name", Value: "odd-share.example", Detect: true, Share: "everyone"},
+	}
+	f := feed("shared", &sliceSource{batches: []ingest.Batch{{Observations: obs}}})
+	f.Config.Share = ingest.ShareCommunity
+	f.Config.Identity = testIdentity
+	st := mustRun(t, r, f)
+	if st.Warnings != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	for value, want := range map[string]string{"feed-share.example": ingest.ShareCommunity, "own-share.example": ingest.SharePartners, "odd-share.example": ingest.ShareInternal} {
+		prov, err := s.Provenance(context.Background(), "domain-name", value)
+		if err != nil || len(prov) != 1 {
+			t.Fatalf("%s: %+v %v", value, prov, err)
+		}
+		var pv struct {
+			Share string `json:"share"`
+		}
+		if err := json.Unmarshal(prov[0].Verdict, &pv); err != nil || pv.Share != want {
+			t.Errorf("%s: share %q, want %q (%s)", value, pv.Share, want, prov[0].Verdict)
+		}
+	}
+	v, _ := ingest.Normalize("domain-name", "feed-share.example")
+	if got := getObject(t, s, ingest.IndicatorID(v))["created_by_ref"]; got != testIdentity {
+		t.Fatalf("created_by_ref %v", got)
+	}
+	// A feed declared internal stays internal whatever its records say.
+	resetCursor(t, s, "shared")
+	now = now.Add(24 * time.Hour)
+	f.Config.Share = ingest.ShareInternal
+	mustRun(t, r, f)
+	prov, _ := s.Provenance(context.Background(), "domain-name", "own-share.example")
+	if !strings.Contains(string(prov[len(prov)-1].Verdict), `"share":"internal"`) {
+		t.Fatalf("internal feed: %s", prov[len(prov)-1].Verdict)
+	}
+}

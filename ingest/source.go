@@ -55,6 +55,12 @@ type Observation struct {
 	Detect  bool
 	Revoked bool      // the feed withdrew the value (MISP deleted, OTX is_active 0, expired)
 	Seen    time.Time // when the feed saw or reported it; zero means now
+	// Share is the value's own share level (ShareInternal, SharePartners,
+	// ShareCommunity), e.g. from a MISP attribute's distribution; empty means the
+	// feed's. The provenance record carries the more restrictive of the two, which
+	// curation applies beneath every selection. An unknown level is a warning and
+	// reads as ShareInternal.
+	Share   string
 	Context Context
 }
 
