@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,9 +32,10 @@ func TestMain(m *testing.M) {
 }
 
 // crashChild writes batches with fsync on (the default) and reports each commit
-// by creating a file, until it is killed.
+// by creating a file, until it is killed. Its index tail holds 3000 entries, so
+// the kill may also land in a tail merge.
 func crashChild(dir string) int {
-	st, err := bolt.Open(dir, bolt.Options{})
+	st, err := bolt.Open(dir, bolt.Options{IndexTail: 3000})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -45,8 +47,9 @@ func crashChild(dir string) int {
 	return 1
 }
 
-// crashStore starts the child, waits for its second commit, kills it with
-// SIGKILL while it writes the next batch, and reopens the directory.
+// crashStore starts the child, waits for its third commit, kills it with
+// SIGKILL up to 150 ms later (in a batch, or in the tail merge that follows
+// every second batch), and reopens the directory.
 func crashStore(t *testing.T) storage.Store {
 	dir := filepath.Join(t.TempDir(), "db")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -57,18 +60,18 @@ func crashStore(t *testing.T) storage.Store {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "committed-1")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "committed-2")); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatal("crash writer did not commit two batches within 60 s")
+			t.Fatal("crash writer did not commit three batches within 60 s")
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	// Kill a little into the next batch (its commit takes tens of milliseconds).
-	time.Sleep(15 * time.Millisecond)
+	// Kill a little into the next batch or merge (a commit takes tens of milliseconds).
+	time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
