@@ -527,3 +527,53 @@ func TestThirdPartyIndicatorsAreNotCurated(t *testing.T) {
 		t.Error("Run without an identity succeeded")
 	}
 }
+
+func TestObservablesAreScoredAndSelectable(t *testing.T) {
+	e := mustPool(t)
+	ctx := context.Background()
+	// Maltiverse calls 198.51.100.77 suspicious without making it detection-worthy:
+	// the pool gets its SCO and no indicator.
+	e.ingest("mlt", "maltiverse", "community", "green", ingest.Observation{Type: "ipv4-addr", Value: "198.51.100.77",
+		Verdict: json.RawMessage(`{"classification":"suspicious","blacklist_sources":2}`)})
+	c := curator()
+	targets := []curation.Target{
+		{Collection: "ip-objects", Selection: curation.Selection{Types: []string{"ipv4-addr"}}},
+		{Collection: "indicators", Selection: curation.Selection{Types: []string{"indicator"}}},
+	}
+	st, err := c.Run(ctx, e.store, targets, testTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Values != 5 {
+		t.Errorf("values %d, want 4 indicators and 1 observable", st.Values)
+	}
+	recs := records(t, e.store, "ip-objects", storage.Filter{})
+	if len(recs) != 1 || recs[0].Type != "ipv4-addr" {
+		t.Fatalf("ip-objects holds %d records, want the observable alone (the pool has no marking definitions)", len(recs))
+	}
+	sco := recs[0]
+	var d struct {
+		Value      string                     `json:"value"`
+		Confidence *int                       `json:"confidence"`
+		Markings   []string                   `json:"object_marking_refs"`
+		Extensions map[string]json.RawMessage `json:"extensions"`
+	}
+	if err := json.Unmarshal(sco.JSON, &d); err != nil {
+		t.Fatal(err)
+	}
+	var x scoring.Extension
+	if err := json.Unmarshal(d.Extensions[scoring.ExtensionID], &x); err != nil || d.Value != "198.51.100.77" || d.Confidence != nil {
+		t.Fatalf("observable %s: want the value with the risk-score extension and no confidence (%v)", sco.JSON, err)
+	}
+	if x.Value <= 0 || len(x.Sources) != 1 || stix.MaxTLP(d.Markings) != stix.TLPGreen {
+		t.Errorf("observable score %d, sources %d, markings %v", x.Value, len(x.Sources), d.Markings)
+	}
+	if got := indicatorValues(t, records(t, e.store, "indicators", storage.Filter{})); len(got) != 4 {
+		t.Errorf("indicators holds %v, want the 4 indicators", names(got))
+	}
+	// Nothing changes on a second pass.
+	st, err = c.Run(ctx, e.store, targets, testTime)
+	if err != nil || st.NewVersions != 0 || st.Collections["ip-objects"].Entered != 0 {
+		t.Errorf("second pass: %v, %d new versions, %d entered", err, st.NewVersions, st.Collections["ip-objects"].Entered)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/scoring"
 	"github.com/ctibroker/ctibroker/scoring/warninglist"
 	"github.com/ctibroker/ctibroker/stix"
@@ -179,6 +180,8 @@ type poolIndicator struct {
 // item is one pool value during a run.
 type item struct {
 	rec       storage.Record
+	sco       bool    // an observable without an indicator
+	indID     string  // for sco: the indicator id its value would have
 	fields    []field // the pool version's top-level properties
 	ind       poolIndicator
 	meta      Meta
@@ -241,19 +244,24 @@ func (c *Curator) Run(ctx context.Context, store Store, targets []Target, asOf t
 	if ru.rels, err = loadRelationships(ctx, store, c.pool()); err != nil {
 		return st, err
 	}
-	f := storage.Filter{Types: []string{"indicator"}, Limit: 1000}
-	for {
-		page, err := store.QueryObjects(ctx, c.pool(), f)
-		if err != nil {
-			return st, fmt.Errorf("read pool %q: %w", c.pool(), err)
+	for _, pass := range []struct {
+		types []string
+		sco   bool
+	}{{[]string{"indicator"}, false}, {ObservableTypes, true}} {
+		f := storage.Filter{Types: pass.types, Limit: 1000}
+		for {
+			page, err := store.QueryObjects(ctx, c.pool(), f)
+			if err != nil {
+				return st, fmt.Errorf("read pool %q: %w", c.pool(), err)
+			}
+			if err := ru.page(ctx, page.Records, pass.sco); err != nil {
+				return st, err
+			}
+			if !page.More || page.Next == "" {
+				break
+			}
+			f.Next = page.Next
 		}
-		if err := ru.page(ctx, page.Records); err != nil {
-			return st, err
-		}
-		if !page.More || page.Next == "" {
-			break
-		}
-		f.Next = page.Next
 	}
 	for _, tg := range tgs {
 		if tg.dirty {
@@ -295,18 +303,30 @@ func (ru *run) audit(tg *target, it *item, action, reason string) {
 	}
 }
 
-// page handles one page of pool indicators.
-func (ru *run) page(ctx context.Context, recs []storage.Record) error {
+// page handles one page of pool indicators, or of pool SCOs (observables)
+// when sco is set.
+func (ru *run) page(ctx context.Context, recs []storage.Record, sco bool) error {
 	items := make([]*item, 0, len(recs))
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
-		it := &item{rec: r}
+		it := &item{rec: r, sco: sco}
 		fs, err := split(r.JSON, nil)
 		if err != nil {
-			ru.log.Warn("pool indicator skipped", "id", r.ID, "err", err)
+			ru.log.Warn("pool object skipped", "id", r.ID, "err", err)
 			continue
 		}
 		it.fields = fs
+		if sco {
+			kind, value, indID, ok := observable(r.Type, fs)
+			if !ok {
+				continue
+			}
+			it.meta = Meta{Type: r.Type, ValueType: kind, Value: value}
+			it.indID = indID
+			items = append(items, it)
+			ids = append(ids, r.ID)
+			continue
+		}
 		it.ind = poolIndicator{CreatedByRef: str(get(fs, "created_by_ref")), Pattern: str(get(fs, "pattern")),
 			Revoked: string(get(fs, "revoked")) == "true"}
 		it.ind.ValidFrom, _ = parseTime(get(fs, "valid_from"))
@@ -321,6 +341,25 @@ func (ru *run) page(ctx context.Context, recs []storage.Record) error {
 		it.meta = Meta{Type: "indicator", ValueType: kind, Value: value}
 		items = append(items, it)
 		ids = append(ids, r.ID)
+	}
+	if sco && len(items) > 0 {
+		// A value with an indicator is curated through the indicator.
+		indIDs := make([]string, len(items))
+		for i, it := range items {
+			indIDs[i] = it.indID
+		}
+		have, err := lastVersions(ctx, ru.store, ru.pool(), indIDs)
+		if err != nil {
+			return err
+		}
+		keep, kids := items[:0], ids[:0]
+		for _, it := range items {
+			if _, ok := have[it.indID]; !ok {
+				keep = append(keep, it)
+				kids = append(kids, it.rec.ID)
+			}
+		}
+		items, ids = keep, kids
 	}
 	if len(items) == 0 {
 		return nil
@@ -357,12 +396,31 @@ func (ru *run) page(ctx context.Context, recs []storage.Record) error {
 			if it.withdrawn {
 				ru.stats.Withdrawals++
 			}
-			it.pub = &storage.Record{ID: obj.ID, Type: obj.Type, Version: obj.Modified.Time, JSON: obj.JSON}
+			it.pub = &storage.Record{ID: obj.ID, Type: obj.Type, JSON: obj.JSON}
+			if obj.Modified != nil {
+				it.pub.Version = obj.Modified.Time
+			}
 		}
 	}
 	if len(write) > 0 {
 		if _, err := ru.store.PutObjects(ctx, ru.published(), write); err != nil {
 			return fmt.Errorf("store scored versions in %q: %w", ru.published(), err)
+		}
+		if sco {
+			// An SCO version is known by the date_added of its bytes: read it back.
+			got, err := lastVersions(ctx, ru.store, ru.published(), ids)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				if it.pub != nil && it.pub.Version.IsZero() {
+					r, ok := got[it.rec.ID]
+					if !ok {
+						return fmt.Errorf("scored %s not found after writing it", it.rec.ID)
+					}
+					it.pub = &r
+				}
+			}
 		}
 	}
 	return ru.materialize(ctx, items)
@@ -518,6 +576,32 @@ func uniq(v []string) []string {
 	}
 	slices.Sort(v)
 	return slices.Compact(v)
+}
+
+// ObservableTypes are the SCO types of the values ctibroker authors; pool SCOs
+// of these types whose value has no ctibroker indicator are scored and curated
+// as observables.
+var ObservableTypes = []string{"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file"}
+
+// observable reads the value of a pool SCO ctibroker authored (value, or a
+// file with exactly one hash) and the id its indicator would have.
+func observable(typ string, fs []field) (kind, value, indID string, ok bool) {
+	if typ != "file" {
+		value = str(get(fs, "value"))
+		if value == "" {
+			return "", "", "", false
+		}
+		return typ, value, ingest.IndicatorID(ingest.Value{Type: typ, Value: value}), true
+	}
+	hs, err := split(get(fs, "hashes"), nil)
+	if err != nil || len(hs) != 1 {
+		return "", "", "", false
+	}
+	algo, value := hs[0].key, str(hs[0].val)
+	if value == "" {
+		return "", "", "", false
+	}
+	return "file:" + strings.ToLower(algo), value, ingest.IndicatorID(ingest.Value{Type: typ, Value: value, HashAlgo: algo}), true
 }
 
 // parsePattern reads the value of a pattern ctibroker authors:

@@ -6,7 +6,9 @@
 // # One pass
 //
 // [Curator.Run] walks every indicator ctibroker authored in the pool
-// collection (created_by_ref is the instance identity), rebuilds its
+// collection (created_by_ref is the instance identity), and every pool SCO of
+// the [ObservableTypes] whose value has no such indicator (an observable:
+// no feed deemed it detection-worthy), rebuilds its
 // scoring.Inputs from provenance, sightings and allow-list hits, scores it as
 // of asOf, and then:
 //
@@ -19,6 +21,8 @@
 //     without Force. The pool's own versions stay the ingest Runner's: it
 //     rewrites an indicator whose bytes differ from what it authors, so
 //     scored versions cannot live in the pool.
+//     Observables are published the same way, without confidence (SCOs
+//     have none).
 //   - withdraws it for a global reason (every source revoked it, its
 //     valid_until passed, or its score fell below Curator.Floor, the lowest
 //     score any selection uses): the published version gets valid_until and
@@ -31,6 +35,10 @@
 //     consumers receive a self-contained graph. A member that stops matching
 //     for a reason specific to the collection gets no STIX version, only an
 //     audit event ([AuditEvent], action "leave").
+//
+// An SCO cannot carry a withdrawal (it has neither valid_until nor revoked):
+// an observable that should leave for a global reason leaves like a
+// collection-specific change, with an audit event only.
 //
 // [Curator.Materialize] is Run for one collection.
 //

@@ -69,6 +69,16 @@ func (ru *run) decide(tg *target, it *item) {
 	ver := it.pub.Version
 	st := tg.stats
 	pubRef := storage.VersionRef{Collection: ru.published(), ID: id, Version: ver}
+	if it.withdrawn && it.sco {
+		// No STIX version can withdraw an SCO: it leaves like a collection-specific change.
+		if has && !tg.dormant[id] {
+			tg.dormant[id] = true
+			tg.dirty = true
+			st.Left++
+			ru.audit(tg, it, ActionLeave, it.reason)
+		}
+		return
+	}
 	if it.withdrawn {
 		// A global reason: the withdrawing version enters every collection that
 		// ever published the value, and no other.
@@ -118,7 +128,9 @@ func (ru *run) decide(tg *target, it *item) {
 		tg.dirty = true
 	}
 	// The context that makes the member self-contained.
-	ru.bring(tg, ru.Identity, 0)
+	if !it.sco {
+		ru.bring(tg, ru.Identity, 0) // the indicator's creator; SCOs have none
+	}
 	ru.bring(tg, it.meta.TLP.MarkingRef(), 0)
 	for _, r := range ru.rels[id] {
 		o := ru.context[r.target]

@@ -102,9 +102,16 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 	} else if it.withdrawn {
 		return stix.RawObject{}, false, nil
 	}
+	if it.sco && it.withdrawn {
+		// An SCO cannot say it is withdrawn (no valid_until, no revoked): its
+		// published version stays as it is and it leaves the collections.
+		return stix.RawObject{}, false, nil
+	}
 	m := append(ru.candBuf[:0], it.fields...)
 	ru.candBuf = m
-	m = setField(m, "confidence", strconv.AppendInt(nil, int64(it.res.Confidence), 10))
+	if !it.sco {
+		m = setField(m, "confidence", strconv.AppendInt(nil, int64(it.res.Confidence), 10))
+	}
 	if ref := it.meta.TLP.MarkingRef(); ref != "" {
 		var refs []string
 		if raw := get(m, "object_marking_refs"); raw != nil {
@@ -148,6 +155,10 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 	}
 	exts[scoring.ExtensionID] = ext
 	m = setField(m, "extensions", mustJSON(exts))
+	if it.sco {
+		b := appendObject(make([]byte, 0, 2048), m)
+		return stix.RawObject{Common: stix.Common{Type: it.rec.Type, SpecVersion: "2.1", ID: it.rec.ID}, JSON: b}, true, nil
+	}
 	created, _ := parseTime(get(m, "created"))
 	poolMod, _ := parseTime(get(m, "modified"))
 	mod := ru.asOf
@@ -161,9 +172,16 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 	}
 	mts := stix.NewTimestamp(mod)
 	m = setField(m, "modified", mustJSON(mts))
-	b := make([]byte, 0, 2048)
+	b := appendObject(make([]byte, 0, 2048), m)
+	cts := stix.NewTimestamp(created)
+	return stix.RawObject{Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: it.rec.ID,
+		Created: &cts, Modified: &mts}, JSON: b}, true, nil
+}
+
+// appendObject appends the JSON object of fs.
+func appendObject(b []byte, fs []field) []byte {
 	b = append(b, '{')
-	for i, f := range m {
+	for i, f := range fs {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -172,10 +190,7 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 		b = append(b, '"', ':')
 		b = append(b, f.val...)
 	}
-	b = append(b, '}')
-	cts := stix.NewTimestamp(created)
-	return stix.RawObject{Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: it.rec.ID,
-		Created: &cts, Modified: &mts}, JSON: b}, true, nil
+	return append(b, '}')
 }
 
 // parseTime reads a raw JSON timestamp string; zero when absent or malformed.
