@@ -77,33 +77,53 @@
 // No STIX library is available, and encoding/json into structs is too slow for the
 // goal (≥ 200k decode+validate of a 1 KB indicator per second per core) and cannot
 // keep bytes verbatim. The package has its own scanner (json.go): one pass checks
-// the full JSON grammar (escapes, UTF-8, numbers, depth; an 8-bytes-at-a-time
-// string scan) while recording each top-level member's bytes; the common
+// the full JSON grammar (escapes, UTF-8, numbers, depth; strings are scanned 8
+// bytes at a time and jump straight to the first quote, backslash, control or
+// non-ASCII byte) while recording each top-level member's bytes; the common
 // properties are read from those bytes (strings share the input's memory), and
-// the rules re-read nested values without re-checking them. Member slices are
-// pooled and property names interned, and the rules allocate nothing for a valid
-// object, so a typical indicator costs 11 allocations to decode and validate
-// (RawObject, two timestamps, and the maps and slices of Common).
+// the rules re-read nested values without re-checking them.
+//
+// What keeps decode+validate cheap (keys.go, raw.go, rules.go): known property
+// names are numbered while scanning (an open-addressing table, no allocation),
+// so the rules switch on small integers, index per-type tables and find
+// duplicates with a bitset instead of comparing strings and hashing into maps;
+// flags precomputed per name skip the name rules; ParseAndValidate leaves
+// external_references and extensions to the check, which reads them anyway and
+// fills them as it goes, and reuses the parsed created/modified; a parsed object
+// is one allocation that also holds its timestamps, confidence, first external
+// reference and first few label/marking strings (slices into it have cap ==
+// len); UUIDs are checked through a table, timestamps without time.Date;
+// ValidateObject scans without filling Common. A typical indicator costs 5
+// allocations (the object, and a map header and group each for extensions and
+// the external reference's hashes: the map fields of the public API); the
+// remaining time is spread over the scan (≈ 30%), the maps and the allocator (≈
+// 25%) and the rules. TestParseAndValidateAgrees (and FuzzDecoder) check that
+// ParseAndValidate returns what ParseRaw + ValidateObject return.
 //
 // BenchmarkDecodeValidate alternates blocks of our decode+validate and of
 // encoding/json.Unmarshal into Indicator on the same bytes, and reports both rates
 // per wall second and per CPU second (the machine is shared by up to 8 busy
 // processes on 2 cores, so wall-clock figures vary 3×; CPU time is the stable
-// one). Measured here (Go 1.26, -cpu 1, -benchtime 2s -count 3, load average
-// 8–17 on 2 cores):
+// one, and even it varies ±15% with the load on the sibling core). Reproduce with
 //
-//	decode+validate, no pattern check       ≈ 133–143k objects/CPU-s, 11 allocs
-//	decode+validate with stix/pattern       ≈ 115–127k objects/CPU-s
-//	encoding/json.Unmarshal (same runs)     ≈ 53–61k objects/CPU-s, 51 allocs
-//	ratio                                   ≈ 2.3× (2.1× with the pattern parser)
+//	go test -run XXX -bench 'DecodeValidate|ParseRaw|EncodingJSON' -benchtime 2s -count 3 -cpu 1 ./stix/
 //
-// The 200k/s goal is not reached on this machine: decode+validate runs at about
-// 2.3× encoding/json, i.e. roughly 140–185k/s if encoding/json does the 60–80k/s
-// the issue measured. Third-party JSON libraries (goccy/go-json, json-iterator,
-// valyala/fastjson, all in the package list) were not measured: the package needs
-// each member's raw bytes for byte-for-byte republishing and for the rules, which
-// its own scanner gives in the same pass, and the profile shows the remaining
-// cost spread over filling Common (maps for hashes and extensions) and the rules,
-// not in tokenising. Measuring fastjson's parser against json.go is the next step
-// if the goal must be met.
+// Measured here (Go 1.26, amd64, -cpu 1, load average 5–9 on 2 cores; each
+// line the range of three runs):
+//
+//	decode+validate, no pattern check       ≈ 165–211k objects/CPU-s, 5 allocs
+//	encoding/json.Unmarshal (same runs)     ≈ 47–59k objects/CPU-s, 51 allocs
+//	ratio                                   ≈ 3.5× (3.49–3.56)
+//	decode+validate with stix/pattern       ≈ 166–189k objects/CPU-s, ≈ 3.1×
+//	ParseRaw alone                          ≈ 330k objects/s (wall)
+//
+// (Before this tuning: 133–143k objects/CPU-s, 2.3×, 11 allocs.) The goal is
+// met when encoding/json runs at the 60–80k/s the issue measured on this
+// machine (3.5× is 210–280k/s), and in the quieter benchmark runs here; under
+// heavy load the same run can show 165k/CPU-s next to encoding/json's 47k.
+// Third-party JSON libraries (goccy/go-json, json-iterator, valyala/fastjson,
+// all in the package list) were not adopted: the package needs each member's
+// raw bytes for byte-for-byte republishing and for the rules, which its own
+// scanner gives in the same pass, and the scan is now under a third of the
+// time.
 package stix
