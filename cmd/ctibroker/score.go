@@ -505,6 +505,7 @@ func (m *Main) runScoreEval(ctx context.Context, args []string) error {
 func (m *Main) evalLabelled(ctx context.Context, sc *scorer, vals []labelledValue, asOf time.Time) error {
 	found := vals[:0:0]
 	missing := [2]int{}
+	var notFound []labelledValue
 	newestSeen := time.Time{}
 	for _, lv := range vals {
 		in, ok, err := sc.inputs(ctx, lv.v.Kind(), lv.v.Value)
@@ -513,6 +514,7 @@ func (m *Main) evalLabelled(ctx context.Context, sc *scorer, vals []labelledValu
 		}
 		if !ok {
 			missing[b2i(lv.malicious)]++
+			notFound = append(notFound, lv)
 			continue
 		}
 		lv.in = in
@@ -529,6 +531,9 @@ func (m *Main) evalLabelled(ctx context.Context, sc *scorer, vals []labelledValu
 	}
 	fmt.Fprintf(m.Stdout, "score-eval as of %s: %d benign and %d malicious values found in the pool (%d and %d not found)\n",
 		asOf.Format(time.RFC3339), len(found)-countMalicious(found), countMalicious(found), missing[0], missing[1])
+	for _, lv := range notFound {
+		fmt.Fprintf(m.Stdout, "not in the pool: %s %s (%s line %d)\n", lv.Type, lv.Value, lv.file, lv.Line)
+	}
 	var sum scoring.EvalSummary
 	for _, lv := range found {
 		res := scoring.Score(lv.in, sc.w, asOf)
@@ -595,7 +600,9 @@ func (m *Main) compareConfigs(ctx context.Context, old, sc *scorer, asOf time.Ti
 }
 
 // poolValues lists the values of the observables in the pool: each SCO's
-// value, and each hash of a file. Every value appears once.
+// value, and each hash of a file. Every value appears once. A value that feeds
+// only ever withdrew has provenance but no SCO, and is not listed (it scores 0
+// under any weights).
 func poolValues(ctx context.Context, store storage.ObjectReader, pool string) ([]ingest.Value, error) {
 	f := storage.Filter{Types: []string{ingest.TypeIPv4, ingest.TypeIPv6, ingest.TypeDomain, ingest.TypeURL, ingest.TypeEmail, ingest.TypeFile},
 		Limit: 5000}
