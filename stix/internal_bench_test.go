@@ -27,3 +27,19 @@ func BenchmarkCheckOnly(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanOnly times the syntax scan and member collection alone
+// (ValidateObject's parse), over the same indicator as BenchmarkCheckOnly.
+func BenchmarkScanOnly(b *testing.B) {
+	raw, err := os.ReadFile("testdata/indicator-1k.json")
+	if err != nil {
+		b.Skip("testdata/indicator-1k.json missing")
+	}
+	ms := make([]member, 0, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ms, err = parseObjectFill(raw, DefaultLimits, 0, ms[:0], fillNone); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
