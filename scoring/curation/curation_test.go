@@ -577,3 +577,43 @@ func TestObservablesAreScoredAndSelectable(t *testing.T) {
 		t.Errorf("second pass: %v, %d new versions, %d entered", err, st.NewVersions, st.Collections["ip-objects"].Entered)
 	}
 }
+
+// A partner tier that held a community value receives its withdrawal, which
+// must not name the internal feed that reported the value meanwhile.
+func TestWithdrawalNamesNoSource(t *testing.T) {
+	e := mustPool(t)
+	ctx := context.Background()
+	c := curator()
+	partner := curation.Limits{MaxShare: auth.SharePartners, MaxTLP: stix.TLPGreen}
+	targets := curation.Tiers("feed", curation.Selection{}, partner)
+	pid := curation.TierID("feed", curation.Selection{}, partner)
+	if _, err := c.Run(ctx, e.store, targets, testTime); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := lastIndicator(t, e.store, pid, "198.51.100.1"); !ok {
+		t.Fatal("partner tier lacks the community value")
+	}
+	e.now = testTime.Add(time.Hour)
+	e.ingest("rf", "recordedfuture", "internal", "amber", ingest.Observation{Type: "ipv4-addr", Value: "198.51.100.1",
+		Detect: true, Verdict: json.RawMessage(`{"risk":91,"criticality":4}`)})
+	st, err := c.Run(ctx, e.store, targets, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Collections[pid].Left != 1 || st.Collections[pid].Updated != 0 {
+		t.Errorf("partner tier: left %d updated %d; want the value to leave without the internal version", st.Collections[pid].Left, st.Collections[pid].Updated)
+	}
+	e.now = testTime.Add(2 * time.Hour)
+	e.ingest("otx-a", "otx", "community", "green", ingest.Observation{Type: "ipv4-addr", Value: "198.51.100.1", Revoked: true})
+	e.ingest("rf", "recordedfuture", "internal", "amber", ingest.Observation{Type: "ipv4-addr", Value: "198.51.100.1", Revoked: true})
+	if _, err := c.Run(ctx, e.store, targets, e.now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := lastIndicator(t, e.store, pid, "198.51.100.1")
+	if validUntil(t, r) == nil {
+		t.Fatalf("partner tier did not receive the withdrawal: %s", r.JSON)
+	}
+	if strings.Contains(string(r.JSON), `"rf"`) || strings.Contains(string(r.JSON), "recordedfuture") || strings.Contains(string(r.JSON), "risk 91") {
+		t.Errorf("withdrawal in the partner tier names the internal feed: %s", r.JSON)
+	}
+}

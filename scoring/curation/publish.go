@@ -145,7 +145,11 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 			return stix.RawObject{}, false, nil
 		}
 	}
-	ext, err := json.Marshal(redact(it.res).Extension())
+	res := redact(it.res)
+	if it.withdrawn {
+		res = withdrawnResult(res)
+	}
+	ext, err := json.Marshal(res.Extension())
 	if err != nil {
 		return stix.RawObject{}, false, err
 	}
@@ -235,6 +239,20 @@ func redact(r scoring.Result) scoring.Result {
 			total += max(fp.Count, 1)
 		}
 		r.FalsePositives = []scoring.FalsePositive{{From: "consumers", Count: total}}
+	}
+	return r
+}
+
+// withdrawnResult strips a result of its sources and the explanations that
+// name them. A withdrawing version enters every collection that ever held the
+// value, including those whose consumers may not receive some of its sources
+// (a partner tier held the value while only open feeds reported it), so it
+// keeps the final score and band and names no feed.
+func withdrawnResult(r scoring.Result) scoring.Result {
+	r.Sources = []scoring.Source{}
+	r.Factors = append([]scoring.Factor(nil), r.Factors...)
+	for i := range r.Factors {
+		r.Factors[i].Explanation = "withdrawn: details not shared"
 	}
 	return r
 }
