@@ -231,7 +231,7 @@ func (c *Curator) Run(ctx context.Context, store Store, targets []Target, asOf t
 		tgs = append(tgs, tg)
 	}
 	ru := &run{Curator: c, store: store, w: &w, asOf: asOf, stats: st, targets: tgs,
-		context: map[string]*contextObj{}, verdict: c.Verdict}
+		context: map[string]*contextObj{}, indicators: map[string]struct{}{}, verdict: c.Verdict}
 	if ru.verdict == nil {
 		ru.verdict = DefaultVerdict
 	}
@@ -286,8 +286,11 @@ type run struct {
 	targets []*target
 	rels    map[string][]relRef    // indicates relationships by source
 	context map[string]*contextObj // pool objects brought along, by id
-	verdict VerdictFunc
-	log     *slog.Logger
+	// indicators are the ids of the authored indicators of the pool
+	// (Identity's, with a simple pattern), filled by the indicator pass.
+	indicators map[string]struct{}
+	verdict    VerdictFunc
+	log        *slog.Logger
 
 	prevBuf, candBuf []field // reused by publish
 }
@@ -342,24 +345,21 @@ func (ru *run) page(ctx context.Context, recs []storage.Record, sco bool) error 
 		items = append(items, it)
 		ids = append(ids, r.ID)
 	}
-	if sco && len(items) > 0 {
-		// A value with an indicator is curated through the indicator.
-		indIDs := make([]string, len(items))
-		for i, it := range items {
-			indIDs[i] = it.indID
-		}
-		have, err := lastVersions(ctx, ru.store, ru.pool(), indIDs)
-		if err != nil {
-			return err
-		}
+	if sco {
+		// A value with an indicator is curated through the indicator (the
+		// indicator pass, which runs first, saw every one).
 		keep, kids := items[:0], ids[:0]
 		for _, it := range items {
-			if _, ok := have[it.indID]; !ok {
+			if _, ok := ru.indicators[it.indID]; !ok {
 				keep = append(keep, it)
 				kids = append(kids, it.rec.ID)
 			}
 		}
 		items, ids = keep, kids
+	} else {
+		for _, id := range ids {
+			ru.indicators[id] = struct{}{}
+		}
 	}
 	if len(items) == 0 {
 		return nil
