@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,8 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/scoring"
+	"github.com/ctibroker/ctibroker/storage"
 )
 
 // evalDir is the labelled corpus (scoring/testdata/eval).
@@ -19,7 +24,7 @@ const evalDir = "../../scoring/testdata/eval"
 // evalConfig writes the corpus's evaluation config with scoring replaced by
 // scoringYAML (when not empty) and an embedded store in a temp dir, and
 // returns its path.
-func evalConfig(t *testing.T, dir, scoringYAML string) string {
+func evalConfig(t testing.TB, dir, scoringYAML string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(evalDir, "ctibroker.yaml"))
 	if err != nil {
@@ -43,7 +48,7 @@ func evalConfig(t *testing.T, dir, scoringYAML string) string {
 
 // importEvalCorpus imports the corpus's four feeds through `ctibroker import`
 // and returns what the imports wrote to stderr (their warnings).
-func importEvalCorpus(t *testing.T, cfg string) string {
+func importEvalCorpus(t testing.TB, cfg string) string {
 	t.Helper()
 	var warnings string
 	glob := func(pat string) []string {
@@ -66,11 +71,11 @@ func importEvalCorpus(t *testing.T, cfg string) string {
 		{"misp", "misp/*.json"},
 	} {
 		args := append([]string{"import", "--config", cfg, "--provider", p.provider}, glob(p.files)...)
-		out, errOut, err := run(t, nil, args...)
-		if err != nil {
-			t.Fatalf("import %s: %v\n%s%s", p.provider, err, out, errOut)
+		var out, errOut bytes.Buffer
+		if err := NewMain(&out, &errOut).Run(context.Background(), args); err != nil {
+			t.Fatalf("import %s: %v\n%s%s", p.provider, err, out.String(), errOut.String())
 		}
-		warnings += errOut
+		warnings += errOut.String()
 	}
 	return warnings
 }
@@ -357,4 +362,59 @@ func TestExplain(t *testing.T) {
 	if _, _, err := explain("--type", "nonsense", "x"); err == nil {
 		t.Error("explain with an unknown type: no error")
 	}
+}
+
+// BenchmarkScoreLabelled measures what score-eval and explain do per value:
+// build the inputs from provenance, sightings and the allow-lists, and score
+// them; over the corpus's labelled values. The baseline is reading the
+// value's provenance alone, the store work every way of scoring needs.
+func BenchmarkScoreLabelled(b *testing.B) {
+	dir := b.TempDir()
+	cfgPath := evalConfig(b, dir, "")
+	importEvalCorpus(b, cfgPath)
+	ctx := context.Background()
+	cfg, store, err := openForScoring(ctx, cfgPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	sc, err := newScorer(cfg, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var vals []ingest.Value
+	for _, f := range []string{"benign.tsv", "malicious.tsv"} {
+		lv, err := readLabelled(filepath.Join(evalDir, f), false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, v := range lv {
+			vals = append(vals, v.v)
+		}
+	}
+	asOf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	prov := store.(storage.ProvenanceStore)
+	var base float64
+	b.Run("provenance-only", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			v := vals[i%len(vals)]
+			if _, err := prov.Provenance(ctx, v.Kind(), v.Value); err != nil {
+				b.Fatal(err)
+			}
+		}
+		base = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	})
+	b.Run("inputs+score", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			v := vals[i%len(vals)]
+			in, _, err := sc.inputs(ctx, v.Kind(), v.Value)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = scoring.Score(in, sc.w, asOf)
+		}
+		if ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N); base > 0 {
+			b.ReportMetric(ns/base, "x-provenance-read")
+		}
+	})
 }
