@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -615,5 +616,58 @@ func TestWithdrawalNamesNoSource(t *testing.T) {
 	}
 	if strings.Contains(string(r.JSON), `"rf"`) || strings.Contains(string(r.JSON), "recordedfuture") || strings.Contains(string(r.JSON), "risk 91") {
 		t.Errorf("withdrawal in the partner tier names the internal feed: %s", r.JSON)
+	}
+}
+
+// snapshotSource is a risk list: every pull is the complete current list.
+type snapshotSource struct{ batchSource }
+
+func (snapshotSource) Snapshot() bool { return true }
+
+// The issue's end-to-end case: a value vanishing from a Recorded Future list
+// shows, after one ingest and one materialisation pass, a withdrawing version
+// in every curated collection that held the indicator.
+func TestVanishedFromRiskListWithdrawnEverywhere(t *testing.T) {
+	e := mustEnv(t)
+	ctx := context.Background()
+	cfg := ingest.FeedConfig{Name: "rf", Provider: "recordedfuture", Share: "internal", DefaultTLP: "amber"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	row := func(ip string, risk int) ingest.Observation {
+		return ingest.Observation{Type: "ipv4-addr", Value: ip, Detect: true, Verdict: json.RawMessage(`{"risk":` + strconv.Itoa(risk) + `,"criticality":4}`)}
+	}
+	pull := func(obs ...ingest.Observation) {
+		t.Helper()
+		src := snapshotSource{batchSource{{Observations: obs, Cursor: ingest.Cursor("list@" + e.now.Format(time.RFC3339))}}}
+		if _, err := e.runner.Run(ctx, &ingest.Feed{Config: cfg, Source: src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pull(row("203.0.113.1", 95), row("203.0.113.2", 90), row("203.0.113.3", 92))
+	c := curator()
+	targets := []curation.Target{
+		{Collection: "soc", Selection: curation.Selection{MinBand: "high"}},
+		{Collection: "ips", Selection: curation.Selection{ValueTypes: []string{"ipv4-addr"}}},
+	}
+	if _, err := c.Run(ctx, e.store, targets, e.now); err != nil {
+		t.Fatal(err)
+	}
+	e.now = testTime.Add(24 * time.Hour)
+	pull(row("203.0.113.1", 95), row("203.0.113.3", 92)) // .2 vanished from the list
+	st, err := c.Run(ctx, e.store, targets, e.now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, coll := range []string{"soc", "ips"} {
+		r, ok := lastIndicator(t, e.store, coll, "203.0.113.2")
+		if !ok || validUntil(t, r) == nil {
+			t.Errorf("%s: 203.0.113.2 has no withdrawing version (stats %+v)", coll, st.Collections[coll])
+		}
+		for _, still := range []string{"203.0.113.1", "203.0.113.3"} {
+			if r, ok := lastIndicator(t, e.store, coll, still); !ok || validUntil(t, r) != nil {
+				t.Errorf("%s: %s should still be live", coll, still)
+			}
+		}
 	}
 }
