@@ -191,9 +191,11 @@ type item struct {
 	pub       *storage.Record // the published version in force; nil when none
 }
 
-// Run scores every authored indicator of the pool as of asOf, writes the
-// scored versions that changed to the published collection and materialises
-// each target (see the package documentation). It creates the published and
+// Run scores every authored indicator and observable of the pool as of asOf,
+// writes the scored versions that changed to the published collection and
+// materialises each target (see the package documentation). Give it every
+// curated collection (and its tiers) at once: the pool is read and scored once
+// per Run, whatever the number of targets. It creates the published and
 // target collections when missing. The first error stops the run; what was
 // written stays written and the next run continues from the store's state.
 func (c *Curator) Run(ctx context.Context, store Store, targets []Target, asOf time.Time) (*Stats, error) {
