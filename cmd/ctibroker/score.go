@@ -35,6 +35,8 @@ type scorer struct {
 	// name, then (a feed the config does not list, such as an import's) by
 	// provider, the first configured feed of the provider.
 	byName, byProvider map[string]*ingest.FeedConfig
+	// providers are the provider names of this build.
+	providers map[string]bool
 }
 
 // newScorer builds the scorer of cfg over store.
@@ -49,7 +51,10 @@ func newScorer(cfg *Config, store storage.Store) (*scorer, error) {
 		return nil, fmt.Errorf("scoring.%w", err)
 	}
 	s := &scorer{store: store, prov: prov, sight: sight, pool: cfg.pool(), cfg: cfg, w: cfg.Scoring.Weights, allow: allow,
-		byName: map[string]*ingest.FeedConfig{}, byProvider: map[string]*ingest.FeedConfig{}}
+		byName: map[string]*ingest.FeedConfig{}, byProvider: map[string]*ingest.FeedConfig{}, providers: map[string]bool{}}
+	for _, p := range registry("").Names() {
+		s.providers[p] = true
+	}
 	for i := range cfg.Feeds {
 		f := &cfg.Feeds[i]
 		s.byName[f.Name] = f
@@ -72,20 +77,10 @@ func (s *scorer) feed(name string) (provider string, rel scoring.Reliability) {
 	if f := s.byProvider[provider]; f != nil {
 		return provider, reliabilityOf(f)
 	}
-	if isProvider(provider) {
+	if s.providers[provider] {
 		return provider, 0
 	}
 	return "", 0 // a feed of its own
-}
-
-// isProvider reports whether name is a provider of this build.
-func isProvider(name string) bool {
-	for _, p := range registry("").Names() {
-		if p == name {
-			return true
-		}
-	}
-	return false
 }
 
 // reliabilityOf converts a feed's configured reliability (0 when unset, which

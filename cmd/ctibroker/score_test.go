@@ -284,7 +284,11 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("explain %s: %v\n%s", mal, err, errOut)
 	}
 	for _, want := range []string{"domain-name " + mal + "\n", "score ", "provider-severity", "source-reputation", "age", "prevalence",
-		"4 independent sources in force", "sources (4):", "recordedfuture", "maltiverse", "otx", "misp", "allow-list hits: 0"} {
+		"4 independent sources in force", "sources (4):", "allow-list hits: 0",
+		// The imports' feeds take their provider's reliability from the config
+		// (B 80, C 60) and their verdicts from the providers' native fields.
+		"\n  recordedfuture: reliability 80, severity ", "[risk ", "\n  maltiverse: reliability 60, severity ", "blacklist",
+		"\n  import-otx (otx): reliability 60, severity ", "[pulse: ", "\n  import-misp (misp): reliability 80, severity ", "[threat level "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain %s: no %q in\n%s", mal, want, out)
 		}
