@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,6 +46,8 @@ type mispEnv struct {
 	*env
 	mu     sync.Mutex
 	pushes []taxii.PoolPush
+	fail   error // when set, the sink answers it (a pool outage)
+	noPool bool  // when set, the sink records nothing and runs no Runner
 }
 
 func newMISPEnv(t testing.TB, mutate func(*taxii.Config)) *mispEnv {
@@ -101,7 +104,14 @@ func (me *mispEnv) sink(ctx context.Context, p *taxii.PoolPush) error {
 	}
 	me.mu.Lock()
 	me.pushes = append(me.pushes, *p)
+	fail := me.fail
 	me.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
+	if me.noPool {
+		return nil
+	}
 	_, err := (&ingest.Runner{Store: me.store, Identity: mispTestID}).Run(ctx, &ingest.Feed{Config: cfg, Source: oneBatch(p.Batch)})
 	return err
 }
@@ -732,5 +742,92 @@ func TestMISPTAXIIPushFeedsPool(t *testing.T) {
 	defer me.mu.Unlock()
 	if len(me.pushes) == n || me.pushes[0].Provider != "stix" {
 		t.Fatalf("pool pushes %d → %d (%+v)", n, len(me.pushes), me.pushes[0].Provider)
+	}
+}
+
+// TestMISPSyncPoolFailure: when the pool cannot take the values the push is a
+// MISP-shaped 500 and the event index is not advanced, so MISP's next push (HEAD
+// 404, add) sends the event again and it reaches the pool.
+func TestMISPSyncPoolFailure(t *testing.T) {
+	me := newMISPEnv(t, nil)
+	m := &mispClient{t: t, e: me, key: mispSyncKey}
+	m.connect()
+	const evUUID = "8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	ev := syncEvent(evUUID, 1746100000, []map[string]any{attr("d0000001-0000-4000-8000-000000000001", "domain", "retry.example", 1746099000, false)})
+	me.mu.Lock()
+	me.fail = errors.New("pool unavailable")
+	me.mu.Unlock()
+	e := mispErr(t, m.do("POST", "/events/add/metadata:1", ev), http.StatusInternalServerError)
+	if strings.Contains(e["message"].(string), "pool unavailable") {
+		t.Fatalf("internal error detail leaked: %v", e)
+	}
+	if !strings.Contains(me.logs.String(), "pool unavailable") {
+		t.Fatal("the 500 was not logged with its cause")
+	}
+	if r := m.do("HEAD", "/events/view/"+evUUID, nil); r.status != http.StatusNotFound {
+		t.Fatalf("HEAD after a failed push: %d, want 404 so MISP retries", r.status)
+	}
+	me.mu.Lock()
+	me.fail = nil
+	me.mu.Unlock()
+	m.ok(m.do("POST", "/events/add/metadata:1", ev), "retried add")
+	if me.lastVersion(t, ingest.DefaultPool, poolID(t, "domain-name", "retry.example")) == nil {
+		t.Fatal("the retried push did not reach the pool")
+	}
+}
+
+// BenchmarkMISPSyncAdd pushes the real 49-object Sednit event as new events
+// (a fresh uuid each time) over HTTP with gzip: decode, convert, versioned
+// PutObjects into bolt, event index; in push the pool sink does nothing (the
+// Runner has its own benchmarks; push+pool adds it, wired as cmd wires it). The baseline is misp.Converter.AddEvent alone on the same
+// event, measured in the same run; x-convert is the ratio.
+func BenchmarkMISPSyncAdd(b *testing.B) {
+	var doc map[string]any
+	if err := json.Unmarshal(readShared(b, "testdata/providers/misp/event_sednit_objects_galaxies.json"), &doc); err != nil {
+		b.Fatal(err)
+	}
+	ev := doc
+	if inner, ok := doc["Event"].(map[string]any); ok {
+		ev = inner
+	}
+	delete(ev, "Galaxy")
+	raw := mustJSON(map[string]any{"Event": ev})
+	var baseline float64
+	b.Run("convert", func(b *testing.B) {
+		conv := &misp.Converter{Identity: mispTestID}
+		b.ReportAllocs()
+		for b.Loop() {
+			var batch ingest.Batch
+			if _, err := conv.Convert(bytes.NewReader(raw), &batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		baseline = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	})
+	for _, pool := range []bool{false, true} {
+		name := "push"
+		if pool {
+			name = "push+pool"
+		}
+		b.Run(name, func(b *testing.B) {
+			me := newMISPEnv(b, nil)
+			me.noPool = !pool
+			m := &mispClient{t: b, e: me, key: mispSyncKey}
+			m.connect()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				ev["uuid"] = fmt.Sprintf("5a3c2fcd-8328-42bb-a95e-%012x", i)
+				r := m.do("POST", "/events/add/metadata:1", map[string]any{"Event": ev})
+				if r.status != http.StatusOK {
+					b.Fatalf("push: %d %s", r.status, r.body)
+				}
+				m.sent = m.sent[:0]
+			}
+			if baseline > 0 {
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/baseline, "x-convert")
+			}
+		})
 	}
 }
