@@ -51,6 +51,8 @@ func (m *Main) verbs() []verb {
 		{"import", "convert provider files and ingest them into the pool", (*Main).runImport},
 		{"ingest", "pull the configured feeds once", (*Main).runIngest},
 		{"attack import", "load MITRE ATT&CK bundles into the store", (*Main).runAttackImport},
+		{"explain", "print why a value, indicator or observable scores as it does", (*Main).runExplain},
+		{"score-eval", "evaluate the risk score on labelled values; compare scoring configs", (*Main).runScoreEval},
 		{"token issue", "print a signed JWT for a consumer", (*Main).runTokenIssue},
 		{"conformance", "run the TAXII 2.1 conformance suite against a server", (*Main).runConformance},
 	}
