@@ -79,7 +79,23 @@ const (
 
 // mispRoutes registers the MISP server-sync endpoints (reference/misp.md §2.5),
 // each also with a ".json" suffix; CakePHP named parameters (metadata:1) are
-// path segments after the fixed part.
+// path segments after the fixed part:
+//
+//	GET  /servers/getVersion                     version echoed from the User-Agent, perm_sync, request_encoding
+//	POST /servers/postTest                       the connection test's echo
+//	GET  /users/view/me                          the consumer as MISP's remote sync user
+//	POST /events/filterEventIdsForPush           uuids unknown or older in the consumer's collection
+//	HEAD /events/view/{uuid}                     200 known, 404 unknown (GET: minimal event)
+//	POST /events/add[/metadata:1]                store an event (upsert by uuid)
+//	POST /events/edit/{uuid}[/metadata:1]        the same; 403 "not newer" for a stale event
+//	POST /events/index                           [] (no proposals, no bulk sightings pass)
+//	POST /sightings/filterSightingUuidsForPush/{uuid}, /sightings/bulkSaveSightings/{uuid}
+//
+// Authentication is the raw MISP key (auth.Authenticator.AuthenticateMISP,
+// misp_key_env or misp_key_hash), mapped to the consumer's collection by
+// Config.MISPSync; the collection must be writable by the consumer. Bodies may
+// be gzip (Content-Encoding), bounded by MISPSync.MaxBody as sent and
+// decompressed. Every error is MISP's JSON shape, never a TAXII error message.
 func (s *Server) mispRoutes(e *echo.Echo) {
 	add := func(method, path string, h echo.HandlerFunc) {
 		e.Add(method, path, s.mispHandle(h))

@@ -257,7 +257,10 @@ func (s *Server) mispSave(c echo.Context, pathID, failName string) error {
 		return &MISPError{Status: http.StatusForbidden, Name: mispNotNewer,
 			Message: fmt.Sprintf("event %s timestamp %d; stored %d", ev.UUID, ts.Unix(), have.Unix())}
 	}
-	conv := s.mispConv
+	var conv misp.Converter
+	if s.mispConv != nil {
+		conv = s.mispConv(t.feed)
+	}
 	conv.Now = s.now()
 	var batch ingest.Batch
 	conv.AddEvent(&batch, ev)

@@ -83,7 +83,12 @@ func newMISPEnv(t testing.TB, mutate func(*taxii.Config)) *mispEnv {
 		if err != nil {
 			t.Fatalf("ATT&CK sample: %v", err)
 		}
-		d.MISPConverter = &misp.Converter{Attack: ix, Identity: mispTestID}
+		d.MISPConverter = func(feed string) misp.Converter {
+			if feed != "misp-partner" {
+				t.Errorf("converter asked for feed %q", feed)
+			}
+			return misp.Converter{Attack: ix, Identity: mispTestID, Share: ingest.SharePartners}
+		}
 		d.PoolSink = me.sink
 		if mutate != nil {
 			mutate(c)

@@ -62,10 +62,11 @@ type Deps struct {
 	// Registry receives the server's metrics and is served on /metrics; nil
 	// creates a new registry (see Server.Registry).
 	Registry *prometheus.Registry
-	// MISPConverter is the template of the converter MISP sync pushes go
-	// through (ATT&CK index, instance identity, default TLP); nil: the zero
-	// misp.Converter.
-	MISPConverter *misp.Converter
+	// MISPConverter returns the converter for MISP sync pushes of the feed
+	// named feed (MISPSync: the consumer's feed): ATT&CK index, instance
+	// identity, and the feed's default TLP and share level; nil: the zero
+	// misp.Converter. Now is set per push.
+	MISPConverter func(feed string) misp.Converter
 	// PoolSink receives the values of MISP sync pushes and TAXII pushes for the
 	// intelligence pool (cmd wires it to the ingest Runner); nil: pushes are
 	// stored in their collection only.
@@ -89,7 +90,7 @@ type Server struct {
 	echo      *echo.Echo
 	ridPrefix string
 	ridSeq    atomic.Uint64
-	mispConv  misp.Converter
+	mispConv  func(feed string) misp.Converter
 	poolSink  PoolSink
 }
 
@@ -126,9 +127,7 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		validate: deps.Validate,
 		registry: deps.Registry,
 		poolSink: deps.PoolSink,
-	}
-	if deps.MISPConverter != nil {
-		s.mispConv = *deps.MISPConverter
+		mispConv: deps.MISPConverter,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
