@@ -465,6 +465,12 @@ func objectMembersEnd(val []byte, dst []member) ([]member, int) {
 	return dst, i
 }
 
+// emptyObject reports whether a valid JSON object has no members.
+func emptyObject(val []byte) bool {
+	i := trustedSpace(val, 1)
+	return i >= len(val) || val[i] == '}'
+}
+
 // arrayElems calls each for the elements of a valid JSON array, without
 // re-checking the syntax.
 func arrayElems(val []byte, each func(kind jsonKind, val []byte)) {

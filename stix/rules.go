@@ -747,7 +747,8 @@ func (c *objCheck) checkGranular(m *member) {
 			return
 		}
 		var hasRef, hasLang, hasSel bool
-		for _, e := range objectMembers(v, nil) {
+		var mbuf [8]member
+		for _, e := range objectMembers(v, mbuf[:0]) {
 			switch e.key {
 			case "marking_ref":
 				hasRef = true
@@ -803,7 +804,8 @@ func selectorResolves(ms []member, sel string) bool {
 		switch kindOf(cur) {
 		case jObject:
 			found := false
-			for _, m := range objectMembers(cur, nil) {
+			var mbuf [8]member
+			for _, m := range objectMembers(cur, mbuf[:0]) {
 				if m.key == p {
 					cur, found = m.val, true
 					break
@@ -902,7 +904,7 @@ func (c *objCheck) checkExtensions() {
 			c.errf(p(), "extension-name", "extension name %s must end in -ext or be an extension-definition id (§11.3)", quote(e.key))
 			continue
 		}
-		if len(objectMembers(e.val, nil)) == 0 {
+		if emptyObject(e.val) {
 			c.errf(p(), "empty-dictionary", "an extension must not be empty")
 		}
 		if c.spec != nil && c.class != classSCO {

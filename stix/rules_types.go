@@ -291,7 +291,8 @@ func (c *objCheck) checkMarkingDefinition() {
 				c.checkTLP1(def)
 			case "statement":
 				ok := false
-				for _, m := range objectMembers(def.val, nil) {
+				var mbuf [8]member
+				for _, m := range objectMembers(def.val, mbuf[:0]) {
 					ok = ok || m.key == "statement" && m.kind == jString
 				}
 				if !ok {
@@ -303,12 +304,14 @@ func (c *objCheck) checkMarkingDefinition() {
 		}
 	}
 	if ext, ok := c.get("extensions"); ok && ext.kind == jObject {
-		for _, e := range objectMembers(ext.val, nil) {
+		var mbuf [8]member
+		for _, e := range objectMembers(ext.val, mbuf[:0]) {
 			if e.key != TLP2ExtensionID || e.kind != jObject {
 				continue
 			}
 			var val string
-			for _, f := range objectMembers(e.val, nil) {
+			var mbuf [8]member
+			for _, f := range objectMembers(e.val, mbuf[:0]) {
 				if f.key == "tlp_2_0" && f.kind == jString {
 					val = viewValue(f.val)
 				}
@@ -332,7 +335,8 @@ func (c *objCheck) checkMarkingDefinition() {
 func (c *objCheck) checkTLP1(def member) {
 	var color string
 	okColor := false
-	for _, m := range objectMembers(def.val, nil) {
+	var mbuf [8]member
+	for _, m := range objectMembers(def.val, mbuf[:0]) {
 		if m.key == "tlp" && m.kind == jString {
 			color = m.str()
 			okColor = true
