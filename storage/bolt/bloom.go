@@ -80,10 +80,10 @@ func decodeBloom(v []byte) *bloom {
 	return b
 }
 
-// buildBloom returns a filter holding every id of c's on-disk index.
-func buildBloom(c *coll, extra uint64) *bloom {
+// buildBloom returns a filter holding every id of index bucket bk.
+func buildBloom(bk *bbolt.Bucket, extra uint64) *bloom {
 	var ids uint64
-	cur := c.ids.Cursor()
+	cur := bk.Cursor()
 	var last []byte
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
 		if id := idOfKey(k); !bytes.Equal(id, last) {
@@ -109,18 +109,30 @@ func idOfKey(k []byte) []byte {
 	return k[:len(k)-verLen-1]
 }
 
-// loadBlooms reads the stored filters at Open.
+// genBloomKey is the collection-bucket key of generation no's filter.
+func genBloomKey(no uint64) []byte { return binary.BigEndian.AppendUint64(bytes.Clone(keyBloom), no) }
+
+// loadBlooms reads the stored filters at Open, one per index bucket (nil: none).
 func (s *Store) loadBlooms(tx *bbolt.Tx) error {
 	return tx.Bucket(bktColls).ForEachBucket(func(name []byte) error {
-		if b := decodeBloom(tx.Bucket(bktColls).Bucket(name).Get(keyBloom)); b != nil {
-			s.blooms[string(name)] = b
+		c, err := openColl(tx, string(name))
+		if err != nil {
+			return err
 		}
+		bl := []*bloom{decodeBloom(c.b.Get(keyBloom))}
+		for _, no := range c.genNo {
+			bl = append(bl, decodeBloom(c.b.Get(genBloomKey(no))))
+		}
+		s.blooms[c.name] = bl
 		return nil
 	})
 }
 
-// mayHaveOnDisk reports whether id may have entries in c's on-disk index.
-func (s *Store) mayHaveOnDisk(c *coll, id string) bool {
-	b := s.blooms[c.name]
-	return b == nil || b.mayContain([]byte(id))
+// mayHave reports whether id may have entries in index bucket i of c.
+func (s *Store) mayHave(c *coll, i int, id string) bool {
+	bl := s.blooms[c.name]
+	if i < len(bl) && bl[i] != nil {
+		return bl[i].mayContain([]byte(id))
+	}
+	return true
 }

@@ -67,7 +67,17 @@ type coll struct {
 	log   *bbolt.Bucket
 	ids   *bbolt.Bucket
 	types *bbolt.Bucket
+	gens  []*bbolt.Bucket // index generations, oldest first
+	genNo []uint64
 	info  info
+}
+
+// idx returns index bucket i: 0 the ids bucket, i the i-th generation.
+func (c *coll) idx(i int) *bbolt.Bucket {
+	if i == 0 {
+		return c.ids
+	}
+	return c.gens[i-1]
 }
 
 func openColl(tx *bbolt.Tx, name string) (*coll, error) {
@@ -78,6 +88,15 @@ func openColl(tx *bbolt.Tx, name string) (*coll, error) {
 	c := &coll{name: name, b: b, log: b.Bucket(subLog), ids: b.Bucket(subIDs), types: b.Bucket(subTypes)}
 	if c.log == nil || c.ids == nil || c.types == nil {
 		return nil, fmt.Errorf("collection %q: %w", name, errCorrupt)
+	}
+	if g := b.Bucket(subGens); g != nil {
+		if err := g.ForEachBucket(func(k []byte) error {
+			c.gens = append(c.gens, g.Bucket(k))
+			c.genNo = append(c.genNo, be64(k))
+			return nil
+		}); err != nil {
+			return nil, err
+		}
 	}
 	var err error
 	if c.info, err = decodeInfo(b.Get(keyInfo)); err != nil {

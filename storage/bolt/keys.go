@@ -13,6 +13,7 @@ var (
 	subLog   = []byte("log")   // date_added µs (8 bytes BE) → record
 	subIDs   = []byte("ids")   // id 0x00 version (12 bytes) → index entry
 	subTypes = []byte("types") // type 0x00 date_added (8 bytes) → empty
+	subGens  = []byte("gens")  // generation number (8 bytes) → bucket laid out as ids
 	keyInfo  = []byte("info")
 )
 
@@ -139,13 +140,13 @@ func appendEntry(b []byte, flags byte, da uint64, hash []byte, spec string) []by
 }
 
 type entry struct {
-	onDisk bool   // in the ids bucket (else in the collection's tail)
-	key    []byte // full ids key
-	ver    []byte
-	flags  byte
-	da     uint64
-	hash   []byte
-	spec   []byte
+	idx   int    // index bucket holding it (0 ids, i the i-th generation), -1 the tail
+	key   []byte // full ids key
+	ver   []byte
+	flags byte
+	da    uint64
+	hash  []byte
+	spec  []byte
 }
 
 func decodeEntry(k, v []byte, e *entry) error {

@@ -497,8 +497,10 @@ func (s *Store) Check(ctx context.Context, repair bool) ([]string, error) {
 				return err
 			}
 			var idx uint64
-			if err := c.ids.ForEach(func(k, v []byte) error { idx++; return nil }); err != nil {
-				return err
+			for i := 0; i <= len(c.gens); i++ {
+				if err := c.idx(i).ForEach(func(k, v []byte) error { idx++; return nil }); err != nil {
+					return err
+				}
 			}
 			s.tmu.RLock()
 			if t := s.tails[name]; t != nil {

@@ -53,6 +53,9 @@ type Options struct {
 	// most). A merge costs about a rewrite of the index's leaves, so a larger
 	// tail makes ingest cheaper; Open rebuilds the tails from the log after a crash.
 	IndexTail int
+	// IndexGenerations is how many sorted generations a collection's on-disk id
+	// index may have before they are compacted into its main bucket. Default 8.
+	IndexGenerations int
 }
 
 func (o *Options) defaults() {
@@ -71,6 +74,9 @@ func (o *Options) defaults() {
 	if o.IndexTail <= 0 {
 		o.IndexTail = 262144
 	}
+	if o.IndexGenerations <= 0 {
+		o.IndexGenerations = 8
+	}
 }
 
 // Store is the embedded storage backend: one bbolt file in a directory. It is
@@ -80,10 +86,10 @@ type Store struct {
 	dir    string
 	opt    Options
 	closed atomic.Bool
-	wmu    sync.Mutex        // serialises writes together with their tail updates
-	tmu    sync.RWMutex      // guards tails against readers (see tail.go)
-	tails  map[string]*tail  // per collection: index entries not yet in its ids bucket
-	blooms map[string]*bloom // per collection: ids in its ids bucket (writers only)
+	wmu    sync.Mutex          // serialises writes together with their tail updates
+	tmu    sync.RWMutex        // guards tails against readers (see tail.go)
+	tails  map[string]*tail    // per collection: index entries not yet in its ids bucket
+	blooms map[string][]*bloom // per collection and index bucket: its ids (writers only)
 }
 
 var (
@@ -149,7 +155,7 @@ func Open(dir string, opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: %v", dir, err)
 	}
-	s := &Store{db: db, dir: dir, opt: opt, tails: map[string]*tail{}, blooms: map[string]*bloom{}}
+	s := &Store{db: db, dir: dir, opt: opt, tails: map[string]*tail{}, blooms: map[string][]*bloom{}}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", dir, err)

@@ -19,11 +19,12 @@ func TestStore(t *testing.T) {
 	}.Run(t)
 }
 
-// TestStoreSmallTail runs the suite with an index tail of three entries, so that
-// nearly every write merges the in-memory tail into the on-disk id index.
+// TestStoreSmallTail runs the suite with an index tail of three entries and at
+// most three index generations, so that nearly every write merges the in-memory
+// tail into a new generation and every third merge compacts them.
 func TestStoreSmallTail(t *testing.T) {
 	open := func(t *testing.T, dir string) storage.Store {
-		st, err := bolt.Open(dir, bolt.Options{NoSync: true, IndexTail: 3})
+		st, err := bolt.Open(dir, bolt.Options{NoSync: true, IndexTail: 3, IndexGenerations: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

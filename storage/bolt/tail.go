@@ -191,25 +191,35 @@ func (w *writeState) undo() {
 // writeVersions returns the index entries of id for a writer: the ids bucket's
 // and the staged tail's, sorted by version.
 func (w *writeState) writeVersions(c *coll, dst []entry, id string) []entry {
-	if w.s.mayHaveOnDisk(c, id) {
-		dst = c.diskVersions(dst, id)
+	for i := 0; i <= len(c.gens); i++ {
+		if w.s.mayHave(c, i, id) {
+			dst = c.idxVersions(dst, i, id)
+		}
 	}
 	for _, e := range w.tailList(c, id) {
-		e.onDisk = false
+		e.idx = -1
 		dst = append(dst, e)
 	}
 	slices.SortFunc(dst, func(a, b entry) int { return bytes.Compare(a.ver, b.ver) })
 	return dst
 }
 
-// diskVersions appends copies of the ids-bucket entries of id.
+// diskVersions appends copies of the on-disk index entries of id.
 func (c *coll) diskVersions(dst []entry, id string) []entry {
+	for i := 0; i <= len(c.gens); i++ {
+		dst = c.idxVersions(dst, i, id)
+	}
+	return dst
+}
+
+// idxVersions appends copies of the entries of id in index bucket i.
+func (c *coll) idxVersions(dst []entry, i int, id string) []entry {
 	prefix := idPrefix(id)
-	cur := c.ids.Cursor()
+	cur := c.idx(i).Cursor()
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+verLen; k, v = cur.Next() {
 		var e entry
 		if decodeEntry(bytes.Clone(k), bytes.Clone(v), &e) == nil {
-			e.onDisk = true
+			e.idx = i
 			dst = append(dst, e)
 		}
 	}
@@ -260,9 +270,12 @@ func (s *Store) rebuildTails(tx *bbolt.Tx) error {
 	})
 }
 
-// mergeTail writes the whole tail of collection name into its ids bucket in key
-// order, records that every record up to the last assigned date_added is indexed,
-// and then drops the merged entries. The caller holds wmu.
+// mergeTail writes the whole tail of collection name into a new sorted
+// generation of its on-disk index (a sequential write into an empty bucket, with
+// its own bloom filter) or, when Options.IndexGenerations would be exceeded,
+// compacts every generation and the tail into the main ids bucket. It records
+// that every record up to the last assigned date_added is indexed, then drops
+// the merged entries. The caller holds wmu.
 func (s *Store) mergeTail(name string) error {
 	t := s.tails[name]
 	if t == nil || t.n == 0 {
@@ -273,30 +286,71 @@ func (s *Store) mergeTail(name string) error {
 		all = append(all, unpackEntries(id, b)...)
 	}
 	slices.SortFunc(all, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
-	bl := s.blooms[name]
+	var blooms []*bloom
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		c, err := openColl(tx, name)
 		if err != nil {
 			return err
 		}
-		// A merge touches most leaves and inserts in key order: fill the pages
-		// it writes (bbolt splits at half a page by default), so the index, and
-		// the next merge, have fewer pages.
-		c.ids.FillPercent = 0.9
-		for _, e := range all {
-			if err := c.ids.Put(e.key, appendEntry(nil, e.flags, e.da, e.hash, string(e.spec))); err != nil {
+		if len(c.gens)+1 >= s.opt.IndexGenerations {
+			// Compact: the generations and the tail into the main bucket, in key
+			// order per source, filling the pages it writes.
+			base := c.ids
+			base.FillPercent = 0.9
+			for _, g := range c.gens {
+				if err := g.ForEach(func(k, v []byte) error { return base.Put(k, v) }); err != nil {
+					return err
+				}
+			}
+			for _, e := range all {
+				if err := base.Put(e.key, appendEntry(nil, e.flags, e.da, e.hash, string(e.spec))); err != nil {
+					return err
+				}
+			}
+			if len(c.gens) > 0 {
+				if err := c.b.DeleteBucket(subGens); err != nil {
+					return err
+				}
+			}
+			for _, no := range c.genNo {
+				if err := c.b.Delete(genBloomKey(no)); err != nil {
+					return err
+				}
+			}
+			bl := buildBloom(base, 0)
+			if err := c.b.Put(keyBloom, bl.encode()); err != nil {
 				return err
 			}
-		}
-		if bl == nil || bl.n+uint64(len(t.byID)) > bl.capacity {
-			bl = buildBloom(c, uint64(len(t.byID)))
+			blooms = []*bloom{bl}
 		} else {
-			for id := range t.byID {
-				bl.add([]byte(id)) // in place: a failed commit only adds false positives
+			gens, err := c.b.CreateBucketIfNotExists(subGens)
+			if err != nil {
+				return err
 			}
-		}
-		if err := c.b.Put(keyBloom, bl.encode()); err != nil {
-			return err
+			no, err := gens.NextSequence()
+			if err != nil {
+				return err
+			}
+			g, err := gens.CreateBucket(daKey(no))
+			if err != nil {
+				return err
+			}
+			g.FillPercent = 1.0 // keys arrive in order into an empty bucket
+			for _, e := range all {
+				if err := g.Put(e.key, appendEntry(nil, e.flags, e.da, e.hash, string(e.spec))); err != nil {
+					return err
+				}
+			}
+			bl := newBloom(uint64(len(t.byID)))
+			for id := range t.byID {
+				bl.add([]byte(id))
+			}
+			if err := c.b.Put(genBloomKey(no), bl.encode()); err != nil {
+				return err
+			}
+			blooms = make([]*bloom, 1+len(c.gens), 2+len(c.gens))
+			copy(blooms, s.blooms[name])
+			blooms = append(blooms, bl)
 		}
 		c.info.indexed = c.info.seq
 		return c.saveInfo()
@@ -304,7 +358,7 @@ func (s *Store) mergeTail(name string) error {
 	if err != nil {
 		return err
 	}
-	s.blooms[name] = bl
+	s.blooms[name] = blooms
 	s.tmu.Lock()
 	delete(s.tails, name)
 	s.tmu.Unlock()

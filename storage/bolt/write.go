@@ -266,8 +266,8 @@ func (c *coll) updateFlags(ws *writeState, id string, es []entry, nf []byte) err
 		if e.flags == nf[i] {
 			continue
 		}
-		if e.onDisk {
-			if err := c.ids.Put(e.key, appendEntry(nil, nf[i], e.da, e.hash, string(e.spec))); err != nil {
+		if e.idx >= 0 {
+			if err := c.idx(e.idx).Put(e.key, appendEntry(nil, nf[i], e.da, e.hash, string(e.spec))); err != nil {
 				return err
 			}
 		} else {
@@ -314,8 +314,8 @@ func (c *coll) deleteVersions(ws *writeState, id string, es []entry, sel []bool)
 				return n, err
 			}
 		}
-		if e.onDisk {
-			if err := c.ids.Delete(e.key); err != nil {
+		if e.idx >= 0 {
+			if err := c.idx(e.idx).Delete(e.key); err != nil {
 				return n, err
 			}
 		} else {
