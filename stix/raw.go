@@ -171,20 +171,21 @@ type rawBlock struct {
 	modified Timestamp
 	conf     int
 
+	// tsVal: the bytes created (0) and modified (1) were parsed from, so
+	// that the check need not parse them again (tsFrac: their fractional
+	// digits).
+	tsVal [2][]byte
+
 	// Room for a first external reference and a few strings of labels and
 	// object_marking_refs (slices into it have cap == len, so appending to
 	// them copies).
-	// tsVal and tsFrac: the bytes created (0) and modified (1) were parsed
-	// from and their fractional digits, so that the check need not parse them
-	// again.
-	tsVal  [2][]byte
-	tsFrac [2]int
+	ref1 [1]ExternalReference
+	strs [4]string
 
-	ref1     [1]ExternalReference
+	// The small fields together, so that the block fits a 512-byte size class.
+	tsFrac   [2]int8
+	nstrs    uint8
 	ref1Used bool
-	strs     [4]string
-	nstrs    int
-
 	// deferRefs and deferExt: external_references and extensions were left
 	// to objCheck (fillDeferred).
 	deferRefs, deferExt bool
@@ -269,7 +270,7 @@ func fillCommonMember(c *Common, m *member, blk *rawBlock) {
 				blk.modified = Timestamp{t}
 				c.Modified = &blk.modified
 			}
-			blk.tsVal[k], blk.tsFrac[k] = m.val, frac
+			blk.tsVal[k], blk.tsFrac[k] = m.val, int8(min(frac, 127))
 		case kRevoked:
 			c.Revoked = m.kind == jTrue
 		case kDefanged:
@@ -331,9 +332,9 @@ func (b *rawBlock) stringList(val []byte) []string {
 		return nil
 	}
 	var out []string
-	if n := b.nstrs; len(l) <= len(b.strs)-n {
+	if n := int(b.nstrs); len(l) <= len(b.strs)-n {
 		out = b.strs[n : n+len(l) : n+len(l)]
-		b.nstrs += len(l)
+		b.nstrs += uint8(len(l))
 	} else {
 		out = make([]string, len(l))
 	}

@@ -455,9 +455,9 @@ func (c *objCheck) parsedTimestamp(m *member) (time.Time, int, error) {
 		}
 		if v := b.tsVal[k]; len(v) == len(m.val) && len(v) > 0 && &v[0] == &m.val[0] {
 			if k == 0 {
-				return b.created.Time, b.tsFrac[0], nil
+				return b.created.Time, int(b.tsFrac[0]), nil
 			}
-			return b.modified.Time, b.tsFrac[1], nil
+			return b.modified.Time, int(b.tsFrac[1]), nil
 		}
 	}
 	return parseTimestamp(m.str())
