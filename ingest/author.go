@@ -18,15 +18,21 @@ import (
 // `ctibroker convert` uses it to emit what an import would author. An empty
 // identity means cfg.Identity.
 func Author(cfg FeedConfig, identity string, now time.Time, in []Observation) ([]stix.RawObject, []Warning, error) {
+	return AuthorWith(Config{}, cfg, identity, now, in)
+}
+
+// AuthorWith is Author for a Runner whose Config is c (default valid_until,
+// markings): the bytes a Runner with that Config writes.
+func AuthorWith(c Config, cfg FeedConfig, identity string, now time.Time, in []Observation) ([]stix.RawObject, []Warning, error) {
 	var warns []Warning
 	if identity == "" {
 		identity = cfg.Identity
 	}
-	ru := &run{Runner: &Runner{Identity: identity}, cfg: &cfg, stats: &Stats{Feed: cfg.Name},
+	ru := &run{Runner: &Runner{Identity: identity, Config: c}, cfg: &cfg, stats: &Stats{Feed: cfg.Name},
 		log: slog.New(slog.DiscardHandler), warnings: &warns}
 	now = now.UTC()
 	accepted := ru.accept(in, now)
-	order := collectValues(accepted, latestPerFeed(accepted))
+	order := ru.collectValues(accepted, latestPerFeed(accepted))
 	for _, w := range order {
 		if w.revoked {
 			continue

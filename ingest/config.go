@@ -79,6 +79,10 @@ type FeedConfig struct {
 	// DetectionThreshold is the provider score (0–100) at or above which a value is
 	// detection-worthy; providers with a native verdict may ignore it.
 	DetectionThreshold int `yaml:"detection_threshold"`
+	// ValidFor overrides Config.ValidFor for this feed's values, per value type
+	// (ipv4-addr, ipv6-addr, domain-name, url, email-addr, file); 0 means no
+	// default valid_until.
+	ValidFor map[string]time.Duration `yaml:"valid_for"`
 	// Collection, when set, is the stored collection that receives the feed's
 	// objects (Batch.Objects) instead of the pool.
 	Collection string `yaml:"collection"`
@@ -184,6 +188,16 @@ func (c *FeedConfig) Validate() error {
 	}
 	if c.DetectionThreshold < 0 || c.DetectionThreshold > 100 {
 		return bad("detection_threshold", "%d is outside 0–100", c.DetectionThreshold)
+	}
+	for t, d := range c.ValidFor {
+		switch t {
+		case TypeIPv4, TypeIPv6, TypeDomain, TypeURL, TypeEmail, TypeFile:
+		default:
+			return bad("valid_for", "unknown type %q (want ipv4-addr, ipv6-addr, domain-name, url, email-addr or file)", t)
+		}
+		if d < 0 {
+			return bad("valid_for", "%s: negative duration %s", t, d)
+		}
 	}
 	for _, t := range c.EnabledTypes {
 		if _, ok := typeAliases[t]; !ok {

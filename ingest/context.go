@@ -38,6 +38,7 @@ func mergeContext(dst *Context, c *Context) {
 // contextTarget is an object an authored indicator indicates.
 type contextTarget struct {
 	id  string
+	typ string      // its STIX type
 	obj stix.Object // the SDO ctibroker authors for it; nil for ATT&CK objects (MITRE's own)
 }
 
@@ -102,35 +103,91 @@ func (ru *run) resolveAttackID(ix *attack.Index, id, value string) *contextTarge
 		ru.warn(Warning{Record: value, Field: "context.attack_ids", Msg: fmt.Sprintf("ATT&CK id %q is a %s, which an indicator cannot indicate", id, ref.Type)})
 		return nil
 	}
-	return &contextTarget{id: ref.ID}
+	return &contextTarget{id: ref.ID, typ: ref.Type}
 }
 
 func (ru *run) resolveName(ix *attack.Index, name, typ string, attackTypes []string, build func(string, stix.Common) stix.Object) *contextTarget {
 	if ix != nil {
 		if ref, ok := ix.ResolveName(name, attackTypes...); ok {
-			return &contextTarget{id: ref.ID}
+			return &contextTarget{id: ref.ID, typ: ref.Type}
 		}
 	}
 	if attack.NormalizeName(name) == "" {
 		return nil
 	}
 	id := ContextID(typ, name)
-	return &contextTarget{id: id, obj: build(strings.TrimSpace(name), stix.Common{Type: typ, SpecVersion: "2.1", ID: id, CreatedByRef: ru.Identity})}
+	return &contextTarget{id: id, typ: typ, obj: build(strings.TrimSpace(name), stix.Common{Type: typ, SpecVersion: "2.1", ID: id, CreatedByRef: ru.Identity})}
 }
 
-// contextRel is an indicates relationship to author.
-type contextRel struct{ id, source, target string }
+// contextRel is a relationship to author: indicates (from an indicator) or
+// targets (from a threat to a vulnerability or sector).
+type contextRel struct {
+	id, typ, source, target string
+	marking                 stix.TLP
+}
+
+// threatTypes are the context types that target vulnerabilities and sectors.
+var threatTypes = map[string]bool{"malware": true, "intrusion-set": true, "threat-actor": true, "campaign": true}
+
+// victims returns the vulnerabilities and sectors of one value's context as
+// the SDOs ctibroker authors for them: a vulnerability per CVE (id
+// ContextID("vulnerability", cve), name the CVE id, a "cve" external
+// reference) and an identity per targeted sector (id SectorID, identity_class
+// "class", sectors [SectorVocab(name)]). Malformed CVE ids become warnings.
+func (ru *run) victims(c *Context, value string) []contextTarget {
+	var out []contextTarget
+	for _, raw := range c.CVEs {
+		key := "cve|" + raw
+		t, ok := ru.targets[key]
+		if !ok {
+			if cve, err := NormalizeCVE(raw); err != nil {
+				ru.warn(Warning{Record: value, Field: "context.cves", Msg: err.Error()})
+			} else {
+				id := ContextID("vulnerability", cve)
+				t = &contextTarget{id: id, typ: "vulnerability", obj: &stix.Vulnerability{
+					Common: stix.Common{Type: "vulnerability", SpecVersion: "2.1", ID: id, CreatedByRef: ru.Identity,
+						ExternalReferences: []stix.ExternalReference{{SourceName: "cve", ExternalID: cve}}},
+					Name: cve}}
+			}
+			ru.targets[key] = t
+		}
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	for _, name := range c.Sectors {
+		key := "sector|" + name
+		t, ok := ru.targets[key]
+		if !ok {
+			if v := SectorVocab(name); v != "" {
+				id := SectorID(name)
+				t = &contextTarget{id: id, typ: "identity", obj: &stix.Identity{
+					Common: stix.Common{Type: "identity", SpecVersion: "2.1", ID: id, CreatedByRef: ru.Identity},
+					Name:   v, IdentityClass: "class", Sectors: []string{v}}}
+			}
+			ru.targets[key] = t
+		}
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out
+}
 
 // contextObjects returns, for the values whose indicator is authored, the context
-// SDOs ctibroker authors and the indicates relationships from the indicator,
-// without duplicates. Their ids are deterministic.
+// SDOs ctibroker authors and the relationships: indicates from the indicator to
+// its malware, intrusion sets and ATT&CK objects; targets from those of them
+// that are threats (malware, intrusion-set, threat-actor, campaign) to the
+// vulnerabilities and sectors of the same context. No duplicates; ids are
+// deterministic. The relationships carry the indicator's marking.
 func (ru *run) contextObjects(ws []*authoredValue) (sdos []stix.Object, rels []contextRel) {
 	seen := map[string]bool{}
 	for _, w := range ws {
 		if !w.detect || w.revoked || w.context == nil {
 			continue
 		}
-		for _, t := range ru.resolveContext(w.context, w.v.Value) {
+		targets := ru.resolveContext(w.context, w.v.Value)
+		for _, t := range targets {
 			if t.obj != nil && !seen[t.id] {
 				seen[t.id] = true
 				sdos = append(sdos, t.obj)
@@ -138,7 +195,26 @@ func (ru *run) contextObjects(ws []*authoredValue) (sdos []stix.Object, rels []c
 			rid := relationshipID("indicates", w.indID, t.id)
 			if !seen[rid] {
 				seen[rid] = true
-				rels = append(rels, contextRel{rid, w.indID, t.id})
+				rels = append(rels, contextRel{rid, "indicates", w.indID, t.id, w.tlp})
+			}
+		}
+		if len(w.context.CVEs)+len(w.context.Sectors) == 0 {
+			continue
+		}
+		for _, v := range ru.victims(w.context, w.v.Value) {
+			if !seen[v.id] {
+				seen[v.id] = true
+				sdos = append(sdos, v.obj)
+			}
+			for _, t := range targets {
+				if !threatTypes[t.typ] {
+					continue
+				}
+				rid := relationshipID("targets", t.id, v.id)
+				if !seen[rid] {
+					seen[rid] = true
+					rels = append(rels, contextRel{rid, "targets", t.id, v.id, w.tlp})
+				}
 			}
 		}
 	}
@@ -173,7 +249,7 @@ func (ru *run) newContextObjects(sdos []stix.Object, rels []contextRel, last map
 			ru.stats.Unchanged++
 			continue
 		}
-		raw, err := newRelationship("indicates", r.source, r.target, ru.Identity, ts)
+		raw, err := newRelationship(r.typ, r.source, r.target, ru.Identity, ts, r.marking)
 		if err != nil {
 			return nil, err
 		}

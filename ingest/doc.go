@@ -21,6 +21,18 @@
 // gets a version with valid_until set; it is published again when a feed
 // reports the value again.
 //
+// With Runner.Config = DefaultConfig() (what ctibroker runs with) indicators get a
+// default valid_until per type (IPs 7 days, domains, URLs and e-mail addresses
+// 28 days, hashes 180 days after the latest report; FeedConfig.ValidFor per
+// feed), moved forward only when that gains more than half the lifetime, and
+// indicators and their relationships carry the TLP 2.0 marking of the most
+// restrictive live report (never loosened by the Runner). CVEs and sectors of a
+// value's Context become vulnerability and identity (sectors) objects, targeted
+// (targets) by the context's malware, intrusion sets and campaigns. The zero
+// Config authors neither valid_until defaults nor markings. A withdrawal's
+// version is told apart from a default lifetime by its valid_until not being
+// after its modified.
+//
 // # Positions and withdrawals
 //
 // A feed's position on a value is its latest report by seen time

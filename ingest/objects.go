@@ -132,6 +132,8 @@ type indicatorDoc struct {
 	PatternVersion string          `json:"pattern_version"`
 	ValidFrom      stix.Timestamp  `json:"valid_from"`
 	ValidUntil     *stix.Timestamp `json:"valid_until,omitempty"`
+	// ObjectMarkingRefs holds at most one TLP 2.0 marking (Config.Markings).
+	ObjectMarkingRefs []string `json:"object_marking_refs,omitempty"`
 }
 
 // The authored objects are serialised by hand, in struct field order, with the
@@ -171,10 +173,11 @@ func (d *indicatorDoc) raw() (stix.RawObject, error) {
 	if d.ValidUntil != nil {
 		b = appendTime(b, "valid_until", *d.ValidUntil)
 	}
+	b = appendMarkings(b, d.ObjectMarkingRefs)
 	b = append(b, '}')
 	c, m := d.Created, d.Modified
 	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: d.SpecVersion, ID: d.ID,
-		CreatedByRef: d.CreatedByRef, Created: &c, Modified: &m}, JSON: b}, nil
+		CreatedByRef: d.CreatedByRef, Created: &c, Modified: &m, ObjectMarkingRefs: d.ObjectMarkingRefs}, JSON: b}, nil
 }
 
 func newSCO(v Value, id string) (stix.RawObject, error) {
@@ -196,7 +199,30 @@ func newSCO(v Value, id string) (stix.RawObject, error) {
 	return stix.RawObject{Common: stix.Common{Type: v.Type, SpecVersion: "2.1", ID: id}, JSON: b}, nil
 }
 
-func newRelationship(rel, source, target, identity string, at stix.Timestamp) (stix.RawObject, error) {
+// appendMarkings appends "object_marking_refs" when refs is not empty.
+func appendMarkings(b []byte, refs []string) []byte {
+	if len(refs) == 0 {
+		return b
+	}
+	b = append(b, `,"object_marking_refs":[`...)
+	for i, r := range refs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJCSString(b, r)
+	}
+	return append(b, ']')
+}
+
+// markingRefs returns the object_marking_refs of a TLP level (nil for none).
+func markingRefs(l stix.TLP) []string {
+	if l == stix.TLPNone {
+		return nil
+	}
+	return []string{l.MarkingRef()}
+}
+
+func newRelationship(rel, source, target, identity string, at stix.Timestamp, marking stix.TLP) (stix.RawObject, error) {
 	id := relationshipID(rel, source, target)
 	b := make([]byte, 0, 320)
 	b = append(b, `{"type":"relationship","spec_version":"2.1"`...)
@@ -209,10 +235,12 @@ func newRelationship(rel, source, target, identity string, at stix.Timestamp) (s
 	b = appendField(b, "relationship_type", rel)
 	b = appendField(b, "source_ref", source)
 	b = appendField(b, "target_ref", target)
+	refs := markingRefs(marking)
+	b = appendMarkings(b, refs)
 	b = append(b, '}')
 	c, m := at, at
 	return stix.RawObject{Common: stix.Common{Type: "relationship", SpecVersion: "2.1", ID: id, CreatedByRef: identity,
-		Created: &c, Modified: &m}, JSON: b}, nil
+		Created: &c, Modified: &m, ObjectMarkingRefs: refs}, JSON: b}, nil
 }
 
 // ContextID returns the deterministic id of a context SDO ctibroker authors

@@ -43,6 +43,7 @@ type Runner struct {
 	Now      func() time.Time // nil: time.Now
 	Pool     string           // the pool collection (must exist); empty: DefaultPool
 	Identity string           // the instance identity, created_by_ref of authored objects; empty: FeedConfig.Identity
+	Config   Config           // default valid_until and markings; the zero value: neither (see DefaultConfig)
 }
 
 // Stats counts what one run did. Objects are counted per stored object (a new
@@ -477,7 +478,7 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 	accepted := ru.accept(in, now)
 	latest := latestPerFeed(accepted)
 	ru.remember(accepted, latest)
-	order := collectValues(accepted, latest)
+	order := ru.collectValues(accepted, latest)
 	if err := ru.author(ctx, order, accepted, latest, now); err != nil {
 		return err
 	}
@@ -706,25 +707,34 @@ func (ru *run) author(ctx context.Context, order []*authoredValue, accepted []ob
 // when any live observation says so, seen at the earliest live time, the union
 // of their context; withdrawn when no feed's latest report in the batch (see
 // latestPerFeed) is live.
-func collectValues(accepted []obs, latest map[feedValue]int) []*authoredValue {
+func (ru *run) collectValues(accepted []obs, latest map[feedValue]int) []*authoredValue {
 	byKey := make(map[valueKey]*authoredValue, len(accepted))
 	order := make([]*authoredValue, 0, len(accepted))
 	for i := range accepted {
 		o := &accepted[i]
 		w := byKey[o.key]
 		if w == nil {
-			w = &authoredValue{v: o.v, seen: o.Seen, revoked: true}
+			w = &authoredValue{v: o.v, seen: o.Seen, last: o.Seen, revoked: true}
 			byKey[o.key] = w
 			order = append(order, w)
 		}
 		if liveIn(accepted, latest, i) {
+			if w.revoked {
+				w.seen, w.last = o.Seen, o.Seen
+			}
 			w.revoked = false
 			w.detect = w.detect || o.Detect
 			if o.Seen.Before(w.seen) {
 				w.seen = o.Seen
 			}
+			if o.Seen.After(w.last) {
+				w.last = o.Seen
+			}
+			if ru.Config.Markings {
+				w.tlp = max(w.tlp, ru.observationTLP(o, i))
+			}
 			c := &o.Context
-			if len(c.Malware)+len(c.Actors)+len(c.AttackIDs) > 0 {
+			if len(c.Malware)+len(c.Actors)+len(c.AttackIDs)+len(c.CVEs)+len(c.Sectors) > 0 {
 				if w.context == nil {
 					w.context = &Context{}
 				}
@@ -753,7 +763,7 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 		if w.detect && exists {
 			// Its SCO and based-on relationship were stored with its first version.
 			ru.stats.Unchanged += 2
-			ind, changed, err := ru.indicator(w.v, w.pattern, w.indID, prev.JSON, true, stix.NewTimestamp(w.seen), ts, nil)
+			ind, changed, err := ru.indicator(w.v, w.pattern, w.indID, prev.JSON, true, ru.spec(w), ts)
 			if err != nil {
 				return nil, err
 			}
@@ -778,7 +788,7 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 		if !w.detect {
 			continue
 		}
-		ind, _, err := ru.indicator(w.v, w.pattern, w.indID, nil, false, stix.NewTimestamp(w.seen), ts, nil)
+		ind, _, err := ru.indicator(w.v, w.pattern, w.indID, nil, false, ru.spec(w), ts)
 		if err != nil {
 			return nil, err
 		}
@@ -788,7 +798,7 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 			ru.stats.Unchanged++
 			continue
 		}
-		rel, err := newRelationship("based-on", w.indID, w.scoID, ru.Identity, *ind.Created)
+		rel, err := newRelationship("based-on", w.indID, w.scoID, ru.Identity, *ind.Created, w.tlp)
 		if err != nil {
 			return nil, err
 		}
@@ -802,11 +812,18 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 	return append(write, more...), nil
 }
 
+// spec is what w's batch says about its indicator.
+func (ru *run) spec(w *authoredValue) indicatorSpec {
+	return indicatorSpec{seen: stix.NewTimestamp(w.seen), last: stix.NewTimestamp(w.last), ttl: ru.validFor(w.v), tlp: w.tlp}
+}
+
 // authoredValue is one value of a batch and the objects authored for it.
 type authoredValue struct {
 	v       Value
 	detect  bool
-	seen    time.Time
+	seen    time.Time // the earliest live report
+	last    time.Time // the latest live report
+	tlp     stix.TLP  // the most restrictive live report's level (Config.Markings)
 	pattern string
 	indID   string
 	scoID   string
@@ -818,17 +835,52 @@ type authoredValue struct {
 	context       *Context // merged malware, actors and ATT&CK ids of its observations; nil when none
 }
 
+// indicatorSpec is what one batch says about an indicator.
+type indicatorSpec struct {
+	seen, last stix.Timestamp  // the earliest and latest live report
+	withdraw   *stix.Timestamp // set: withdraw the value at this time
+	ttl        time.Duration   // default lifetime (Config.ValidFor); 0: none
+	tlp        stix.TLP        // the most restrictive live report's level (Config.Markings)
+}
+
+// expiry is the default valid_until: the latest report plus the lifetime, and
+// after valid_from.
+func expiry(last stix.Timestamp, ttl time.Duration, from stix.Timestamp) *stix.Timestamp {
+	u := stix.Timestamp{Time: last.Add(ttl)}
+	if !u.After(from.Time) {
+		u = stix.Timestamp{Time: from.Add(time.Millisecond)}
+	}
+	return &u
+}
+
+// withdrawnDoc reports whether a stored indicator version is a withdrawal: its
+// valid_until is not after its modified (a default lifetime always is).
+func withdrawnDoc(d *indicatorDoc) bool {
+	return d.ValidUntil != nil && !d.ValidUntil.After(d.Modified.Time)
+}
+
 // indicator builds the authored indicator of v. With a stored version it keeps
 // that version's created, valid_from and modified, and reports changed when the
-// result differs from the stored bytes (then with a later modified). validUntil
-// set withdraws the value; nil publishes it without valid_until.
-func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bool, seen, now stix.Timestamp, validUntil *stix.Timestamp) (stix.RawObject, bool, error) {
+// result differs from the stored bytes (then with a later modified).
+// sp.withdraw set withdraws the value (valid_until); otherwise valid_until is
+// the default lifetime after the latest report (see Config.ValidFor), moved
+// forward only when that gains more than half the lifetime.
+func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bool, sp indicatorSpec, now stix.Timestamp) (stix.RawObject, bool, error) {
 	d := indicatorDoc{Type: "indicator", SpecVersion: "2.1", ID: id, CreatedByRef: ru.Identity,
 		Created: now, Modified: now, Name: v.Value, Pattern: pattern, PatternType: "stix", PatternVersion: "2.1",
-		ValidFrom: seen, ValidUntil: validUntil}
+		ValidFrom: sp.seen}
+	if sp.tlp != stix.TLPNone {
+		d.ObjectMarkingRefs = []string{sp.tlp.MarkingRef()}
+	}
 	if !exists {
 		if d.ValidFrom.After(now.Time) {
 			d.ValidFrom = now
+		}
+		switch {
+		case sp.withdraw != nil:
+			d.ValidUntil = sp.withdraw
+		case sp.ttl > 0:
+			d.ValidUntil = expiry(sp.last, sp.ttl, d.ValidFrom)
 		}
 		raw, err := d.raw()
 		return raw, true, err
@@ -840,8 +892,27 @@ func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bo
 		}
 	}
 	d.Created, d.Modified, d.ValidFrom = prev.Created, prev.Modified, prev.ValidFrom
-	if validUntil != nil && prev.ValidUntil != nil && !prev.ValidUntil.After(validUntil.Time) {
-		d.ValidUntil = prev.ValidUntil // already withdrawn: keep the first withdrawal
+	if len(prev.ObjectMarkingRefs) > 0 {
+		// Never loosened: the stricter of the stored marking and this batch's.
+		if l, ok := stix.TLPFromMarkingRef(prev.ObjectMarkingRefs[0]); !ok || l >= sp.tlp {
+			d.ObjectMarkingRefs = prev.ObjectMarkingRefs
+		}
+	}
+	switch {
+	case sp.withdraw != nil:
+		d.ValidUntil = sp.withdraw
+		if prev.ValidUntil != nil && !prev.ValidUntil.After(sp.withdraw.Time) {
+			d.ValidUntil = prev.ValidUntil // already withdrawn or expired: keep it
+		}
+	case sp.ttl == 0:
+		d.ValidUntil = nil
+	case prev.ValidUntil == nil || withdrawnDoc(&prev):
+		d.ValidUntil = expiry(sp.last, sp.ttl, d.ValidFrom)
+	default:
+		d.ValidUntil = prev.ValidUntil
+		if u := expiry(sp.last, sp.ttl, d.ValidFrom); u.Sub(prev.ValidUntil.Time) > sp.ttl/2 {
+			d.ValidUntil = u
+		}
 	}
 	if d.ValidUntil != nil && !d.ValidUntil.After(d.ValidFrom.Time) {
 		t := stix.Timestamp{Time: d.ValidFrom.Add(time.Millisecond)}
@@ -854,6 +925,9 @@ func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bo
 	d.Modified = now
 	if !now.After(prev.Modified.Time) {
 		d.Modified = stix.Timestamp{Time: prev.Modified.Add(time.Millisecond)}
+	}
+	if d.ValidUntil != nil && sp.withdraw != nil && d.ValidUntil.After(d.Modified.Time) {
+		d.ValidUntil = &d.Modified // a withdrawal's valid_until is not after its modified
 	}
 	raw, err = d.raw()
 	return raw, true, err
@@ -881,6 +955,15 @@ func indicatorTimes(b []byte) (d indicatorDoc, ok bool) {
 	d.ValidFrom, okF = get(`,"valid_from":"`)
 	if !okC || !okM || !okF {
 		return d, false
+	}
+	const mk = `,"object_marking_refs":["`
+	if i := bytes.Index(b, []byte(mk)); i >= 0 {
+		rest := b[i+len(mk):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 || j+2 > len(rest) || rest[j+1] != ']' {
+			return d, false
+		}
+		d.ObjectMarkingRefs = []string{string(rest[:j])}
 	}
 	if bytes.Contains(b, []byte(`,"valid_until":"`)) {
 		u, ok := get(`,"valid_until":"`)

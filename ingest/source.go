@@ -60,7 +60,7 @@ type Observation struct {
 	// feed's. The provenance record carries the more restrictive of the two, which
 	// curation applies beneath every selection. An unknown level is a warning and
 	// reads as ShareInternal.
-	Share   string
+	Share   string `json:",omitempty"`
 	Context Context
 }
 

@@ -239,7 +239,7 @@ func (ru *run) withdraw(ctx context.Context, order []*authoredValue, now time.Ti
 		if len(page.Records) == 0 {
 			continue
 		}
-		ind, changed, err := ru.indicator(w.v, pat, id, page.Records[0].JSON, true, ts, ts, &ts)
+		ind, changed, err := ru.indicator(w.v, pat, id, page.Records[0].JSON, true, indicatorSpec{seen: ts, last: ts, withdraw: &ts}, ts)
 		if err != nil {
 			return err
 		}
