@@ -836,3 +836,23 @@ func BenchmarkMISPSyncAdd(b *testing.B) {
 		})
 	}
 }
+
+// TestMISPRoutesBesideRoots: an API root named like a MISP path prefix
+// ("events", "servers") still serves TAXII, and the MISP routes still answer.
+func TestMISPRoutesBesideRoots(t *testing.T) {
+	me := newMISPEnv(t, func(c *taxii.Config) {
+		c.APIRoots[1].Name = "events"
+		c.Collections[5].APIRoot = "events"
+	})
+	for _, p := range []string{"/events/", "/events/collections/", "/events/collections/" + collOther + "/"} {
+		mustStatus(t, me.get("admin", p), http.StatusOK)
+	}
+	if id := idOf(t, me.get("admin", "/events/collections/"+collOther+"/").body); id != collOther {
+		t.Fatalf("collection %q", id)
+	}
+	m := &mispClient{t: t, e: me, key: mispSyncKey}
+	m.connect()
+	if r := m.do("HEAD", "/events/view/"+collOther, nil); r.status != http.StatusNotFound {
+		t.Fatalf("HEAD /events/view: %d", r.status)
+	}
+}
