@@ -635,11 +635,17 @@ func TestMISPSyncRefusals(t *testing.T) {
 	}
 }
 
-// TestMISPSyncNotConfigured: without misp_sync the endpoints are 404 in MISP's
-// shape, and the TAXII routes keep their TAXII errors.
+// TestMISPSyncNotConfigured: once a reload removes misp_sync the endpoints
+// are 404 in MISP's shape, and the TAXII routes keep their TAXII errors.
 func TestMISPSyncNotConfigured(t *testing.T) {
-	me := newMISPEnv(t, func(c *taxii.Config) { c.MISPSync = taxii.MISPSync{} })
+	me := newMISPEnv(t, nil)
 	m := &mispClient{t: t, e: me, key: mispSyncKey}
+	m.connect()
+	cfg := me.srv.Config()
+	cfg.MISPSync = taxii.MISPSync{}
+	if err := me.srv.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
 	mispErr(t, m.do("GET", "/servers/getVersion", nil), http.StatusNotFound)
 	mustStatus(t, me.get("", "/intel/collections/"+collInbox+"/objects/?limit=1"), http.StatusUnauthorized)
 }
