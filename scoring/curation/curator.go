@@ -3,7 +3,6 @@ package curation
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -458,7 +457,7 @@ func (ru *run) score(ctx context.Context, it *item) error {
 		}
 		var r Record
 		if len(p.Verdict) > 0 {
-			if err := json.Unmarshal(p.Verdict, &r); err != nil {
+			if r, err = ParseRecord(p.Verdict); err != nil {
 				ru.log.Warn("provenance verdict unreadable", "feed", p.Feed, "value", value, "err", err)
 			}
 		}

@@ -113,17 +113,19 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 		m = setField(m, "confidence", strconv.AppendInt(nil, int64(it.res.Confidence), 10))
 	}
 	if ref := it.meta.TLP.MarkingRef(); ref != "" {
-		var refs []string
 		if raw := get(m, "object_marking_refs"); raw != nil {
+			var refs []string
 			_ = json.Unmarshal(raw, &refs)
-		}
-		keep := refs[:0]
-		for _, r := range refs {
-			if _, tlp := stix.TLPFromMarkingRef(r); !tlp {
-				keep = append(keep, r)
+			keep := refs[:0]
+			for _, r := range refs {
+				if _, tlp := stix.TLPFromMarkingRef(r); !tlp {
+					keep = append(keep, r)
+				}
 			}
+			m = setField(m, "object_marking_refs", mustJSON(append(keep, ref)))
+		} else {
+			m = setField(m, "object_marking_refs", tlpRefs[it.meta.TLP])
 		}
-		m = setField(m, "object_marking_refs", mustJSON(append(keep, ref)))
 	}
 	if it.withdrawn && get(m, "valid_until") == nil && !it.ind.Revoked {
 		if pv := get(pf, "valid_until"); prevWithdrawn && pv != nil {
@@ -181,6 +183,15 @@ func (ru *run) publish(it *item, prev *storage.Record) (stix.RawObject, bool, er
 	return stix.RawObject{Common: stix.Common{Type: "indicator", SpecVersion: "2.1", ID: it.rec.ID,
 		Created: &cts, Modified: &mts}, JSON: b}, true, nil
 }
+
+// tlpRefs are the object_marking_refs values of each TLP level alone.
+var tlpRefs = func() map[stix.TLP][]byte {
+	m := map[stix.TLP][]byte{}
+	for l := stix.TLPClear; l <= stix.TLPRed; l++ {
+		m[l] = mustJSON([]string{l.MarkingRef()})
+	}
+	return m
+}()
 
 // appendObject appends the JSON object of fs.
 func appendObject(b []byte, fs []field) []byte {

@@ -30,6 +30,47 @@ type RecordContext struct {
 	Labels    []string `json:"labels,omitempty"`
 }
 
+// ParseRecord decodes a provenance record's verdict JSON. It reads the
+// top-level properties without encoding/json's reflection (a pass decodes
+// every provenance record of every value) and falls back to encoding/json
+// for anything unusual.
+func ParseRecord(b []byte) (Record, error) {
+	var r Record
+	fs, err := split(b, nil)
+	if err != nil {
+		return r, json.Unmarshal(b, &r)
+	}
+	for _, f := range fs {
+		switch f.key {
+		case "detect":
+			r.Detect = string(f.val) == "true"
+		case "verdict":
+			r.Verdict = f.val
+		case "context":
+			if err := json.Unmarshal(f.val, &r.Context); err != nil {
+				return r, err
+			}
+		case "tlp":
+			r.TLP = str(f.val)
+		case "share":
+			r.Share = str(f.val)
+		case "reliability":
+			n, err := strconv.Atoi(string(f.val))
+			if err != nil {
+				return r, json.Unmarshal(b, &r)
+			}
+			r.Reliability = &n
+		case "seen":
+			t, err := parseTime(f.val)
+			if err != nil {
+				return r, json.Unmarshal(b, &r)
+			}
+			r.Seen = stix.Timestamp{Time: t}
+		}
+	}
+	return r, nil
+}
+
 // VerdictFunc maps one provenance record of a feed of provider to scoring's
 // scale.
 type VerdictFunc func(provider string, rec *Record) scoring.Verdict
@@ -55,6 +96,81 @@ type native struct {
 	Confidence       *int   `json:"confidence"` // stix feeds: the producer's confidence
 }
 
+// parseNative reads the native verdict fields DefaultVerdict uses; a verdict
+// of another shape leaves them zero.
+func parseNative(b []byte) native {
+	var n native
+	if len(b) == 0 {
+		return n
+	}
+	fs, err := split(b, nil)
+	if err != nil {
+		_ = json.Unmarshal(b, &n)
+		return n
+	}
+	intp := func(v []byte) *int {
+		i, err := strconv.Atoi(string(v))
+		if err != nil {
+			f, ferr := strconv.ParseFloat(string(v), 64)
+			if ferr != nil {
+				return nil
+			}
+			i = int(f)
+		}
+		return &i
+	}
+	boolp := func(v []byte) *bool {
+		x := string(v) == "true"
+		if !x && string(v) != "false" {
+			return nil
+		}
+		return &x
+	}
+	deref := func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	for _, f := range fs {
+		switch f.key {
+		case "risk":
+			n.Risk = intp(f.val)
+		case "criticality":
+			n.Criticality = deref(intp(f.val))
+		case "listed":
+			n.Listed = boolp(f.val)
+		case "malicious":
+			n.Malicious = intp(f.val)
+		case "total":
+			n.Total = deref(intp(f.val))
+		case "threat_severity":
+			n.ThreatSeverity = str(f.val)
+		case "gti_severity":
+			n.GTISeverity = str(f.val)
+		case "classification":
+			n.Classification = str(f.val)
+		case "blacklist_sources":
+			n.BlacklistSources = deref(intp(f.val))
+		case "threat_level_id":
+			n.ThreatLevel = deref(intp(f.val))
+		case "confidence_tag":
+			n.ConfidenceTag = str(f.val)
+		case "to_ids":
+			n.ToIDs = boolp(f.val)
+		case "deleted":
+			n.Deleted = string(f.val) == "true"
+		case "role":
+			n.Role = str(f.val)
+		case "is_active":
+			n.IsActive = intp(f.val)
+		case "confidence":
+			n.Confidence = intp(f.val)
+		}
+	}
+	return n
+}
+
 // DefaultVerdict maps the native verdicts of ctibroker's providers with
 // scoring's Severity functions: recordedfuture (risk, criticality),
 // virustotal (malicious/total engines, threat severity), maltiverse
@@ -63,10 +179,7 @@ type native struct {
 // producer's STIX confidence, else by the detect flag (0.7 detection-worthy,
 // 0.3 otherwise).
 func DefaultVerdict(provider string, rec *Record) scoring.Verdict {
-	var n native
-	if len(rec.Verdict) > 0 {
-		_ = json.Unmarshal(rec.Verdict, &n) // a verdict of another shape falls back below
-	}
+	n := parseNative(rec.Verdict)
 	switch strings.ToLower(provider) {
 	case "recordedfuture":
 		if n.Risk != nil || n.Criticality > 0 {
