@@ -56,5 +56,7 @@
 // domains lower case; hashes lower-case hex with the algorithm from the length.
 //
 // Provider packages live in ingest/<provider>; ATT&CK resolution lives in
-// ingest/attack.
+// ingest/attack. After importing a newer ATT&CK release, RepointAttack revokes
+// the authored relationships that point at ATT&CK objects the release revokes
+// and authors their replacements (pointing at the revoking object).
 package ingest

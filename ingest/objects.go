@@ -111,8 +111,11 @@ func appendJCSString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// relationshipID returns the deterministic id of the relationship of type rel
-// from source to target.
+// RelationshipID returns the deterministic id of the relationship of type rel
+// from source to target that ctibroker authors:
+// "relationship--" + UUIDv5(Namespace, rel + "|" + source + "|" + target).
+func RelationshipID(rel, source, target string) string { return relationshipID(rel, source, target) }
+
 func relationshipID(rel, source, target string) string {
 	return stix.DeterministicID("relationship", namespaceUUID, rel+"|"+source+"|"+target)
 }

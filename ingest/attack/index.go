@@ -269,6 +269,19 @@ func (ix *Index) follow(e *entry, asked string) (Ref, bool) {
 	return Ref{ID: e.id, Type: e.typ, Name: e.name, ExternalID: e.extID, URL: e.url, Revoked: via, Deprecated: e.deprecated}, true
 }
 
+// Replacement returns the object that replaces the ATT&CK object with STIX id
+// id: for a revoked object, the end of its revoked-by chain. ok is false when id
+// is not in the index, is not revoked (a deprecated object without a revoked-by
+// relationship has no machine-readable replacement), or its replacement is not
+// in the index.
+func (ix *Index) Replacement(id string) (Ref, bool) {
+	e, ok := ix.byID[id]
+	if !ok || !e.revoked {
+		return Ref{}, false
+	}
+	return ix.follow(e, e.extID)
+}
+
 // namedTypes are the object types ResolveName finds by name and alias.
 var namedTypes = map[string]bool{"attack-pattern": true, "intrusion-set": true, "malware": true, "tool": true,
 	"campaign": true, "x-mitre-tactic": true, "course-of-action": true}

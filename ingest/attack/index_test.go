@@ -377,3 +377,21 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	}
 }
+
+func TestReplacement(t *testing.T) {
+	ix, err := attack.Load(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{
+		"attack-pattern--00d0b012-8a03-410e-95de-5826bf542de6": "attack-pattern--b0533c6e-8fea-4788-874f-b799cacc4b92", // T1066 → T1027.005
+		"attack-pattern--45d84c8b-c1e2-474d-a14d-69b5de0a2bc0": "",                                                     // deprecated, no revoked-by
+		"attack-pattern--b0533c6e-8fea-4788-874f-b799cacc4b92": "",                                                     // current
+		"attack-pattern--00000000-0000-4000-8000-000000000000": "",                                                     // unknown
+	} {
+		ref, ok := ix.Replacement(id)
+		if ok != (want != "") || ref.ID != want {
+			t.Errorf("Replacement(%s) = %+v, %v; want %q", id, ref, ok, want)
+		}
+	}
+}
