@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ctibroker/ctibroker/ingest"
-	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
@@ -325,5 +324,3 @@ func (s *Server) mispIndex() (storage.MISPEventIndex, error) {
 	}
 	return mi, nil
 }
-
-var _ = misp.Provider

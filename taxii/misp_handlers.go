@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -350,5 +349,3 @@ func (s *Server) mispBulkSightings(c echo.Context) error {
 	return mispWrite(c, map[string]any{"saved": true,
 		"success": fmt.Sprintf("%d sightings received; ctibroker keeps sightings from the event pushes.", len(list))})
 }
-
-var _ = time.Second

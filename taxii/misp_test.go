@@ -19,7 +19,6 @@ import (
 	"github.com/ctibroker/ctibroker/ingest/attack"
 	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/storage"
-	"github.com/ctibroker/ctibroker/storage/bolt"
 	"github.com/ctibroker/ctibroker/taxii"
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
@@ -321,8 +320,6 @@ func refsOf(m map[string]any) []string {
 	}
 	return out
 }
-
-var _ = bolt.MustOpen
 
 // TestMISPSyncReplay replays MISP 2.5.1's server-sync push (misp.md §2.2–§2.4)
 // against the server over bolt: the connection test, a bulk push of a new
