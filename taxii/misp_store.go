@@ -23,8 +23,9 @@ import (
 // last stored version of each id: an unchanged object (apart from modified) is
 // not written again, so a re-push stores nothing; a changed one keeps its first
 // created and gets a modified after the stored one; SCOs and marking
-// definitions, which have no versions, are written once. It returns how many
-// objects it wrote.
+// definitions, which have no versions, are written once. Each object written
+// passes the server's validator (lenient profile) first; one that fails refuses
+// the whole event (ErrUnprocessable). It returns how many objects it wrote.
 func (s *Server) putVersioned(ctx context.Context, collection string, objs []stix.Object) (int, error) {
 	if len(objs) == 0 {
 		return 0, nil
@@ -79,6 +80,9 @@ func (s *Server) putVersioned(ctx context.Context, collection string, objs []sti
 		raw := stix.RawObject{JSON: b}
 		if err := json.Unmarshal(b, &raw.Common); err != nil {
 			return 0, fmt.Errorf("object %s: %w", c.ID, err)
+		}
+		if err := s.validate(&raw, true); err != nil {
+			return 0, fmt.Errorf("the event converts into an invalid %s: %v; nothing stored: %w", c.ID, err, ErrUnprocessable)
 		}
 		write = append(write, raw)
 		last[c.ID] = storage.Record{ID: c.ID, JSON: b}

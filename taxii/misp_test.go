@@ -18,6 +18,7 @@ import (
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/attack"
 	"github.com/ctibroker/ctibroker/ingest/misp"
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/taxii"
 	"github.com/ctibroker/ctibroker/taxii/auth"
@@ -50,6 +51,10 @@ type mispEnv struct {
 }
 
 func newMISPEnv(t testing.TB, mutate func(*taxii.Config)) *mispEnv {
+	return newMISPEnvDeps(t, mutate, nil)
+}
+
+func newMISPEnvDeps(t testing.TB, mutate func(*taxii.Config), mutateDeps func(*taxii.Deps)) *mispEnv {
 	t.Helper()
 	me := &mispEnv{}
 	me.env = newEnv(t, func(c *taxii.Config, d *taxii.Deps) {
@@ -91,6 +96,9 @@ func newMISPEnv(t testing.TB, mutate func(*taxii.Config)) *mispEnv {
 		d.PoolSink = me.sink
 		if mutate != nil {
 			mutate(c)
+		}
+		if mutateDeps != nil {
+			mutateDeps(d)
 		}
 	})
 	if err := me.store.EnsureCollection(t.Context(), ingest.DefaultPool, storage.KindStored); err != nil {
@@ -857,5 +865,37 @@ func TestMISPRoutesBesideRoots(t *testing.T) {
 	m.connect()
 	if r := m.do("HEAD", "/events/view/"+collOther, nil); r.status != http.StatusNotFound {
 		t.Fatalf("HEAD /events/view: %d", r.status)
+	}
+}
+
+// TestMISPSyncInvalidConversion: when an object converted from the event fails
+// the server's validator, the whole event is refused (422, MISP's shape) and
+// nothing of it is stored. A validator refusing mutex indicators stands in for
+// a conversion the real validator would refuse.
+func TestMISPSyncInvalidConversion(t *testing.T) {
+	me := newMISPEnvDeps(t, nil, func(d *taxii.Deps) {
+		d.Validate = func(obj *stix.RawObject, lenient bool) error {
+			if bytes.Contains(obj.JSON, []byte("[mutex:name")) {
+				return errors.New("pattern refused")
+			}
+			return taxii.STIXValidator(stix.Validator{})(obj, lenient)
+		}
+	})
+	m := &mispClient{t: t, e: me, key: mispSyncKey}
+	m.connect()
+	const evUUID = "9b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+	ev := syncEvent(evUUID, 1746100000, []map[string]any{
+		attr("e0000001-0000-4000-8000-000000000001", "domain", "fine.example", 1746099000, false),
+		attr("e0000001-0000-4000-8000-000000000002", "mutex", "bad-mutex", 1746099000, false),
+	})
+	e := mispErr(t, m.do("POST", "/events/add/metadata:1", ev), http.StatusUnprocessableEntity)
+	if !strings.Contains(e["message"].(string), "pattern refused") {
+		t.Fatalf("message %q", e["message"])
+	}
+	if n := me.count(t, collInbox); n != 0 {
+		t.Fatalf("%d objects of a refused event stored", n)
+	}
+	if r := m.do("HEAD", "/events/view/"+evUUID, nil); r.status != http.StatusNotFound {
+		t.Fatalf("HEAD %d", r.status)
 	}
 }
