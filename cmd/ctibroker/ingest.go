@@ -367,7 +367,7 @@ func (m *Main) runConvert(ctx context.Context, args []string) error {
 	}
 	id := defaultIdentity
 	if *cfgPath != "" {
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := loadConfig(m.path(*cfgPath))
 		if err != nil {
 			return err
 		}
@@ -389,7 +389,7 @@ func (m *Main) runConvert(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	batches, clock, err := convertFiles(conv, *provider, fs.Args(), ix, level, id.ID, now)
+	batches, clock, err := convertFiles(conv, *provider, m.paths(fs.Args()), ix, level, id.ID, now)
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
@@ -432,11 +432,7 @@ func tlpFlag(s string) (string, error) {
 // openForIngest loads the config, opens the store and makes sure the pool and
 // the configured collections exist.
 func (m *Main) openForIngest(ctx context.Context, path string) (*Config, storage.Store, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := openStore(ctx, cfg.Store, "", false)
+	cfg, store, err := m.openConfigStore(ctx, m.path(path))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -565,7 +561,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	batches, _, err := convertFiles(conv, *provider, fs.Args(), ix, level, cfg.Identity.ID, time.Now().UTC())
+	batches, _, err := convertFiles(conv, *provider, m.paths(fs.Args()), ix, level, cfg.Identity.ID, time.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -737,11 +733,7 @@ func (m *Main) runAttackImport(ctx context.Context, args []string) error {
 		fs.Usage()
 		return exitError(2)
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg.Store, "", false)
+	_, store, err := m.openConfigStore(ctx, m.path(*cfgPath))
 	if err != nil {
 		return err
 	}
@@ -749,7 +741,7 @@ func (m *Main) runAttackImport(ctx context.Context, args []string) error {
 	if err := store.EnsureCollection(ctx, *coll, storage.KindStored); err != nil {
 		return fmt.Errorf("collection %s: %w", *coll, err)
 	}
-	res, err := attack.Import(ctx, store, *coll, fs.Args()...)
+	res, err := attack.Import(ctx, store, *coll, m.paths(fs.Args())...)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/ctibroker/ctibroker/storage"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,6 +28,11 @@ type Main struct {
 	Stderr io.Writer
 	Stdin  io.Reader
 	Getenv func(string) string
+	// Dir is the directory relative paths resolve against; empty: the process's.
+	Dir string
+
+	// shared is serve's open store while a verb runs inside serve (admin socket).
+	shared storage.Store
 }
 
 // NewMain returns a Main writing to stdout and stderr and reading the process environment.
@@ -37,24 +44,29 @@ func NewMain(stdout, stderr io.Writer) *Main {
 type verb struct {
 	name    string // one or two words: "validate", "token issue"
 	summary string
+	store   bool // opens the config's store: runs inside serve when serve holds it
 	run     func(m *Main, ctx context.Context, args []string) error
 }
 
 func (m *Main) verbs() []verb {
 	return []verb{
-		{"help", "list the verbs, or show one verb's flags", (*Main).runHelp},
-		{"version", "print the version", (*Main).runVersion},
-		{"validate", "validate a STIX 2.1 bundle, envelope, object or pattern", (*Main).runValidate},
-		{"serve", "run the TAXII 2.1 server", (*Main).runServe},
-		{"config check", "validate a configuration file", (*Main).runConfigCheck},
-		{"convert", "convert provider data to one STIX 2.1 bundle", (*Main).runConvert},
-		{"import", "convert provider files and ingest them into the pool", (*Main).runImport},
-		{"ingest", "pull the configured feeds once", (*Main).runIngest},
-		{"attack import", "load MITRE ATT&CK bundles into the store", (*Main).runAttackImport},
-		{"explain", "print why a value, indicator or observable scores as it does", (*Main).runExplain},
-		{"score-eval", "evaluate the risk score on labelled values; compare scoring configs", (*Main).runScoreEval},
-		{"token issue", "print a signed JWT for a consumer", (*Main).runTokenIssue},
-		{"conformance", "run the TAXII 2.1 conformance suite against a server", (*Main).runConformance},
+		{name: "help", summary: "list the verbs, or show one verb's flags", run: (*Main).runHelp},
+		{name: "version", summary: "print the version", run: (*Main).runVersion},
+		{name: "validate", summary: "validate a STIX 2.1 bundle, envelope, object or pattern", run: (*Main).runValidate},
+		{name: "serve", summary: "run the TAXII 2.1 server", run: (*Main).runServe},
+		{name: "config check", summary: "validate a configuration file", run: (*Main).runConfigCheck},
+		{name: "convert", summary: "convert provider data to one STIX 2.1 bundle", run: (*Main).runConvert},
+		{name: "import", summary: "convert provider files and ingest them into the pool", run: (*Main).runImport, store: true},
+		{name: "ingest", summary: "pull the configured feeds once", run: (*Main).runIngest, store: true},
+		{name: "attack import", summary: "load MITRE ATT&CK bundles into the store", run: (*Main).runAttackImport, store: true},
+		{name: "explain", summary: "print why a value, indicator or observable scores as it does", run: (*Main).runExplain, store: true},
+		{name: "score-eval", summary: "evaluate the risk score on labelled values; compare scoring configs", run: (*Main).runScoreEval, store: true},
+		{name: "backup", summary: "write a consistent online copy of the store", run: (*Main).runBackup, store: true},
+		{name: "restore", summary: "replace the embedded store with a backup", run: (*Main).runRestore, store: true},
+		{name: "export", summary: "write a collection as one STIX 2.1 bundle", run: (*Main).runExport, store: true},
+		{name: "store check", summary: "recompute the store's advisory counters (--repair fixes them)", run: (*Main).runStoreCheck, store: true},
+		{name: "token issue", summary: "print a signed JWT for a consumer", run: (*Main).runTokenIssue},
+		{name: "conformance", summary: "run the TAXII 2.1 conformance suite against a server", run: (*Main).runConformance},
 	}
 }
 
@@ -76,6 +88,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "ctibroker: unknown verb %q\n\n", strings.Join(args[:min(2, len(args))], " "))
 		m.usage(m.Stderr)
 		return exitError(2)
+	}
+	if v.store && m.shared == nil {
+		if err, ok := m.forward(ctx, args); ok {
+			return err
+		}
 	}
 	err := v.run(m, ctx, rest)
 	if errors.Is(err, flag.ErrHelp) {

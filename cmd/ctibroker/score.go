@@ -239,17 +239,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// openForScoring loads the config and opens its store read-only.
-func openForScoring(ctx context.Context, path string) (*Config, storage.Store, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := openStore(ctx, cfg.Store, "", true)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, store, nil
+// openForScoring loads the config and opens its store.
+func (m *Main) openForScoring(ctx context.Context, path string) (*Config, storage.Store, error) {
+	return m.openConfigStore(ctx, m.path(path))
 }
 
 // errNotInPool says a value or object is not in the pool.
@@ -361,7 +353,7 @@ func (m *Main) runExplain(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	cfg, store, err := openForScoring(ctx, *cfgPath)
+	cfg, store, err := m.openForScoring(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -455,17 +447,17 @@ func (m *Main) runScoreEval(ctx context.Context, args []string) error {
 	}
 	var vals []labelledValue
 	if *benignPath != "" {
-		b, err := readLabelled(*benignPath, false)
+		b, err := readLabelled(m.path(*benignPath), false)
 		if err != nil {
 			return fmt.Errorf("score-eval: --benign %w", err)
 		}
-		mal, err := readLabelled(*malPath, true)
+		mal, err := readLabelled(m.path(*malPath), true)
 		if err != nil {
 			return fmt.Errorf("score-eval: --malicious %w", err)
 		}
 		vals = append(b, mal...)
 	}
-	cfg, store, err := openForScoring(ctx, *cfgPath)
+	cfg, store, err := m.openForScoring(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -476,7 +468,7 @@ func (m *Main) runScoreEval(ctx context.Context, args []string) error {
 	}
 	var old *scorer
 	if *oldPath != "" {
-		oc, err := loadConfig(*oldPath)
+		oc, err := loadConfig(m.path(*oldPath))
 		if err != nil {
 			return fmt.Errorf("--compare-config: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -377,7 +378,7 @@ func BenchmarkScoreLabelled(b *testing.B) {
 	cfgPath := evalConfig(b, dir, "")
 	importEvalCorpus(b, cfgPath)
 	ctx := context.Background()
-	cfg, store, err := openForScoring(ctx, cfgPath)
+	cfg, store, err := NewMain(io.Discard, io.Discard).openForScoring(ctx, cfgPath)
 	if err != nil {
 		b.Fatal(err)
 	}

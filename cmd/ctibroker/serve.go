@@ -134,6 +134,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		}
 	}()
 
+	// Verbs that need the store while serve holds it run here, through the admin socket.
+	stopAdmin, err := m.serveAdmin(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+
 	sched, err := newScheduler(m, cfg, store, logger, srv.Registry())
 	if err != nil {
 		return err
