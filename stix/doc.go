@@ -108,19 +108,21 @@
 //
 //	go test -run XXX -bench 'DecodeValidate|ParseRaw|EncodingJSON' -benchtime 2s -count 3 -cpu 1 ./stix/
 //
-// Measured here (Go 1.26, amd64, -cpu 1, load average 5–9 on 2 cores; each
-// line the range of three runs):
+// Measured here (Go 1.26, amd64, -cpu 1, two sets of three runs at load
+// average 6 and 10 on 2 cores; each line the range of the six runs):
 //
-//	decode+validate, no pattern check       ≈ 165–211k objects/CPU-s, 5 allocs
-//	encoding/json.Unmarshal (same runs)     ≈ 47–59k objects/CPU-s, 51 allocs
-//	ratio                                   ≈ 3.5× (3.49–3.56)
-//	decode+validate with stix/pattern       ≈ 166–189k objects/CPU-s, ≈ 3.1×
-//	ParseRaw alone                          ≈ 330k objects/s (wall)
+//	decode+validate, no pattern check       ≈ 152–211k objects/CPU-s, 5 allocs
+//	encoding/json.Unmarshal (same runs)     ≈ 43–59k objects/CPU-s, 51 allocs
+//	ratio                                   ≈ 3.5× (3.49–3.56 per run)
+//	decode+validate with stix/pattern       ≈ 148–189k objects/CPU-s, 3.07–3.18×
+//	ParseRaw alone                          ≈ 330k objects/s wall at load 6
 //
-// (Before this tuning: 133–143k objects/CPU-s, 2.3×, 11 allocs.) The goal is
-// met when encoding/json runs at the 60–80k/s the issue measured on this
-// machine (3.5× is 210–280k/s), and in the quieter benchmark runs here; under
-// heavy load the same run can show 165k/CPU-s next to encoding/json's 47k.
+// (Before this tuning, same command: 133–143k objects/CPU-s, 2.1–2.3×, 11
+// allocs.) Per CPU second the ratio is stable while both absolute rates fall
+// with the load on the sibling hyperthread: 200k is reached in the quieter
+// runs (211k next to encoding/json's 59k), and 3.5× is 210–280k/s when
+// encoding/json runs at the 60–80k/s the issue measured on this machine; under
+// load average 10 the same run shows 152–185k next to 43–52k.
 // Third-party JSON libraries (goccy/go-json, json-iterator, valyala/fastjson,
 // all in the package list) were not adopted: the package needs each member's
 // raw bytes for byte-for-byte republishing and for the rules, which its own
