@@ -24,6 +24,9 @@ func split(b []byte, out []field) ([]field, error) {
 	if i >= len(b) || b[i] != '{' {
 		return nil, errShape
 	}
+	if out == nil {
+		out = make([]field, 0, 16)
+	}
 	i++
 	for first := true; ; first = false {
 		i = skipWS(b, i)
