@@ -671,3 +671,27 @@ func TestVanishedFromRiskListWithdrawnEverywhere(t *testing.T) {
 		}
 	}
 }
+
+func TestRunLeased(t *testing.T) {
+	e := mustPool(t)
+	ctx := context.Background()
+	if err := e.store.AcquireLease(ctx, curation.LeaseName, "other-process", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c := curator()
+	targets := []curation.Target{{Collection: "all"}}
+	if _, err := c.RunLeased(ctx, e.store, e.store, "me", time.Hour, targets, testTime); !errors.Is(err, storage.ErrLeaseHeld) {
+		t.Fatalf("RunLeased while another holds the lease: %v, want ErrLeaseHeld", err)
+	}
+	if err := e.store.ReleaseLease(ctx, curation.LeaseName, "other-process"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.RunLeased(ctx, e.store, e.store, "me", time.Hour, targets, testTime)
+	if err != nil || st.NewVersions != 4 {
+		t.Fatalf("RunLeased: %v, %+v", err, st)
+	}
+	// Released afterwards: another holder may take it.
+	if err := e.store.AcquireLease(ctx, curation.LeaseName, "other-process", time.Hour); err != nil {
+		t.Errorf("lease not released after the run: %v", err)
+	}
+}

@@ -715,3 +715,19 @@ func saveDormant(ctx context.Context, store Store, coll string, dormant map[stri
 	}
 	return nil
 }
+
+// LeaseName is the lease RunLeased takes, so that one process of several
+// sharing a store runs the scheduled pass.
+const LeaseName = "curation"
+
+// RunLeased is Run under the lease LeaseName held by holder for ttl (renewed
+// for the run's start only: choose a ttl longer than a pass). It returns
+// storage.ErrLeaseHeld, and runs nothing, while another holder's lease is in
+// force; the lease is released when the run ends.
+func (c *Curator) RunLeased(ctx context.Context, store Store, leaser storage.Leaser, holder string, ttl time.Duration, targets []Target, asOf time.Time) (*Stats, error) {
+	if err := leaser.AcquireLease(ctx, LeaseName, holder, ttl); err != nil {
+		return nil, fmt.Errorf("curation: %w", err)
+	}
+	defer leaser.ReleaseLease(context.WithoutCancel(ctx), LeaseName, holder)
+	return c.Run(ctx, store, targets, asOf)
+}
