@@ -185,3 +185,29 @@ func TestScanStringWordAtATime(t *testing.T) {
 		}
 	}
 }
+
+// TestPutMembersClearsStale checks that a pooled member slice only points into
+// the last small input parsed with it: entries left from a longer earlier
+// object are cleared, and so is everything after a large input.
+func TestPutMembersClearsStale(t *testing.T) {
+	mb := &memberBuf{ms: make([]member, 0, 32)}
+	long := []byte(`{"a":1,"b":2,"c":3,"d":4}`)
+	_, used, err := parseObjectFill(long, DefaultLimits, 0, mb.ms, fillNone)
+	if err != nil || len(used) != 4 {
+		t.Fatal(err, len(used))
+	}
+	putMembers(mb, used, len(long))
+	short := []byte(`{"x":1}`)
+	_, used, _ = parseObjectFill(short, DefaultLimits, 0, mb.ms, fillNone)
+	putMembers(mb, used, len(short))
+	all := mb.ms[:4]
+	if all[0].key != "x" || all[1].val != nil || all[3].val != nil || mb.dirty != 1 {
+		t.Fatalf("after a shorter object: %+v dirty %d", all, mb.dirty)
+	}
+	big := []byte(`{"x":"` + strings.Repeat("y", 70<<10) + `"}`)
+	_, used, _ = parseObjectFill(big, DefaultLimits, 0, mb.ms, fillNone)
+	putMembers(mb, used, len(big))
+	if mb.ms[:1][0].val != nil || mb.dirty != 0 {
+		t.Fatalf("after a large input: %+v dirty %d", mb.ms[:1], mb.dirty)
+	}
+}

@@ -87,24 +87,49 @@ func ParseRaw(b []byte) (*RawObject, error) {
 
 // ParseRawLimits is ParseRaw under lim.
 func ParseRawLimits(b []byte, lim Limits) (*RawObject, error) {
-	ms := getMembers()
-	o, members, err := parseObject(b, lim, 0, *ms)
-	putMembers(ms, members)
+	mb := getMembers()
+	o, members, err := parseObject(b, lim, 0, mb.ms)
+	putMembers(mb, members, len(b))
 	return o, err
 }
 
 // memberPool recycles member slices between parses.
-var memberPool = sync.Pool{New: func() any { s := make([]member, 0, 32); return &s }}
+var memberPool = sync.Pool{New: func() any { return &memberBuf{ms: make([]member, 0, 32)} }}
 
-func getMembers() *[]member { return memberPool.Get().(*[]member) }
+// memberBuf is a pooled member slice; ms[:dirty] may still point into the
+// last input parsed with it.
+type memberBuf struct {
+	ms    []member
+	dirty int
+}
 
-func putMembers(p *[]member, used []member) {
+func getMembers() *memberBuf { return memberPool.Get().(*memberBuf) }
+
+// putMembers returns a member slice to the pool. used points into the input
+// just parsed (inputLen bytes): for a large input it is cleared, so that a
+// pooled slice never keeps more than 64 KiB of one input alive (and only until
+// it is reused or the GC empties the pool); for small ones only entries left
+// from an earlier, longer object are cleared, and the rest is overwritten by
+// the next parse.
+func putMembers(mb *memberBuf, used []member, inputLen int) {
 	if cap(used) > 1024 {
 		return // do not keep what a huge object grew
 	}
-	clear(used)
-	*p = used[:0]
-	memberPool.Put(p)
+	stale := mb.dirty
+	if cap(used) != cap(mb.ms) {
+		stale = 0 // a new array: nothing beyond used
+	}
+	if inputLen > 64<<10 {
+		clear(used[:max(stale, len(used))])
+		mb.dirty = 0
+	} else {
+		if stale > len(used) {
+			clear(used[len(used):stale])
+		}
+		mb.dirty = len(used)
+	}
+	mb.ms = used[:0]
+	memberPool.Put(mb)
 }
 
 // parseObject parses the object in b, nested at baseDepth, appending its members

@@ -283,17 +283,17 @@ func containerFindings(env Envelope) []Finding {
 // o.JSON's memory.
 func (v *Validator) ValidateObject(o *RawObject) []Finding {
 	lim := v.limits()
-	ms := getMembers()
-	_, members, err := parseObjectFill(o.JSON, lim, 0, *ms, fillNone)
+	mb := getMembers()
+	_, members, err := parseObjectFill(o.JSON, lim, 0, mb.ms, fillNone)
 	if err != nil {
-		putMembers(ms, members)
+		putMembers(mb, members, len(o.JSON))
 		f, _, _ := decodeFinding("", err)
 		f.ObjectID, f.ObjectType = o.ID, o.Type
 		return []Finding{f}
 	}
 	c := objCheck{v: v, lim: lim, ms: members}
 	c.check()
-	putMembers(ms, members)
+	putMembers(mb, members, len(o.JSON))
 	return c.out
 }
 
@@ -303,10 +303,10 @@ func (v *Validator) ValidateObject(o *RawObject) []Finding {
 // the limits; the findings then repeat it.
 func (v *Validator) ParseAndValidate(b []byte) (*RawObject, []Finding, error) {
 	lim := v.limits()
-	ms := getMembers()
-	blk, members, err := parseObjectFill(b, lim, 0, *ms, fillDeferred)
+	mb := getMembers()
+	blk, members, err := parseObjectFill(b, lim, 0, mb.ms, fillDeferred)
 	if err != nil {
-		putMembers(ms, members)
+		putMembers(mb, members, len(b))
 		f, _, _ := decodeFinding("", err)
 		return nil, []Finding{f}, err
 	}
@@ -319,6 +319,6 @@ func (v *Validator) ParseAndValidate(b []byte) (*RawObject, []Finding, error) {
 		c.fillExt = &o.Extensions
 	}
 	c.check()
-	putMembers(ms, members)
+	putMembers(mb, members, len(b))
 	return o, c.out, nil
 }
