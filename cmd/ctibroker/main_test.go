@@ -352,3 +352,59 @@ func TestTokenIssue(t *testing.T) {
 		t.Fatalf("collections with a tampered token: status %d, want 401", got)
 	}
 }
+
+// TestServeMISPSync: a MISP server-sync push to serve lands in the configured
+// inbox and its to_ids values reach the pool as ctibroker indicators.
+func TestServeMISPSync(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := exampleConfig(t, dir)
+	b, _ := os.ReadFile(cfgPath)
+	cfg := strings.Replace(string(b), "    password_env: SOC_PASSWORD\n", "    password_env: SOC_PASSWORD\n    misp_key_env: SOC_MISP_KEY\n", 1)
+	cfg += "misp_sync: {collection: 3b5c2a7e-1f4d-4c8e-9a61-2d7f0c9e8b11}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const key = "0123456789abcdef0123456789abcdef01234567"
+	base := startServe(t, cfgPath, map[string]string{"SOC_PASSWORD": "s3cret", "SOC_MISP_KEY": key})
+	event, err := os.ReadFile("../../ingest/misp/testdata/sync_push/input.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	misp := func(method, path string, body []byte) (int, string) {
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", key)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	if code, body := misp("GET", "/servers/getVersion.json", nil); code != 200 || !strings.Contains(body, "perm_sync") {
+		t.Fatalf("getVersion: %d %s", code, body)
+	}
+	if code, body := misp("POST", "/events/add/metadata:1", event); code != 200 {
+		t.Fatalf("events/add: %d %s", code, body)
+	}
+	// The event's live to_ids domain is a ctibroker indicator in the pool.
+	const want = "[domain-name:value = 'mail-gov.example.de']"
+	req, _ := http.NewRequest("GET", base+"/intel/collections/"+poolColl+"/objects/?match[type]=indicator", nil)
+	req.Header.Set("Accept", "application/taxii+json;version=2.1")
+	req.SetBasicAuth("soc", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+		t.Fatalf("pool after the MISP push (status %d) lacks %s:\n%.2000s", resp.StatusCode, want, body)
+	}
+	// A re-push of the same event version is refused as not newer.
+	if code, _ := misp("POST", "/events/add/metadata:1", event); code != http.StatusForbidden {
+		t.Fatalf("re-push of the same event: status %d, want 403", code)
+	}
+}

@@ -13,7 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/taxii"
 )
 
 // scheduler pulls each enabled feed with an interval on its schedule while serve
@@ -23,6 +26,7 @@ type scheduler struct {
 	m      *Main
 	cfg    *Config
 	store  storage.Store
+	pipe   *pipeline
 	logger *slog.Logger
 	holder string // this process's lease holder name
 
@@ -31,10 +35,10 @@ type scheduler struct {
 	objects     *prometheus.CounterVec
 }
 
-func newScheduler(m *Main, cfg *Config, store storage.Store, logger *slog.Logger, reg *prometheus.Registry) (*scheduler, error) {
+func newScheduler(m *Main, cfg *Config, store storage.Store, pipe *pipeline, logger *slog.Logger, reg *prometheus.Registry) (*scheduler, error) {
 	host, _ := os.Hostname()
 	s := &scheduler{
-		m: m, cfg: cfg, store: store, logger: logger,
+		m: m, cfg: cfg, store: store, pipe: pipe, logger: logger,
 		holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), rand.Uint64()),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ctibroker_feed_last_success_timestamp_seconds",
@@ -71,19 +75,8 @@ func (s *scheduler) run(ctx context.Context) error {
 	if len(feeds) == 0 {
 		return nil
 	}
-	is, err := ingestStore(s.store)
-	if err != nil {
-		return err
-	}
-	if err := s.store.EnsureCollection(ctx, s.cfg.pool(), storage.KindStored); err != nil {
-		return fmt.Errorf("collection %s: %w", s.cfg.pool(), err)
-	}
-	ix, err := attackIndex(ctx, s.store, AttackCollection)
-	if err != nil {
-		return err
-	}
 	reg := registry(s.cfg.Identity.ID)
-	runner := &ingest.Runner{Store: is, Identity: s.cfg.Identity.ID, Pool: s.cfg.pool(), Logger: s.logger}
+	runner, ix := s.pipe.runner, s.pipe.attack
 	var wg sync.WaitGroup
 	for _, fc := range feeds {
 		fc.Attack = ix
@@ -161,4 +154,80 @@ func (s *scheduler) pass(ctx context.Context, runner *ingest.Runner, feed *inges
 	}
 	s.lastSuccess.WithLabelValues(name).Set(float64(time.Now().Unix()))
 	s.logger.Info("feed pulled", "feed", name, "stats", st.String())
+}
+
+// pipeline is what serve feeds the pool with: the Runner over the store and the
+// ATT&CK index, shared by the scheduled pulls and by pushes (MISP sync, TAXII).
+type pipeline struct {
+	cfg    *Config
+	runner *ingest.Runner
+	attack *attack.Index
+
+	mu    sync.Mutex
+	feeds map[string]*sync.Mutex // one push at a time per feed
+}
+
+func newPipeline(ctx context.Context, cfg *Config, store storage.Store, logger *slog.Logger) (*pipeline, error) {
+	is, err := ingestStore(store)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.EnsureCollection(ctx, cfg.pool(), storage.KindStored); err != nil {
+		return nil, fmt.Errorf("collection %s: %w", cfg.pool(), err)
+	}
+	ix, err := attackIndex(ctx, store, AttackCollection)
+	if err != nil {
+		return nil, err
+	}
+	return &pipeline{
+		cfg:    cfg,
+		runner: &ingest.Runner{Store: is, Identity: cfg.Identity.ID, Pool: cfg.pool(), Logger: logger},
+		attack: ix,
+		feeds:  map[string]*sync.Mutex{},
+	}, nil
+}
+
+// feedConfig returns the configured feed named name (its reliability, share and
+// TLP), or a default one of provider; a feeds entry without an interval only
+// describes a pushing feed and is never pulled.
+func (p *pipeline) feedConfig(name, provider string) (ingest.FeedConfig, error) {
+	fc := ingest.FeedConfig{Name: name, Provider: provider}
+	for _, f := range p.cfg.Feeds {
+		if f.Name == name {
+			fc = f
+			break
+		}
+	}
+	if err := fc.Validate(); err != nil {
+		return fc, err
+	}
+	fc.Attack = p.attack
+	return fc, nil
+}
+
+// mispConverter is taxii.Deps.MISPConverter.
+func (p *pipeline) mispConverter(feed string) misp.Converter {
+	fc, _ := p.feedConfig(feed, misp.Provider)
+	return misp.Converter{Attack: p.attack, Identity: p.cfg.Identity.ID, DefaultTLP: fc.DefaultTLP, Share: fc.ShareLevel()}
+}
+
+// push is taxii.Deps.PoolSink: it runs the pushed values through the Runner as
+// one batch of the pushing feed.
+func (p *pipeline) push(ctx context.Context, pp *taxii.PoolPush) error {
+	fc, err := p.feedConfig(pp.Feed, pp.Provider)
+	if err != nil {
+		return err
+	}
+	fc.Collection = ""
+	p.mu.Lock()
+	mu := p.feeds[fc.Name]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		p.feeds[fc.Name] = mu
+	}
+	p.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	_, err = p.runner.Run(ctx, &ingest.Feed{Config: fc, Source: batchSource{pp.Batch}})
+	return err
 }

@@ -72,12 +72,18 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if len(cursorKey) > 0 && len(cursorKey) < 16 {
 		return errors.New("CTIBROKER_CURSOR_KEY: want at least 16 bytes")
 	}
+	pipe, err := newPipeline(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
 	srv, err = taxii.NewServer(cfg.TAXII, taxii.Deps{
-		Store:     store,
-		Auth:      authn,
-		Logger:    logger,
-		Audit:     audit,
-		CursorKey: cursorKey,
+		Store:         store,
+		Auth:          authn,
+		Logger:        logger,
+		Audit:         audit,
+		CursorKey:     cursorKey,
+		MISPConverter: pipe.mispConverter,
+		PoolSink:      pipe.push,
 	})
 	if err != nil {
 		return err
@@ -141,7 +147,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	defer stopAdmin()
 
-	sched, err := newScheduler(m, cfg, store, logger, srv.Registry())
+	sched, err := newScheduler(m, cfg, store, pipe, logger, srv.Registry())
 	if err != nil {
 		return err
 	}
