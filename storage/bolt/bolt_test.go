@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/storage/bolt"
@@ -364,5 +366,45 @@ func TestTailConcurrentReaders(t *testing.T) {
 				t.Fatalf("%s: %d versions at the end, want %d", id, len(lv.Records), rounds+1)
 			}
 		}
+	}
+}
+
+// TestIndexCompaction fills three index generations of 20 000 random ids each
+// and compacts them into an empty main bucket (keys must go in in global order,
+// or bbolt copies a growing node for each: minutes instead of a second), then
+// checks the ids are found.
+func TestIndexCompaction(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	st, err := bolt.Open(dir, bolt.Options{NoSync: true, IndexTail: 20000, IndexGenerations: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	var all []stix.RawObject
+	for b := 0; b < 60; b++ {
+		objs := make([]stix.RawObject, 1000)
+		for i := range objs {
+			objs[i] = storagetest.SDO("indicator", "indicator--"+uuid.NewString(), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), "2.1", 50)
+		}
+		if _, err := st.PutObjects(ctx, "c", objs); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, objs[0], objs[999])
+	}
+	st.Close() // merges the rest
+	st = bolt.MustOpen(t, dir)
+	res, err := st.PutObjects(ctx, "c", all)
+	if err != nil || res.Existing != len(all) || res.Added != 0 {
+		t.Fatalf("re-adding %d stored objects after compaction: %+v %v", len(all), res, err)
+	}
+	for _, o := range all[:20] {
+		if pg, err := st.GetObject(ctx, "c", o.ID, storage.Filter{}); err != nil || len(pg.Records) != 1 {
+			t.Fatalf("GetObject(%s) after compaction: %v", o.ID, err)
+		}
+	}
+	if report, err := st.Check(ctx, false); err != nil || len(report) != 0 {
+		t.Fatalf("Check: %v %v", report, err)
 	}
 }

@@ -20,15 +20,20 @@
 //	       record, the source collection and the source record's date_added
 //	ids    id 0x00 version (12 bytes) → flags, date_added, SCO content hash, spec_version
 //	types  type 0x00 date_added → nothing
+//	gens   generation number → a bucket laid out as ids (see below)
 //
-// The ids index is written lazily: a collection's newest entries (up to
-// Options.IndexTail) live in an in-memory tail, rebuilt from the log at Open,
-// and are merged into the ids bucket in one sorted pass when the tail is full
-// (info records how far the bucket is complete). Random STIX ids made every
-// object of a batch dirty its own B+tree page; a sorted merge of 262 144 entries
-// dirties each leaf at most once. A bloom filter per collection over the ids of
-// the on-disk index spares the random read that checks a new id for versions. Readers that need the index (match[id],
-// GetObject, ListVersions) see the bucket plus the tail entries of their snapshot.
+// The ids index is written lazily, like a small LSM tree. New entries live in
+// an in-memory tail (Options.IndexTail entries for all collections), rebuilt
+// from the log at Open after a crash (info records how far the on-disk index is
+// complete). A full tail is written in key order into a new generation, an empty
+// bucket under gens: a sequential write. When a collection has
+// Options.IndexGenerations (8) generations, the next merge compacts them and the
+// tail into the ids bucket. Random STIX ids made every object of a batch dirty
+// its own B+tree page; now an entry is written twice, in order, and each
+// compaction rewrites the main bucket's leaves once for 8 tails. Each index
+// bucket has a bloom filter, so a writer looks up a new id in none of them.
+// Readers that need the index (match[id], GetObject, ListVersions) read every
+// bucket plus the tail entries of their snapshot.
 //
 // A page is a cursor scan of log from the position after added_after or next;
 // the stored bytes are copied once into one buffer per page and never decoded or
@@ -126,13 +131,10 @@
 // The goal is 50 000 objects/s at 1 M: met at 100 000 in a quiet run,
 // not at 1 M here. Before the index tail the same benchmark gave about 15 000
 // objects/s at 1 M (39 – 42 µs CPU an object, 0.09 – 0.10 × raw put). What is
-// left is mostly the merges: each rewrites about every leaf of the id index, so
-// their cost per object grows with the index (the CPU per object rose from 18 to
-// 29 µs as the collection grew from 1.0 to 2.8 M across the three runs), and the
-// PutObjects call that triggers one takes about a second at 1 M. The next step is
-// to merge each full tail into a new sorted generation (its own bloom filter)
-// and compact generations rarely, which makes a merge cost proportional to the
-// tail instead of the index.
+// left is the commit of each batch (about 1 300 dirty pages, each its own
+// pwrite) and the merges, now about a quarter of the CPU: the PutObjects call
+// that fills the tail writes a generation (a few hundred ms), and every eighth
+// one compacts (about a rewrite of the id index, a second or two at 1 M).
 //
 // Reads (BenchmarkRead*): QueryObjects of a 1000-record page at a random depth
 // (added_after uniform over the first 90 % of the collection). Baseline: copying

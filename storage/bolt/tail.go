@@ -297,15 +297,8 @@ func (s *Store) mergeTail(name string) error {
 			// order per source, filling the pages it writes.
 			base := c.ids
 			base.FillPercent = 0.9
-			for _, g := range c.gens {
-				if err := g.ForEach(func(k, v []byte) error { return base.Put(k, v) }); err != nil {
-					return err
-				}
-			}
-			for _, e := range all {
-				if err := base.Put(e.key, appendEntry(nil, e.flags, e.da, e.hash, string(e.spec))); err != nil {
-					return err
-				}
+			if err := compactInto(base, c.gens, all); err != nil {
+				return err
 			}
 			if len(c.gens) > 0 {
 				if err := c.b.DeleteBucket(subGens); err != nil {
@@ -362,5 +355,48 @@ func (s *Store) mergeTail(name string) error {
 	s.tmu.Lock()
 	delete(s.tails, name)
 	s.tmu.Unlock()
+	return nil
+}
+
+// compactInto puts every entry of gens and tail into base in global key order.
+// The order matters: bbolt splits nodes only at commit, so keys inserted out of
+// order into a node that grows within the transaction cost a copy of the node
+// each (quadratic); in order they append.
+func compactInto(base *bbolt.Bucket, gens []*bbolt.Bucket, tail []entry) error {
+	type head struct {
+		cur  *bbolt.Cursor
+		k, v []byte
+	}
+	var heads []*head
+	for _, g := range gens {
+		h := &head{cur: g.Cursor()}
+		if h.k, h.v = h.cur.First(); h.k != nil {
+			heads = append(heads, h)
+		}
+	}
+	ti := 0
+	for len(heads) > 0 || ti < len(tail) {
+		mi := -1
+		for i, h := range heads {
+			if mi < 0 || bytes.Compare(h.k, heads[mi].k) < 0 {
+				mi = i
+			}
+		}
+		if ti < len(tail) && (mi < 0 || bytes.Compare(tail[ti].key, heads[mi].k) < 0) {
+			e := tail[ti]
+			if err := base.Put(e.key, appendEntry(nil, e.flags, e.da, e.hash, string(e.spec))); err != nil {
+				return err
+			}
+			ti++
+			continue
+		}
+		h := heads[mi]
+		if err := base.Put(h.k, h.v); err != nil {
+			return err
+		}
+		if h.k, h.v = h.cur.Next(); h.k == nil {
+			heads = slices.Delete(heads, mi, mi+1)
+		}
+	}
 	return nil
 }
