@@ -34,6 +34,10 @@ type objCheck struct {
 	fillRefs *[]ExternalReference
 	fillExt  *map[string]json.RawMessage
 	blk      *rawBlock // the parsed object's block (ParseAndValidate), else nil
+
+	// pos[id] is 1 + the index of the first member with that id, for the
+	// names with fixed ids (filled by check).
+	pos [nFixedKeys]int32
 }
 
 func (c *objCheck) add(sev Severity, prop, rule, msg string) {
@@ -69,6 +73,12 @@ func (c *objCheck) get(key string) (member, bool) {
 
 // getID is get for a known name.
 func (c *objCheck) getID(id keyID) (member, bool) {
+	if id < nFixedKeys {
+		if p := c.pos[id]; p > 0 {
+			return c.ms[p-1], true
+		}
+		return member{}, false
+	}
 	for i := range c.ms {
 		if c.ms[i].id == id {
 			return c.ms[i], true
@@ -110,6 +120,11 @@ func (c *objCheck) ts(key string) (time.Time, bool) {
 }
 
 func (c *objCheck) check() {
+	for i := range c.ms {
+		if id := c.ms[i].id; id < nFixedKeys && c.pos[id] == 0 {
+			c.pos[id] = int32(i + 1)
+		}
+	}
 	if m, ok := c.getID(kID); ok && m.kind == jString {
 		c.id = m.str()
 	}
