@@ -479,9 +479,15 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 	latest := latestPerFeed(accepted)
 	ru.remember(accepted, latest)
 	order := ru.collectValues(accepted, latest)
+	wrote := ru.stats.New + ru.stats.Changed
 	if err := ru.author(ctx, order, accepted, latest, now); err != nil {
 		return err
 	}
+	// A batch whose authored objects were all stored already is most likely a
+	// re-pull: its provenance records of the day are checked with reads first,
+	// so that an unchanged re-pull commits nothing (a write transaction costs an
+	// fsync even when every record exists).
+	precheck := ru.stats.New+ru.stats.Changed == wrote
 	// One record per (feed, value, day): the day's latest report, a live one
 	// winning a tie.
 	type provKey struct {
@@ -512,6 +518,14 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 			if day, keep, err = ru.changeDay(ctx, o, day); err != nil {
 				return err
 			} else if !keep {
+				continue
+			}
+		} else if precheck {
+			stored, err := ru.hasProvenance(ctx, o, day)
+			if err != nil {
+				return err
+			}
+			if stored {
 				continue
 			}
 		}

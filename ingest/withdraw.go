@@ -256,3 +256,18 @@ func (ru *run) withdraw(ctx context.Context, order []*authoredValue, now time.Ti
 	}
 	return nil
 }
+
+// hasProvenance reports whether the store holds o's feed's record of value on
+// day.
+func (ru *run) hasProvenance(ctx context.Context, o *obs, day time.Time) (bool, error) {
+	recs, err := ru.Store.Provenance(ctx, o.key.kind, o.key.value)
+	if err != nil {
+		return false, fmt.Errorf("read provenance of %s: %w", o.key.value, err)
+	}
+	for i := len(recs) - 1; i >= 0; i-- { // ordered by day: today's are last
+		if recs[i].Feed == o.Feed && recs[i].Day.Equal(day) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
