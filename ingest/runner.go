@@ -19,8 +19,13 @@ import (
 const DefaultPool = "pool"
 
 // cursorDeferral bounds how long the Runner holds back the cursor of batches that
-// wrote nothing.
-const cursorDeferral = 30 * time.Second
+// wrote nothing, and cursorDeferralWritten that of batches that wrote: a crash
+// re-fetches at most that much (an error saves the cursor of the last durable
+// batch).
+const (
+	cursorDeferral        = 30 * time.Second
+	cursorDeferralWritten = 2 * time.Second
+)
 
 // Store is what the Runner needs from a backend: it reads the last stored version
 // of the objects it is about to write (to write no version when nothing changed),
@@ -112,7 +117,9 @@ type valueKey struct{ kind, value string }
 // (also on error, counting what was made durable) and the first error: the
 // Source's, the store's, or ctx's. On success the feed state records the last
 // success; on error the error count and message, with the cursor of the last
-// batch made durable.
+// batch made durable. Cursors are saved at most every cursorDeferralWritten (2 s;
+// 30 s while batches write nothing) and at the end, so a crash re-fetches at
+// most that much, never skips.
 func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 	if r.Store == nil || f == nil || f.Source == nil {
 		return nil, errors.New("ingest: Runner.Run needs a Store, a Feed and its Source")
@@ -158,7 +165,7 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 		}
 		pending = append(Cursor(nil), b.Cursor...) // the source may reuse its buffer
 		wrote := st.New+st.Changed+st.Revoked+st.Provenance != before
-		if snapshot || !wrote && time.Since(lastSave) < cursorDeferral {
+		if snapshot || !wrote && time.Since(lastSave) < cursorDeferral || wrote && time.Since(lastSave) < cursorDeferralWritten {
 			return nil
 		}
 		state.Cursor, pending = pending, nil
@@ -171,7 +178,8 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 	if pullErr == nil && snapshot && st.Batches > 0 {
 		pullErr = ru.diffSnapshot(ctx, state)
 	}
-	if pullErr == nil && pending != nil {
+	if pending != nil && (pullErr == nil || !snapshot) {
+		// The batches up to pending are durable: an error resumes after them.
 		state.Cursor = pending
 	}
 	st.Duration = r.now().Sub(ru.start)

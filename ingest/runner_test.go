@@ -602,38 +602,69 @@ func sharedDir(t testing.TB) string {
 	}
 }
 
-// TestRunDefersUnchangedCursor: batches that write nothing do not commit their
-// cursor one by one; a failure then resumes from the last saved cursor, and a
-// successful run saves the final one.
-func TestRunDefersUnchangedCursor(t *testing.T) {
+// TestRunDefersCursor: the cursor is not committed after every batch (new or
+// unchanged) but at most every couple of seconds and at the end: while the pull
+// runs the stored cursor stays where it was. A failure saves the cursor of the
+// last durable batch, and the rerun resumes there.
+func TestRunDefersCursor(t *testing.T) {
 	s := testStore(t)
 	now := testTime
 	r := newRunner(s, &now)
-	src := &sliceSource{batches: []ingest.Batch{
+	batches := []ingest.Batch{
 		{Observations: observations("d0-", 2, true)},
 		{Observations: observations("d1-", 2, true)},
 		{Observations: observations("d2-", 2, true)},
+	}
+	var during []string
+	src := &peekSource{sliceSource: sliceSource{batches: batches}, peek: func() {
+		st, err := s.FeedState(context.Background(), "defer")
+		if err != nil {
+			during = append(during, "none")
+			return
+		}
+		during = append(during, string(st.Cursor))
 	}}
 	f := feed("defer", src)
-	mustRun(t, r, f)
+	mustRun(t, r, f) // new batches
+	if strings.Join(during, ",") != "none,none,none" {
+		t.Fatalf("cursor committed during a new pull: %q", during)
+	}
+	during = nil
 	resetCursor(t, s, "defer")
-	src.failAfter = 2
+	src.failAfter = 2 // unchanged batches, then a failure
 	if _, err := r.Run(context.Background(), f); !errors.Is(err, errSource) {
 		t.Fatalf("got %v", err)
 	}
+	if strings.Join(during, ",") != "," {
+		t.Fatalf("cursor committed during an unchanged pull: %q", during)
+	}
 	state, _ := s.FeedState(context.Background(), "defer")
-	if len(state.Cursor) != 0 || state.ErrorCount != 1 {
-		t.Fatalf("cursor of unchanged batches saved before the run ended: %+v", state)
+	if string(state.Cursor) != "2" || state.ErrorCount != 1 {
+		t.Fatalf("after the failure: %+v", state)
 	}
 	src.failAfter = 0
 	st := mustRun(t, r, f)
-	if src.pulls[2] != "" || st.Unchanged != 3*2*3 {
+	if src.pulls[2] != "2" || st.Unchanged != 2*3 {
 		t.Fatalf("pulls %q, stats %+v", src.pulls, st)
 	}
 	state, _ = s.FeedState(context.Background(), "defer")
 	if string(state.Cursor) != "3" {
 		t.Fatalf("final cursor %q, want 3", state.Cursor)
 	}
+}
+
+// peekSource is a sliceSource that calls peek after each batch it emits.
+type peekSource struct {
+	sliceSource
+	peek func()
+}
+
+func (p *peekSource) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.Batch) error) error {
+	return p.sliceSource.Pull(ctx, cur, func(b ingest.Batch) error {
+		err := emit(b)
+		p.peek()
+		return err
+	})
 }
 
 func TestRunMissingPool(t *testing.T) {
