@@ -369,7 +369,16 @@ func (s *scanner) scanMembers(i, depth int, dst []member) (int, []member, error)
 		} else {
 			key, id = internKey(data[ks+1 : ke-1])
 		}
-		dst = append(dst, member{key: key, id: id, kind: kind, plain: plain, val: data[vs:ve]})
+		// Grow by one and set the fields in place: cheaper than appending a
+		// composite value, which is copied with a bulk write barrier while the
+		// GC runs.
+		if len(dst) < cap(dst) {
+			dst = dst[:len(dst)+1]
+		} else {
+			dst = append(dst, member{})
+		}
+		m := &dst[len(dst)-1]
+		m.key, m.id, m.kind, m.plain, m.val = key, id, kind, plain, data[vs:ve]
 		i = s.skipSpace(ve)
 		if i >= len(data) {
 			return i, dst, s.syntaxErr(i, "unexpected end of input in object")
