@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ctibroker/ctibroker/scoring/curation"
 	"github.com/ctibroker/ctibroker/storage"
 )
 
@@ -103,6 +104,11 @@ type Collection struct {
 	Writable    bool     `yaml:"writable"` // stored collections only: accepts POST
 	Public      bool     `yaml:"public"`   // anyone, anonymous included, may read
 	MediaTypes  []string `yaml:"media_types"`
+	// Selection is a curated collection's saved selection over the
+	// intelligence pool (scoring/curation); the curation pass materialises
+	// it. Stored collections have none. A curated collection without one is
+	// served as whatever membership the store holds for it.
+	Selection *curation.Selection `yaml:"selection"`
 }
 
 // LenientProfile reports whether the lenient profile is on (the default).
@@ -238,9 +244,17 @@ func (c Config) Validate() error {
 		}
 		switch col.Kind {
 		case storage.KindStored:
+			if col.Selection != nil {
+				bad("%s: selection: only a curated collection (kind: curated) has a selection", name)
+			}
 		case storage.KindCurated:
 			if col.Writable {
 				bad("%s: a curated collection cannot be writable", name)
+			}
+			if col.Selection != nil {
+				if err := col.Selection.Validate(); err != nil {
+					bad("%s: %v", name, err)
+				}
 			}
 		default:
 			bad("%s: kind %q: want stored or curated", name, col.Kind)

@@ -71,7 +71,11 @@ func (s *Server) getObjects(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.store.QueryObjects(c.Request().Context(), col.ID, q.filter)
+	phys, err := s.physical(c.Request().Context(), consumer(c), col)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.QueryObjects(c.Request().Context(), phys, q.filter)
 	if err != nil {
 		return err
 	}
@@ -93,7 +97,11 @@ func (s *Server) getObject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.store.GetObject(c.Request().Context(), col.ID, id, q.filter)
+	phys, err := s.physical(c.Request().Context(), consumer(c), col)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.GetObject(c.Request().Context(), phys, id, q.filter)
 	if err != nil {
 		return err
 	}
@@ -111,7 +119,11 @@ func (s *Server) getManifest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.store.QueryManifest(c.Request().Context(), col.ID, q.filter)
+	phys, err := s.physical(c.Request().Context(), consumer(c), col)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.QueryManifest(c.Request().Context(), phys, q.filter)
 	if err != nil {
 		return err
 	}
@@ -147,7 +159,11 @@ func (s *Server) getVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.store.ListVersions(c.Request().Context(), col.ID, id, q.filter)
+	phys, err := s.physical(c.Request().Context(), consumer(c), col)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.ListVersions(c.Request().Context(), phys, id, q.filter)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +93,7 @@ type Server struct {
 	ridSeq    atomic.Uint64
 	mispConv  func(feed string) misp.Converter
 	poolSink  PoolSink
+	tiers     sync.Map // tier collection ids known to exist (curated.go)
 }
 
 type authHolder struct{ a Authenticator }
