@@ -662,6 +662,27 @@ func hex4(h []byte) rune {
 
 // intValue returns the value of a JSON number if it is an integer that fits int64.
 func intValue(val []byte) (int64, bool) {
+	// Plain integers of up to 18 digits without strconv.
+	if n := len(val); n > 0 && n <= 18 {
+		j := 0
+		if val[0] == '-' {
+			j = 1
+		}
+		if j < n {
+			var x int64
+			for _, c := range val[j:] {
+				if c < '0' || c > '9' {
+					goto general
+				}
+				x = x*10 + int64(c-'0')
+			}
+			if j == 1 {
+				x = -x
+			}
+			return x, true
+		}
+	}
+general:
 	n, err := strconv.ParseInt(string(val), 10, 64)
 	if err == nil {
 		return n, true

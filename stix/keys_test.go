@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,30 @@ func TestPutMembersClearsStale(t *testing.T) {
 	putMembers(mb, used, len(big))
 	if mb.ms[:1][0].val != nil || mb.dirty != 0 {
 		t.Fatalf("after a large input: %+v dirty %d", mb.ms[:1], mb.dirty)
+	}
+}
+
+// TestIntValue compares intValue's digit fast path with strconv on integers,
+// floats, exponents and non-numbers.
+func TestIntValue(t *testing.T) {
+	ref := func(val []byte) (int64, bool) {
+		n, err := strconv.ParseInt(string(val), 10, 64)
+		if err == nil {
+			return n, true
+		}
+		f, ferr := strconv.ParseFloat(string(val), 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return 0, false
+		}
+		return int64(f), true
+	}
+	for _, s := range []string{"0", "-0", "7", "-7", "85", "100", "999999999", "123456789012345678",
+		"-123456789012345678", "1234567890123456789", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775808", "1.0", "1.5", "1e2", "-1E2", "-", "", `"5"`, "true", "null", "0x10", "+5"} {
+		gn, gok := intValue([]byte(s))
+		wn, wok := ref([]byte(s))
+		if gn != wn || gok != wok {
+			t.Fatalf("intValue(%q) = %d, %v, want %d, %v", s, gn, gok, wn, wok)
+		}
 	}
 }
