@@ -97,7 +97,9 @@
 // allocations (the object, and a map header and group each for extensions and
 // the external reference's hashes: the map fields of the public API); the
 // remaining time is spread over the scan (≈ 30%), the maps and the allocator (≈
-// 25%) and the rules. TestParseAndValidateAgrees (and FuzzDecoder) check that
+// 25%) and the rules. Members of the pooled slice are set in place, and the
+// slice is cleared only where it would keep an earlier or a large (> 64 KiB)
+// input alive. TestParseAndValidateAgrees (and FuzzDecoder) check that
 // ParseAndValidate returns what ParseRaw + ValidateObject return.
 //
 // BenchmarkDecodeValidate alternates blocks of our decode+validate and of
@@ -109,20 +111,19 @@
 //	go test -run XXX -bench 'DecodeValidate|ParseRaw|EncodingJSON' -benchtime 2s -count 3 -cpu 1 ./stix/
 //
 // Measured here (Go 1.26, amd64, -cpu 1, two sets of three runs at load
-// average 6 and 10 on 2 cores; each line the range of the six runs):
+// average 8–12 on 2 cores; each line the range of the six runs):
 //
-//	decode+validate, no pattern check       ≈ 152–211k objects/CPU-s, 5 allocs
-//	encoding/json.Unmarshal (same runs)     ≈ 43–59k objects/CPU-s, 51 allocs
-//	ratio                                   ≈ 3.5× (3.49–3.56 per run)
-//	decode+validate with stix/pattern       ≈ 148–189k objects/CPU-s, 3.07–3.18×
-//	ParseRaw alone                          ≈ 330k objects/s wall at load 6
+//	decode+validate, no pattern check       ≈ 170–245k objects/CPU-s, 5 allocs
+//	encoding/json.Unmarshal (same runs)     ≈ 46–65k objects/CPU-s, 51 allocs
+//	ratio                                   ≈ 3.75× (3.70–3.80 per run)
+//	decode+validate with stix/pattern       ≈ 154–215k objects/CPU-s, 3.24–3.39×
+//	ParseRaw alone                          ≈ 160–250k objects/s wall
 //
 // (Before this tuning, same command: 133–143k objects/CPU-s, 2.1–2.3×, 11
-// allocs.) Per CPU second the ratio is stable while both absolute rates fall
-// with the load on the sibling hyperthread: 200k is reached in the quieter
-// runs (211k next to encoding/json's 59k), and 3.5× is 210–280k/s when
-// encoding/json runs at the 60–80k/s the issue measured on this machine; under
-// load average 10 the same run shows 152–185k next to 43–52k.
+// allocs.) Per CPU second the ratio is stable while both absolute rates move
+// with the load on the sibling hyperthread: five of the six runs reach 200k
+// (the sixth, 170k, ran next to encoding/json's 46k), and 3.75× is 225–300k/s
+// when encoding/json runs at the 60–80k/s the issue measured on this machine.
 // Third-party JSON libraries (goccy/go-json, json-iterator, valyala/fastjson,
 // all in the package list) were not adopted: the package needs each member's
 // raw bytes for byte-for-byte republishing and for the rules, which its own
