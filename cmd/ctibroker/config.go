@@ -50,6 +50,10 @@ type Config struct {
 	// (scoring.Config); unset fields keep scoring.DefaultConfig's values.
 	Scoring scoring.Config `yaml:"scoring"`
 
+	// Curation configures the curation passes that fill the curated
+	// collections (curate.go).
+	Curation CurationConfig `yaml:"curation"`
+
 	// dir is the folder of the config file; relative paths in it resolve from there.
 	dir string
 }
@@ -152,6 +156,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.Scoring.Validate(); err != nil {
+		return err
+	}
+	if err := c.validateCuration(); err != nil {
 		return err
 	}
 	known := map[string]taxii.Collection{}

@@ -449,7 +449,7 @@ func (m *Main) openForIngest(ctx context.Context, path string) (*Config, storage
 
 // ingestStore is what the Runner needs; both backends have it.
 func ingestStore(s storage.Store) (ingest.Store, error) {
-	is, ok := s.(ingest.Store)
+	is, ok := unwrap(s).(ingest.Store) // a verb run through the admin socket gets serve's store in a nopClose
 	if !ok {
 		return nil, errors.New("this store keeps no feed state or provenance")
 	}

@@ -29,6 +29,8 @@ type scheduler struct {
 	pipe   *pipeline
 	logger *slog.Logger
 	holder string // this process's lease holder name
+	// pulled, when set, is called after each successful pull (serve: a curation pass).
+	pulled func()
 
 	lastSuccess *prometheus.GaugeVec
 	errors      *prometheus.CounterVec
@@ -154,6 +156,9 @@ func (s *scheduler) pass(ctx context.Context, runner *ingest.Runner, feed *inges
 	}
 	s.lastSuccess.WithLabelValues(name).Set(float64(time.Now().Unix()))
 	s.logger.Info("feed pulled", "feed", name, "stats", st.String())
+	if s.pulled != nil {
+		s.pulled()
+	}
 }
 
 // pipeline is what serve feeds the pool with: the Runner over the store and the

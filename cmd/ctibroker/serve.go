@@ -151,6 +151,19 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Curation passes fill the curated collections: on their interval and after each pull.
+	cur, err := newCurationLoop(cfg, store, srv, authn, logger, audit)
+	if err != nil {
+		return err
+	}
+	sched.pulled = cur.trigger
+	curDone := make(chan struct{})
+	go func() {
+		defer close(curDone)
+		cur.run(ctx)
+	}()
+	defer func() { <-curDone }()
+
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)

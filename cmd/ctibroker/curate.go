@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ctibroker/ctibroker/scoring/curation"
+	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/taxii"
+	"github.com/ctibroker/ctibroker/taxii/auth"
+)
+
+// CurationConfig is the `curation:` section: how serve scores the pool and
+// materialises the curated collections (scoring/curation).
+//
+//	curation:
+//	  published_collection: published   # stored collection of the scored versions
+//	  interval: 1h                       # a pass this often, and after each scheduled feed pull
+//	  max_new_versions_per_run: 100000   # scored versions one pass may write
+type CurationConfig struct {
+	// PublishedCollection holds the scored versions the curated collections
+	// refer to. Default "published", an internal collection no TAXII route
+	// serves; name a configured stored, non-writable collection to serve it.
+	PublishedCollection string `yaml:"published_collection"`
+	// Interval is the time between two passes (default 1h). A pass also runs
+	// soon after serve starts and after each scheduled feed pull.
+	Interval time.Duration `yaml:"interval"`
+	// MaxNewVersionsPerRun bounds the scored versions one pass writes
+	// (default 100 000); the rest wait for the next pass.
+	MaxNewVersionsPerRun int `yaml:"max_new_versions_per_run"`
+}
+
+// DefaultCurationInterval is the default curation.interval.
+const DefaultCurationInterval = time.Hour
+
+// published returns the published collection's id.
+func (c *CurationConfig) published() string {
+	if c.PublishedCollection != "" {
+		return c.PublishedCollection
+	}
+	return curation.DefaultPublished
+}
+
+// interval returns the time between passes.
+func (c *CurationConfig) interval() time.Duration {
+	if c.Interval > 0 {
+		return c.Interval
+	}
+	return DefaultCurationInterval
+}
+
+// validateCuration checks the curation section and the selections of the
+// curated collections against the scoring bands: a curated collection needs a
+// selection, and its min_band must name a band.
+func (c *Config) validateCuration() error {
+	cc := &c.Curation
+	if cc.Interval < 0 {
+		return fmt.Errorf("curation.interval %s: must not be negative", cc.Interval)
+	}
+	if cc.MaxNewVersionsPerRun < 0 {
+		return fmt.Errorf("curation.max_new_versions_per_run %d: must not be negative", cc.MaxNewVersionsPerRun)
+	}
+	for i, col := range c.TAXII.Collections {
+		if col.Kind != storage.KindCurated {
+			continue
+		}
+		if col.Selection == nil {
+			return fmt.Errorf("collections[%d] %q: a curated collection needs a selection", i, col.ID)
+		}
+		if _, err := col.Selection.MinScoreFor(&c.Scoring.Weights); err != nil {
+			return fmt.Errorf("collections[%d] %q: %w", i, col.ID, err)
+		}
+	}
+	pub := cc.published()
+	if pub == c.pool() {
+		return fmt.Errorf("curation.published_collection %q: must not be the pool", pub)
+	}
+	for _, col := range c.TAXII.Collections {
+		if col.ID == pub && (col.Kind == storage.KindCurated || col.Writable) {
+			return fmt.Errorf("curation.published_collection %q: must be stored and not writable", pub)
+		}
+	}
+	return nil
+}
+
+// newCurator builds the Curator of cfg: the weights, allow-lists and feed
+// mapping explain uses (scorer), the instance identity, and audit events for
+// collection-specific leaves, returns and withdrawals (entries go to the debug
+// log: a first pass enters every member).
+func newCurator(cfg *Config, store storage.Store, logger *slog.Logger, audit *auth.AuditLog) (*curation.Curator, error) {
+	sc, err := newScorer(cfg, store)
+	if err != nil {
+		return nil, err
+	}
+	feeds := map[string]curation.Feed{}
+	for _, p := range registry("").Names() {
+		for _, name := range []string{p, "import-" + p} {
+			if provider, rel := sc.feed(name); provider != "" {
+				feeds[name] = curation.Feed{Provider: provider, Reliability: rel}
+			}
+		}
+	}
+	for i := range cfg.Feeds {
+		f := &cfg.Feeds[i]
+		feeds[f.Name] = curation.Feed{Provider: f.Provider, Reliability: reliabilityOf(f), Share: f.ShareLevel()}
+	}
+	floor, err := curation.Floor(&sc.w, cfg.TAXII.CuratedSelections()...)
+	if err != nil {
+		return nil, err
+	}
+	return &curation.Curator{
+		Pool:                 cfg.pool(),
+		Published:            cfg.Curation.published(),
+		Identity:             cfg.Identity.ID,
+		Weights:              sc.w,
+		AllowList:            sc.allow,
+		Feeds:                feeds,
+		Floor:                floor,
+		MaxNewVersionsPerRun: cfg.Curation.MaxNewVersionsPerRun,
+		Audit: func(ev curation.AuditEvent) {
+			switch ev.Action {
+			case curation.ActionLeave, curation.ActionReturn, curation.ActionWithdraw:
+				_ = audit.Log(auth.AuditEvent{Event: "curation." + ev.Action, Detail: fmt.Sprintf(
+					"collection=%s object=%s %s=%s score=%d band=%s reason=%s",
+					ev.Collection, ev.ID, ev.Type, ev.Value, ev.Score, ev.Band, ev.Reason)})
+			default:
+				logger.Debug("curation", "action", ev.Action, "collection", ev.Collection, "object", ev.ID,
+					"type", ev.Type, "value", ev.Value, "score", ev.Score, "band", ev.Band)
+			}
+		},
+		Logger: logger,
+	}, nil
+}
+
+// curationLoop runs curation passes while serve runs: soon after start, every
+// curation.interval and after each scheduled feed pull (trigger). Each pass
+// takes the lease curation.LeaseName when the store hands out leases, so
+// several serve processes sharing a database run it once. The curated
+// collections and consumers are read from the running server and
+// authenticator at each pass, so a reload (SIGHUP) applies to the next one.
+type curationLoop struct {
+	cur      *curation.Curator
+	store    curation.Store
+	leaser   storage.Leaser // nil: the store hands out no leases
+	holder   string
+	interval time.Duration
+	taxii    func() taxii.Config
+	authn    *auth.Authenticator
+	logger   *slog.Logger
+	kick     chan struct{}
+	mu       sync.Mutex // one pass at a time
+
+	passes      *prometheus.CounterVec
+	lastSuccess prometheus.Gauge
+	versions    prometheus.Counter
+}
+
+func newCurationLoop(cfg *Config, store storage.Store, srv *taxii.Server, authn *auth.Authenticator, logger *slog.Logger, audit *auth.AuditLog) (*curationLoop, error) {
+	cs, ok := store.(curation.Store)
+	if !ok {
+		return nil, errors.New("curation: this store keeps no provenance, sightings or memberships")
+	}
+	cur, err := newCurator(cfg, store, logger, audit)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	l := &curationLoop{
+		cur: cur, store: cs, holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), rand.Uint64()),
+		interval: cfg.Curation.interval(), taxii: srv.Config, authn: authn, logger: logger,
+		kick: make(chan struct{}, 1),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctibroker_curation_passes_total",
+			Help: "Curation passes by outcome (ok, error, skipped: another process holds the lease).",
+		}, []string{"outcome"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ctibroker_curation_last_success_timestamp_seconds",
+			Help: "Unix time of the end of the last successful curation pass.",
+		}),
+		versions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ctibroker_curation_new_versions_total",
+			Help: "Scored versions curation passes wrote to the published collection.",
+		}),
+	}
+	l.leaser, _ = store.(storage.Leaser)
+	for _, c := range []prometheus.Collector{l.passes, l.lastSuccess, l.versions} {
+		if err := srv.Registry().Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// trigger asks for a pass as soon as the running one (if any) ends; triggers
+// while one is pending coalesce.
+func (l *curationLoop) trigger() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run passes until ctx ends. The first pass waits a random delay of at most a
+// tenth of the interval (and 10 s), so processes started together do not race
+// for the lease.
+func (l *curationLoop) run(ctx context.Context) {
+	wait := jitter(min(l.interval/10, 10*time.Second))
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-l.kick:
+			t.Stop()
+		}
+		l.pass(ctx, time.Now())
+		wait = l.interval + jitter(l.interval/10)
+	}
+}
+
+// targets are the curated collections of the configuration in force, each
+// with a tier per distinct limit of the consumers that may read it.
+func (l *curationLoop) targets() (taxii.Config, []curation.Target) {
+	tc := l.taxii()
+	var cons []*auth.Consumer
+	for _, name := range l.authn.Consumers() {
+		if c, ok := l.authn.Consumer(name); ok {
+			cons = append(cons, c)
+		}
+	}
+	return tc, tc.CurationTargets(cons)
+}
+
+// pass runs one curation pass as of asOf; a configuration without curated
+// collections runs nothing.
+func (l *curationLoop) pass(ctx context.Context, asOf time.Time) (*curation.Stats, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tc, targets := l.targets()
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	floor, err := curation.Floor(&l.cur.Weights, tc.CuratedSelections()...)
+	if err != nil {
+		l.passes.WithLabelValues("error").Inc()
+		l.logger.Error("curation pass", "err", err)
+		return nil, err
+	}
+	l.cur.Floor = floor
+	var st *curation.Stats
+	if l.leaser != nil {
+		// The lease outlives a pass that overruns the interval, so a slow pass is not run twice.
+		st, err = l.cur.RunLeased(ctx, l.store, l.leaser, l.holder, 2*l.interval+time.Minute, targets, asOf)
+	} else {
+		st, err = l.cur.Run(ctx, l.store, targets, asOf)
+	}
+	switch {
+	case errors.Is(err, storage.ErrLeaseHeld):
+		l.passes.WithLabelValues("skipped").Inc()
+		l.logger.Debug("curation pass skipped: another process holds the lease")
+		return nil, err
+	case err != nil:
+		if ctx.Err() == nil {
+			l.passes.WithLabelValues("error").Inc()
+			l.logger.Error("curation pass", "err", err)
+		}
+		return st, err
+	}
+	l.passes.WithLabelValues("ok").Inc()
+	l.lastSuccess.Set(float64(time.Now().UnixMicro()) / 1e6)
+	l.versions.Add(float64(st.NewVersions))
+	members := 0
+	for _, cs := range st.Collections {
+		members += cs.Members
+	}
+	l.logger.Info("curation pass", "values", st.Values, "new_versions", st.NewVersions, "withdrawals", st.Withdrawals,
+		"deferred", st.Deferred, "collections", len(st.Collections), "members", members, "took", st.Duration.Round(time.Millisecond))
+	return st, nil
+}
