@@ -160,7 +160,14 @@ func appendTime(b []byte, key string, t stix.Timestamp) []byte {
 }
 
 func (d *indicatorDoc) raw() (stix.RawObject, error) {
-	b := make([]byte, 0, 320+2*len(d.Name))
+	b := d.appendTo(make([]byte, 0, 320+2*len(d.Name)))
+	c, m := d.Created, d.Modified
+	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: d.SpecVersion, ID: d.ID,
+		CreatedByRef: d.CreatedByRef, Created: &c, Modified: &m, ObjectMarkingRefs: d.ObjectMarkingRefs}, JSON: b}, nil
+}
+
+// appendTo appends the indicator's bytes to b.
+func (d *indicatorDoc) appendTo(b []byte) []byte {
 	b = append(b, `{"type":"indicator","spec_version":"2.1"`...)
 	b = appendField(b, "id", d.ID)
 	if d.CreatedByRef != "" {
@@ -177,10 +184,7 @@ func (d *indicatorDoc) raw() (stix.RawObject, error) {
 		b = appendTime(b, "valid_until", *d.ValidUntil)
 	}
 	b = appendMarkings(b, d.ObjectMarkingRefs)
-	b = append(b, '}')
-	c, m := d.Created, d.Modified
-	return stix.RawObject{Common: stix.Common{Type: d.Type, SpecVersion: d.SpecVersion, ID: d.ID,
-		CreatedByRef: d.CreatedByRef, Created: &c, Modified: &m, ObjectMarkingRefs: d.ObjectMarkingRefs}, JSON: b}, nil
+	return append(b, '}')
 }
 
 func newSCO(v Value, id string) (stix.RawObject, error) {

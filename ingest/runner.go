@@ -104,6 +104,7 @@ type run struct {
 	seen  map[valueKey]struct{} // snapshot feeds: values in this pull
 
 	targets map[string]*contextTarget // context names and ATT&CK ids resolved in this run
+	scratch []byte                    // indicator bytes compared with the stored ones
 	// positions: per value, each feed's latest position when a withdrawal was
 	// involved in this run (see withdraw.go).
 	positions     map[valueKey]map[string]position
@@ -672,7 +673,9 @@ func (ru *run) author(ctx context.Context, order []*authoredValue, accepted []ob
 				// modified) is published again only when some feed's position is
 				// live: this batch's live report may be older than the same feed's
 				// withdrawal.
-				if t, ok := indicatorTimes(prev.JSON); ok && t.ValidUntil != nil && !t.ValidUntil.After(t.Modified.Time) {
+				if !bytes.Contains(prev.JSON, []byte(`,"valid_until":"`)) {
+					// live without a lifetime: nothing to guard
+				} else if t, ok := indicatorTimes(prev.JSON); ok && withdrawnDoc(&t) {
 					key := valueKey{w.v.Kind(), w.v.Value}
 					ps, err := ru.feedPositions(ctx, key)
 					if err != nil {
@@ -773,6 +776,11 @@ func (ru *run) collectValues(accepted []obs, latest map[feedValue]int) []*author
 // run's stats.
 func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextRel, last map[string]storage.Record, ts stix.Timestamp) ([]stix.RawObject, error) {
 	var write []stix.RawObject // allocated only when something is new or changed
+	grow := func() {
+		if write == nil {
+			write = make([]stix.RawObject, 0, 4*len(order)+len(sdos)+len(rels))
+		}
+	}
 	for _, w := range order {
 		if w.revoked {
 			continue
@@ -791,6 +799,7 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 			}
 			if changed {
 				ru.stats.Changed++
+				grow()
 				write = append(write, ind)
 			} else {
 				ru.stats.Unchanged++
@@ -804,6 +813,7 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 			if err != nil {
 				return nil, err
 			}
+			grow()
 			write = append(write, sco)
 			ru.stats.New++
 		}
@@ -815,6 +825,7 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 			return nil, err
 		}
 		ru.stats.New++
+		grow()
 		write = append(write, ind)
 		if _, ok := last[w.relID]; ok {
 			ru.stats.Unchanged++
@@ -824,6 +835,7 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 		if err != nil {
 			return nil, err
 		}
+		grow()
 		write = append(write, rel)
 		ru.stats.New++
 	}
@@ -940,9 +952,10 @@ func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bo
 		t := stix.Timestamp{Time: d.ValidFrom.Add(time.Millisecond)}
 		d.ValidUntil = &t
 	}
-	raw, err := d.raw()
-	if err != nil || bytes.Equal(raw.JSON, prevJSON) {
-		return raw, false, err
+	// The unchanged path compares in a scratch buffer and allocates nothing.
+	ru.scratch = d.appendTo(ru.scratch[:0])
+	if bytes.Equal(ru.scratch, prevJSON) {
+		return stix.RawObject{}, false, nil
 	}
 	d.Modified = now
 	if !now.After(prev.Modified.Time) {
@@ -951,7 +964,7 @@ func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bo
 	if d.ValidUntil != nil && sp.withdraw != nil && d.ValidUntil.After(d.Modified.Time) {
 		d.ValidUntil = &d.Modified // a withdrawal's valid_until is not after its modified
 	}
-	raw, err = d.raw()
+	raw, err := d.raw()
 	return raw, true, err
 }
 
