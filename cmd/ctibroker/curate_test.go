@@ -451,3 +451,26 @@ func TestCurationConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestServeCuratesAfterPulls: a scheduled feed pull triggers a curation pass,
+// whatever the curation interval.
+func TestServeCuratesAfterPulls(t *testing.T) {
+	dir := t.TempDir()
+	p := curatedConfig(t, dir, time.Hour)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := "feeds:\n  - {name: sample-stix, provider: stix, interval: 300ms, options: {files: [" +
+		mustAbs(t, "../../examples/stix/sample-bundle.json") + "]}}\n"
+	cfg := strings.Replace(string(b), "feeds:\n", feed, 1)
+	if cfg == string(b) {
+		t.Fatal("the evaluation config has no feeds list")
+	}
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startServe(t, p, curatedEnv)
+	// the interval alone would give one pass in the first hour
+	waitPasses(t, base, 3)
+}
