@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -394,7 +395,7 @@ func (p *pager) runTypes() error {
 	for _, t := range p.q.types {
 		prefix := append(bytes.Clone(t), 0)
 		h := &head{cur: p.c.types.Cursor(), prefix: prefix}
-		k, _ := h.cur.Seek(binary8(bytes.Clone(prefix), p.q.start+1))
+		k, _ := h.cur.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), p.q.start+1))
 		if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
 			h.da = be64(k[len(prefix):])
 			heads = append(heads, h)

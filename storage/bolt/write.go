@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -213,11 +214,7 @@ func typeKey(typ string, da uint64) []byte {
 	b := make([]byte, 0, len(typ)+9)
 	b = append(b, typ...)
 	b = append(b, 0)
-	return binary8(b, da)
-}
-
-func binary8(b []byte, v uint64) []byte {
-	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	return binary.BigEndian.AppendUint64(b, da)
 }
 
 // specLess orders spec_version strings ("2.0" < "2.1" < "2.10").
@@ -448,8 +445,9 @@ func (s *Store) AddMembers(ctx context.Context, collection string, refs []storag
 			flags := flagRef | (h.flags & flagSCO)
 			ver := bytes.Clone(se.ver)
 			rec := appendRecord(nil, flags, ver, ref.ID, string(h.typ), string(h.spec), se.hash)
-			rec = binaryUvarintBytes(rec, []byte(ref.Collection))
-			rec = binary8(rec, se.da)
+			rec = binary.AppendUvarint(rec, uint64(len(ref.Collection)))
+			rec = append(rec, ref.Collection...)
+			rec = binary.BigEndian.AppendUint64(rec, se.da)
 			if err := c.insert(ws, da, ref.ID, string(h.typ), string(h.spec), ver, flags, bytes.Clone(se.hash), rec, es); err != nil {
 				return err
 			}
@@ -491,17 +489,6 @@ func (s *Store) RemoveMembers(ctx context.Context, collection string, ids []stri
 		return c.saveInfo()
 	})
 	return n, err
-}
-
-func binaryUvarintBytes(b, v []byte) []byte {
-	for x := uint64(len(v)); ; x >>= 7 {
-		if x < 0x80 {
-			b = append(b, byte(x))
-			break
-		}
-		b = append(b, byte(x)|0x80)
-	}
-	return append(b, v...)
 }
 
 const timeLayout = "2006-01-02T15:04:05.000000Z"
