@@ -48,10 +48,9 @@ type Options struct {
 	// Now is the clock for date_added, status expiry and leases. Default time.Now.
 	Now func() time.Time
 	// IndexTail is how many new id-index entries (of all collections) are kept in
-	// memory, about 160 bytes each, before the largest collection's are merged
-	// into its on-disk index in one sorted pass. Default 262 144 (about 40 MB at
-	// most). A merge costs about a rewrite of the index's leaves, so a larger
-	// tail makes ingest cheaper; Open rebuilds the tails from the log after a crash.
+	// memory, about 160 bytes each, before the largest collection's are written
+	// as a new sorted generation of its on-disk id index. Default 262 144 (about
+	// 40 MB at most). Open rebuilds the tails from the log after a crash.
 	IndexTail int
 	// IndexGenerations is how many sorted generations a collection's on-disk id
 	// index may have before they are compacted into its main bucket. Default 8.
