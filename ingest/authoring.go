@@ -67,6 +67,18 @@ func (ru *run) validFor(v Value) time.Duration {
 // parseTLP reads a TLP level as Context.TLP or default_tlp spell it ("amber",
 // "TLP:AMBER", "white"); ok is false for anything else.
 func parseTLP(s string) (stix.TLP, bool) {
+	switch s { // the spellings FeedConfig.Validate and most providers produce
+	case "clear", "white":
+		return stix.TLPClear, true
+	case "green":
+		return stix.TLPGreen, true
+	case "amber":
+		return stix.TLPAmber, true
+	case "amber+strict":
+		return stix.TLPAmberStrict, true
+	case "red":
+		return stix.TLPRed, true
+	}
 	s = strings.ToLower(strings.TrimSpace(s))
 	return stix.TLPFromTag("tlp:" + strings.TrimPrefix(s, "tlp:"))
 }
@@ -75,7 +87,8 @@ func parseTLP(s string) (stix.TLP, bool) {
 // the feed's default. An unreadable level is a warning and reads as red.
 func (ru *run) observationTLP(o *obs, i int) stix.TLP {
 	if o.Context.TLP == "" {
-		return ru.cfg.TLP()
+		l, _ := parseTLP(ru.cfg.DefaultTLP) // Validate spelled it
+		return l
 	}
 	l, ok := parseTLP(o.Context.TLP)
 	if !ok {

@@ -69,6 +69,15 @@ func benchSource(prefix string, n int) *sliceSource {
 	return src
 }
 
+// benchConfig gives r ingest.DefaultConfig() (default valid_until, markings)
+// when CTIBROKER_BENCH_DEFAULTS is set; the zero Config otherwise.
+func benchConfig(r *ingest.Runner) *ingest.Runner {
+	if os.Getenv("CTIBROKER_BENCH_DEFAULTS") != "" {
+		r.Config = ingest.DefaultConfig()
+	}
+	return r
+}
+
 // cpuTime returns the process's user+system CPU time. On a shared machine the
 // CPU time per IOC is steadier than wall time, so the benchmarks report both.
 func cpuTime(b *testing.B) time.Duration {
@@ -113,7 +122,7 @@ func BenchmarkRunNew(b *testing.B) {
 	n := benchIOCs(b)
 	s := openBenchStore(b)
 	now := testTime
-	r := newRunner(s, &now)
+	r := benchConfig(newRunner(s, &now))
 	ctx := context.Background()
 	var runT, baseT, runCPU time.Duration
 	objects := 0
@@ -182,7 +191,7 @@ func BenchmarkRunUnchanged(b *testing.B) {
 	n := benchIOCs(b)
 	s := openBenchStore(b)
 	now := testTime
-	r := newRunner(s, &now)
+	r := benchConfig(newRunner(s, &now))
 	ctx := context.Background()
 	src := benchSource("u", n)
 	f := feed("unchanged", src)

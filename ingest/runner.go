@@ -675,7 +675,9 @@ func (ru *run) author(ctx context.Context, order []*authoredValue, accepted []ob
 				// withdrawal.
 				if !bytes.Contains(prev.JSON, []byte(`,"valid_until":"`)) {
 					// live without a lifetime: nothing to guard
-				} else if t, ok := indicatorTimes(prev.JSON); ok && withdrawnDoc(&t) {
+				} else if t, ok := indicatorTimes(prev.JSON); !ok {
+					// unusual bytes: indicator() decodes them
+				} else if w.prev, w.prevOK = t, true; withdrawnDoc(&t) {
 					key := valueKey{w.v.Kind(), w.v.Value}
 					ps, err := ru.feedPositions(ctx, key)
 					if err != nil {
@@ -848,16 +850,19 @@ func (ru *run) build(order []*authoredValue, sdos []stix.Object, rels []contextR
 
 // spec is what w's batch says about its indicator.
 func (ru *run) spec(w *authoredValue) indicatorSpec {
-	return indicatorSpec{seen: stix.NewTimestamp(w.seen), last: stix.NewTimestamp(w.last), ttl: ru.validFor(w.v), tlp: w.tlp}
+	return indicatorSpec{seen: stix.NewTimestamp(w.seen), last: stix.NewTimestamp(w.last), ttl: ru.validFor(w.v), tlp: w.tlp,
+		prev: w.prev, prevOK: w.prevOK}
 }
 
 // authoredValue is one value of a batch and the objects authored for it.
 type authoredValue struct {
 	v       Value
 	detect  bool
-	seen    time.Time // the earliest live report
-	last    time.Time // the latest live report
-	tlp     stix.TLP  // the most restrictive live report's level (Config.Markings)
+	seen    time.Time    // the earliest live report
+	last    time.Time    // the latest live report
+	tlp     stix.TLP     // the most restrictive live report's level (Config.Markings)
+	prev    indicatorDoc // the stored indicator's times, parsed once, when prevOK
+	prevOK  bool
 	pattern string
 	indID   string
 	scoID   string
@@ -875,6 +880,8 @@ type indicatorSpec struct {
 	withdraw   *stix.Timestamp // set: withdraw the value at this time
 	ttl        time.Duration   // default lifetime (Config.ValidFor); 0: none
 	tlp        stix.TLP        // the most restrictive live report's level (Config.Markings)
+	prev       indicatorDoc    // the stored version's times and marking, when prevOK
+	prevOK     bool
 }
 
 // expiry is the default valid_until: the latest report plus the lifetime, and
@@ -919,7 +926,10 @@ func (ru *run) indicator(v Value, pattern, id string, prevJSON []byte, exists bo
 		raw, err := d.raw()
 		return raw, true, err
 	}
-	prev, ok := indicatorTimes(prevJSON)
+	prev, ok := sp.prev, sp.prevOK
+	if !ok {
+		prev, ok = indicatorTimes(prevJSON)
+	}
 	if !ok {
 		if err := json.Unmarshal(prevJSON, &prev); err != nil {
 			return stix.RawObject{}, false, fmt.Errorf("stored indicator %s: %w", id, err)

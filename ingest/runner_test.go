@@ -738,3 +738,56 @@ func TestRunShareAndIdentity(t *testing.T) {
 		t.Fatalf("internal feed: %s", prov[len(prov)-1].Verdict)
 	}
 }
+
+// countingStore counts the write calls reaching a real store.
+type countingStore struct {
+	ingest.Store
+	puts, provs, states int
+}
+
+func (c *countingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
+	c.puts++
+	return c.Store.PutObjects(ctx, coll, objs)
+}
+
+func (c *countingStore) AddProvenance(ctx context.Context, recs []storage.Provenance) (*storage.WriteResult, error) {
+	c.provs++
+	return c.Store.AddProvenance(ctx, recs)
+}
+
+func (c *countingStore) PutFeedState(ctx context.Context, s *storage.FeedState) error {
+	c.states++
+	return c.Store.PutFeedState(ctx, s)
+}
+
+// TestRunUnchangedCommitsNothing: a same-day re-pull of stored values calls no
+// object or provenance write at all (a write transaction costs an fsync even
+// when it writes nothing), only the final feed state; the next day it adds the
+// day's provenance in one call per batch.
+func TestRunUnchangedCommitsNothing(t *testing.T) {
+	cs := &countingStore{Store: testStore(t)}
+	now := testTime
+	r := newRunner(cs, &now)
+	src := &sliceSource{batches: []ingest.Batch{
+		{Observations: observations("u0-", 5, true)},
+		{Observations: observations("u1-", 5, false)},
+	}}
+	f := feed("quiet", src)
+	mustRun(t, r, f)
+	if cs.puts != 2 || cs.provs != 2 {
+		t.Fatalf("first run: %d PutObjects, %d AddProvenance", cs.puts, cs.provs)
+	}
+	resetCursor(t, cs, "quiet")
+	*cs = countingStore{Store: cs.Store}
+	now = testTime.Add(time.Hour)
+	mustRun(t, r, f)
+	if cs.puts != 0 || cs.provs != 0 || cs.states != 1 {
+		t.Fatalf("same-day re-pull: %d PutObjects, %d AddProvenance, %d PutFeedState", cs.puts, cs.provs, cs.states)
+	}
+	resetCursor(t, cs, "quiet")
+	*cs = countingStore{Store: cs.Store}
+	now = testTime.Add(day)
+	if st := mustRun(t, r, f); cs.puts != 0 || cs.provs != 2 || st.Provenance != 10 {
+		t.Fatalf("next day: %d PutObjects, %d AddProvenance, stats %+v", cs.puts, cs.provs, st)
+	}
+}
