@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -378,6 +379,25 @@ func TestServeCuratedCollections(t *testing.T) {
 		len(socHigh), len(sInd), len(pInd), value, scoreExt(riser)["score"], scoreExt(got)["score"], scoreExt(got)["band"], len(added))
 	if band, _ := scoreExt(got)["band"].(string); bandRank[band] < bandRank["high"] {
 		t.Errorf("%s entered soc-high in band %q", value, band)
+	}
+	// explain, run through serve's admin socket, agrees with the published score
+	out.Reset()
+	errOut.Reset()
+	if err := NewMain(&out, &errOut).Run(t.Context(), []string{"explain", "--config", cfg, "--json", value}); err != nil {
+		t.Fatalf("explain while serving (through the admin socket): %v\n%s%s", err, out.String(), errOut.String())
+	}
+	var exp struct {
+		Score struct {
+			Score int    `json:"score"`
+			Band  string `json:"band"`
+		} `json:"risk_score"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &exp); err != nil {
+		t.Fatalf("explain --json: %v\n%s", err, out.String())
+	}
+	ex := exp.Score
+	if pub := scoreExt(got)["score"].(float64); ex.Band != scoreExt(got)["band"] || math.Abs(float64(ex.Score)-pub) > 1 {
+		t.Errorf("explain says %d (%s), the published version %v (%v)", ex.Score, ex.Band, pub, scoreExt(got)["band"])
 	}
 	if _, feeds := sourcesOf(got); !slices.Contains(feeds, "import-stix") {
 		t.Errorf("%s's sources %v lack the second feed", value, feeds)

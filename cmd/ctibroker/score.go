@@ -41,11 +41,11 @@ type scorer struct {
 
 // newScorer builds the scorer of cfg over store.
 func newScorer(cfg *Config, store storage.Store) (*scorer, error) {
-	prov, ok := store.(storage.ProvenanceStore)
+	prov, ok := unwrap(store).(storage.ProvenanceStore) // inside serve (admin socket) the store comes in a nopClose
 	if !ok {
 		return nil, errors.New("this store keeps no provenance: nothing to score")
 	}
-	sight, _ := store.(storage.SightingStore)
+	sight, _ := unwrap(store).(storage.SightingStore)
 	allow, err := cfg.Scoring.Warninglists.Build()
 	if err != nil {
 		return nil, fmt.Errorf("scoring.%w", err)
