@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -406,5 +407,28 @@ func TestServeMISPSync(t *testing.T) {
 	// A re-push of the same event version is refused as not newer.
 	if code, _ := misp("POST", "/events/add/metadata:1", event); code != http.StatusForbidden {
 		t.Fatalf("re-push of the same event: status %d, want 403", code)
+	}
+}
+
+// TestConformanceAgainstServe runs `ctibroker conformance` against `ctibroker
+// serve` on the example config: every check passes.
+func TestConformanceAgainstServe(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := exampleConfig(t, dir)
+	env := map[string]string{"SOC_PASSWORD": "s3cret", "CTIBROKER_CONFORMANCE_PASSWORD": "s3cret"}
+	base := startServe(t, cfgPath, env)
+	out, errOut, err := run(t, env, "conformance", "--url", base+"/taxii2/", "--user", "soc",
+		"--collection", "3b5c2a7e-1f4d-4c8e-9a61-2d7f0c9e8b11")
+	if err != nil {
+		t.Fatalf("conformance against serve: %v\n%s\n%s", err, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	var passed, failed int
+	if _, err := fmt.Sscanf(last, "%d passed, %d failed", &passed, &failed); err != nil {
+		t.Fatalf("last line %q: %v", last, err)
+	}
+	if failed != 0 || passed < 70 {
+		t.Fatalf("conformance: %s\n%s", last, out)
 	}
 }
