@@ -105,6 +105,7 @@ type run struct {
 
 	targets map[string]*contextTarget // context names and ATT&CK ids resolved in this run
 	scratch []byte                    // indicator bytes compared with the stored ones
+	provBuf []storage.Provenance      // provenance records not stored yet (see flushProvenance)
 	// positions: per value, each feed's latest position when a withdrawal was
 	// involved in this run (see withdraw.go).
 	positions     map[valueKey]map[string]position
@@ -169,6 +170,9 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 		if snapshot || !wrote && time.Since(lastSave) < cursorDeferral || wrote && time.Since(lastSave) < cursorDeferralWritten {
 			return nil
 		}
+		if err := ru.flushProvenance(ctx); err != nil {
+			return err
+		}
 		state.Cursor, pending = pending, nil
 		if err := r.Store.PutFeedState(ctx, state); err != nil {
 			return fmt.Errorf("save cursor: %w", err)
@@ -178,6 +182,12 @@ func (r *Runner) Run(ctx context.Context, f *Feed) (*Stats, error) {
 	})
 	if pullErr == nil && snapshot && st.Batches > 0 {
 		pullErr = ru.diffSnapshot(ctx, state)
+	}
+	if err := ru.flushProvenance(context.WithoutCancel(ctx)); err != nil {
+		pending = nil // the batches since the last saved cursor are not all durable
+		if pullErr == nil {
+			pullErr = err
+		}
 	}
 	if pending != nil && (pullErr == nil || !snapshot) {
 		// The batches up to pending are durable: an error resumes after them.
@@ -545,14 +555,36 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 		recs = append(recs, storage.Provenance{Feed: o.Feed, Type: o.key.kind, Value: o.v.Value,
 			Day: day, Verdict: verdict, Revoked: o.Revoked})
 	}
-	if len(recs) > 0 {
-		res, err := ru.Store.AddProvenance(ctx, recs)
-		if err != nil {
-			return fmt.Errorf("store provenance: %w", err)
+	ru.provBuf = append(ru.provBuf, recs...)
+	if len(ru.provBuf) >= provenanceFlush {
+		if err := ru.flushProvenance(ctx); err != nil {
+			return err
 		}
-		ru.stats.Provenance += res.Added
 	}
 	return ru.withdraw(ctx, order, now)
+}
+
+// provenanceFlush is how many provenance records the Runner holds before
+// storing them.
+const provenanceFlush = 20000
+
+// flushProvenance stores the provenance records held back. The Runner holds
+// them across batches so that a new batch costs one commit (its objects)
+// rather than two; they are stored before any cursor is saved, before any
+// provenance read, and at the end of the run, so a crash re-fetches the batches
+// whose records were lost.
+func (ru *run) flushProvenance(ctx context.Context) error {
+	if len(ru.provBuf) == 0 {
+		return nil
+	}
+	res, err := ru.Store.AddProvenance(ctx, ru.provBuf)
+	if err != nil {
+		return fmt.Errorf("store provenance: %w", err)
+	}
+	ru.stats.Provenance += res.Added
+	clear(ru.provBuf)
+	ru.provBuf = ru.provBuf[:0]
+	return nil
 }
 
 // provenanceVerdict is the JSON kept in a provenance record: the provider's native

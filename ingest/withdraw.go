@@ -133,6 +133,9 @@ func (ru *run) rememberOne(o *obs) {
 // the day's last record already holds o's position (the same state, or a newer
 // report).
 func (ru *run) changeDay(ctx context.Context, o *obs, day time.Time) (time.Time, bool, error) {
+	if err := ru.flushProvenance(ctx); err != nil {
+		return day, false, err
+	}
 	recs, err := ru.Store.Provenance(ctx, o.key.kind, o.key.value)
 	if err != nil {
 		return day, false, fmt.Errorf("read provenance of %s: %w", o.key.value, err)
@@ -156,6 +159,9 @@ func (ru *run) changeDay(ctx context.Context, o *obs, day time.Time) (time.Time,
 // feedPositions returns every feed's position on key: stored provenance, then the
 // run's memory (which already includes the batch at hand).
 func (ru *run) feedPositions(ctx context.Context, key valueKey) (map[string]position, error) {
+	if err := ru.flushProvenance(ctx); err != nil {
+		return nil, err
+	}
 	recs, err := ru.Store.Provenance(ctx, key.kind, key.value)
 	if err != nil {
 		return nil, fmt.Errorf("read provenance of %s: %w", key.value, err)
@@ -260,6 +266,9 @@ func (ru *run) withdraw(ctx context.Context, order []*authoredValue, now time.Ti
 // hasProvenance reports whether the store holds o's feed's record of value on
 // day.
 func (ru *run) hasProvenance(ctx context.Context, o *obs, day time.Time) (bool, error) {
+	if err := ru.flushProvenance(ctx); err != nil {
+		return false, err
+	}
 	recs, err := ru.Store.Provenance(ctx, o.key.kind, o.key.value)
 	if err != nil {
 		return false, fmt.Errorf("read provenance of %s: %w", o.key.value, err)
