@@ -59,20 +59,22 @@
 //
 // BenchmarkRunNew and BenchmarkRunUnchanged (20 000 IOCs of mixed types in
 // batches of 1000, each with a verdict and a malware name; embedded store with
-// fsync; 2 cores shared with other builds, load average 4–12, so the figures
-// are noisy; 2026-11-29):
+// fsync on ext4; 2 cores shared with other builds, so the figures are noisy;
+// 2026-11-29; CTIBROKER_BENCH_DEFAULTS=1 runs them with DefaultConfig):
 //
-//   - new IOCs: 33–39k stored objects/s (4 per IOC: indicator, SCO, based-on,
-//     indicates; 8.6–9.7k IOCs/s), 40–51k objects per CPU-second; 0.72–0.75 of
-//     a same-run baseline that only PutObjects as many ready-made objects in
-//     batches of 3000 (before the cursor deferral: 28–35k objects/s, 0.45–0.69).
-//     The store's PutObjects is over half the CPU and one commit (fsync) per
-//     batch for objects plus one for provenance remain.
-//   - unchanged re-pull the same day: 32–42k IOCs/s, 40–45k IOCs per
-//     CPU-second, committing nothing (before: 18–25k IOCs/s with an empty
-//     provenance commit per batch); 0.22–0.35 of a same-run baseline that only
-//     looks up the indicator ids. The per-value provenance read that replaces
-//     the commit costs about 5 µs of CPU per IOC.
+//   - new IOCs: 46–48k stored objects/s at load average 2 (4 per IOC:
+//     indicator, SCO, based-on, indicates; 11.4–12k IOCs/s), 37–43k objects per
+//     CPU-second, 0.63–0.73 of a same-run baseline that only PutObjects as many
+//     ready-made objects in batches of 3000; 33–39k objects/s at load average
+//     5–12. The store's PutObjects is over half the CPU. Each new batch costs one
+//     commit (its objects); provenance records are held back and stored with
+//     the cursor, at most every 2 s.
+//   - unchanged re-pull the same day: 37–51k IOCs/s at load average 2, 29–40k
+//     IOCs per CPU-second, committing nothing; 0.24–0.25 of a same-run
+//     baseline that only looks up the indicator ids. The per-value provenance
+//     read that replaces the empty commit costs about 5 µs of CPU per IOC, about
+//     what the commit's fsync cost in wall time here (a storage-side existence
+//     check in AddProvenance would make both unnecessary).
 //
 // Provider packages live in ingest/<provider>; ATT&CK resolution lives in
 // ingest/attack. After importing a newer ATT&CK release, RepointAttack revokes
