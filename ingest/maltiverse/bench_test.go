@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/maltiverse"
 )
 
@@ -17,7 +18,7 @@ import (
 func benchBody(tb testing.TB, n int) []byte {
 	tb.Helper()
 	var docs []map[string]any
-	if err := json.Unmarshal(mustRead(tb, "testdata/collection/input.json"), &docs); err != nil {
+	if err := json.Unmarshal(ingesttest.MustRead(tb, "testdata/collection/input.json"), &docs); err != nil {
 		tb.Fatal(err)
 	}
 	out := make([]map[string]any, 0, n)
@@ -58,8 +59,8 @@ func BenchmarkConvert(b *testing.B) {
 		n = v
 	}
 	body := benchBody(b, n)
-	ix := MustAttackSample(b)
-	opts := maltiverse.Options{Feed: "bench", Identity: testIdentity, Attack: ix, Now: func() time.Time { return testTime }}
+	ix := ingesttest.MustAttackSample(b)
+	opts := maltiverse.Options{Feed: "bench", Identity: ingesttest.Identity, Attack: ix, Now: func() time.Time { return ingesttest.Time }}
 	// The baseline (plain decode into []maltiverse.Document) runs in the same
 	// loop, just before each conversion, so both see the same machine load.
 	var decode, convert time.Duration

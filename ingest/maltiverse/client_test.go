@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/maltiverse"
 )
 
@@ -127,15 +127,6 @@ func testClient(r *replay, sl *sleeps) *maltiverse.Client {
 	return &maltiverse.Client{BaseURL: r.srv.URL, APIKey: "test-key", Backoff: time.Second, MaxRetries: 3, Sleep: sl.sleep}
 }
 
-func mustRead(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func countElements(t testing.TB, body []byte) int {
 	var docs []json.RawMessage
 	if err := json.Unmarshal(body, &docs); err != nil {
@@ -145,7 +136,7 @@ func countElements(t testing.TB, body []byte) int {
 }
 
 func TestClientDownload(t *testing.T) {
-	body := mustRead(t, "testdata/collection/input.json")
+	body := ingesttest.MustRead(t, "testdata/collection/input.json")
 	n := countElements(t, body)
 	for name, tt := range map[string]struct {
 		script   []string
@@ -201,7 +192,7 @@ func TestClientDownload(t *testing.T) {
 }
 
 func TestClientGivesUp(t *testing.T) {
-	body := mustRead(t, "testdata/collection/input.json")
+	body := ingesttest.MustRead(t, "testdata/collection/input.json")
 	r := newReplay(t, body)
 	r.fail("503", "503", "503", "503", "503")
 	sl := &sleeps{}
@@ -252,20 +243,20 @@ func TestClientGivesUp(t *testing.T) {
 // TestClientLookups serves the real python-maltiverse lookup answers at the
 // paths the API files them under.
 func TestClientLookups(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "testdata/providers/maltiverse/ip_110.189.222.98.json"))
+	dir := filepath.Dir(ingesttest.MustShared(t, "testdata/providers/maltiverse/ip_110.189.222.98.json"))
 	r := newReplay(t, nil)
 	url := "https://alleom.com/weqmo"
 	var urlDoc struct {
 		URLChecksum string `json:"urlchecksum"`
 	}
-	urlBody := mustRead(t, filepath.Join(dir, "url_alleom.com_weqmo.json"))
+	urlBody := ingesttest.MustRead(t, filepath.Join(dir, "url_alleom.com_weqmo.json"))
 	if err := json.Unmarshal(urlBody, &urlDoc); err != nil {
 		t.Fatal(err)
 	}
-	r.lookups["/ip/110.189.222.98"] = mustRead(t, filepath.Join(dir, "ip_110.189.222.98.json"))
-	r.lookups["/hostname/59022.flatblastard.com"] = mustRead(t, filepath.Join(dir, "hostname_59022.flatblastard.com.json"))
+	r.lookups["/ip/110.189.222.98"] = ingesttest.MustRead(t, filepath.Join(dir, "ip_110.189.222.98.json"))
+	r.lookups["/hostname/59022.flatblastard.com"] = ingesttest.MustRead(t, filepath.Join(dir, "hostname_59022.flatblastard.com.json"))
 	r.lookups["/url/"+urlDoc.URLChecksum] = urlBody // the checksum as the payload states it
-	r.lookups["/sample/b4e29d41ca04fccfa5d92be5bae506c556c6c880a4f5e9932f1e4a0766a2fd15"] = mustRead(t, filepath.Join(dir, "sample_b4e29d41.json"))
+	r.lookups["/sample/b4e29d41ca04fccfa5d92be5bae506c556c6c880a4f5e9932f1e4a0766a2fd15"] = ingesttest.MustRead(t, filepath.Join(dir, "sample_b4e29d41.json"))
 	r.lookups["/sample/md5/e09f2eaebc86f54b48e4fb5101454535"] = r.lookups["/sample/b4e29d41ca04fccfa5d92be5bae506c556c6c880a4f5e9932f1e4a0766a2fd15"]
 	c := testClient(r, &sleeps{})
 	ctx := context.Background()

@@ -13,27 +13,21 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/maltiverse"
-	"github.com/ctibroker/ctibroker/stix"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.json")
 
-type golden struct {
-	Objects      []stix.Object        `json:"objects"`
-	Observations []ingest.Observation `json:"observations"`
-	Warnings     []ingest.Warning     `json:"warnings"`
-}
-
 func testOptions(ix *attack.Index) maltiverse.Options {
-	return maltiverse.Options{Feed: "maltiverse-test", Identity: testIdentity, Attack: ix}
+	return maltiverse.Options{Feed: "maltiverse-test", Identity: ingesttest.Identity, Attack: ix}
 }
 
 // TestGolden converts each testdata/<case>/input.json and compares with
 // want.json; -update rewrites want.json. Each conversion is also ingested through
 // the Runner and the stored bundle validated.
 func TestGolden(t *testing.T) {
-	ix := MustAttackSample(t)
+	ix := ingesttest.MustAttackSample(t)
 	dirs, err := filepath.Glob("testdata/*/input.json")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
@@ -50,53 +44,19 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(golden{objs, obs, warns}, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			wantFile := filepath.Join(dir, "want.json")
-			if *update {
-				if err := os.WriteFile(wantFile, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the conversion; got:\n%s", wantFile, got)
-			}
+			got := ingesttest.MustRenderConversion(t, objs, obs, warns)
+			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
 			// Same input, same bytes.
 			f2, _ := os.Open(in)
 			defer f2.Close()
 			objs2, obs2, warns2, _ := maltiverse.ConvertFile(f2, testOptions(ix))
-			again, _ := json.MarshalIndent(golden{objs2, obs2, warns2}, "", "  ")
-			if !bytes.Equal(append(again, '\n'), got) {
+			again := ingesttest.MustRenderConversion(t, objs2, obs2, warns2)
+			if !bytes.Equal(again, got) {
 				t.Error("a second conversion of the same input gave other bytes")
 			}
-			checkValid(t, MustIngestBundle(t, ix, objs, obs))
+			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "mv", Provider: "maltiverse", Attack: ix}, objs, obs))
 		})
 	}
-}
-
-func find(obs []ingest.Observation, value string) *ingest.Observation {
-	for i := range obs {
-		if obs[i].Value == value {
-			return &obs[i]
-		}
-	}
-	return nil
-}
-
-func hasWarning(ws []ingest.Warning, record, field string) bool {
-	for _, w := range ws {
-		if strings.Contains(w.Record, record) && w.Field == field {
-			return true
-		}
-	}
-	return false
 }
 
 // TestOddValues checks the odd content cases one by one, independently of the
@@ -112,7 +72,7 @@ func TestOddValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Defanged URL, HTML entity unescaped, bytes otherwise kept.
-	if o := find(obs, "https://login-portal.example/auth?user=a&next=%2Fhome"); o == nil || !o.Detect || o.Type != "url" {
+	if o := ingesttest.FindObservation(obs, "https://login-portal.example/auth?user=a&next=%2Fhome"); o == nil || !o.Detect || o.Type != "url" {
 		t.Errorf("defanged URL with &amp;: got %+v", obs)
 	} else if !slices.Contains(o.Context.Malware, "Trick&Bot") {
 		t.Errorf("HTML entity in description: malware %v, want Trick&Bot", o.Context.Malware)
@@ -132,7 +92,7 @@ func TestOddValues(t *testing.T) {
 		{"8", "document"},                         // ip_addr not a string
 		{"9 (sample", "md5"},                      // not a hash
 	} {
-		if !hasWarning(warns, w.record, w.field) {
+		if !ingesttest.HasWarning(warns, w.record, w.field) {
 			t.Errorf("no warning for record %q field %q; got %v", w.record, w.field, warns)
 		}
 	}
@@ -141,7 +101,7 @@ func TestOddValues(t *testing.T) {
 			t.Errorf("warning without feed/record/field/msg: %+v", w)
 		}
 	}
-	if o := find(obs, "203.0.113.10"); o == nil || o.Detect {
+	if o := ingesttest.FindObservation(obs, "203.0.113.10"); o == nil || o.Detect {
 		t.Errorf("unknown classification must be observed without an indicator: %+v", o)
 	}
 	// The description that is a timestamp is not a malware family.
@@ -158,8 +118,8 @@ func TestOddValues(t *testing.T) {
 // (python-maltiverse README outputs, MIT; the Elastic mock collection, read in
 // place and never copied) and checks values read from each payload independently.
 func TestRealPayloads(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "testdata/providers/maltiverse/feed_collection_download.json"))
-	ix, err := attack.Load(sharedFile(t, "attack/enterprise-attack-18.1.json.gz"))
+	dir := filepath.Dir(ingesttest.MustShared(t, "testdata/providers/maltiverse/feed_collection_download.json"))
+	ix, err := attack.Load(ingesttest.MustShared(t, "attack/enterprise-attack-18.1.json.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +166,7 @@ func TestRealPayloads(t *testing.T) {
 					want = []string{d["sha256"].(string), d["sha1"].(string), d["md5"].(string)}
 				}
 				for _, v := range want {
-					o := find(obs, v)
+					o := ingesttest.FindObservation(obs, v)
 					if o == nil {
 						t.Fatalf("no observation of %s", v)
 					}
@@ -230,7 +190,7 @@ func TestRealPayloads(t *testing.T) {
 					}
 				}
 			}
-			checkValid(t, MustIngestBundle(t, ix, objs, obs))
+			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "mv", Provider: "maltiverse", Attack: ix}, objs, obs))
 		})
 	}
 	// ATT&CK: QakBot and Mirai from the collection download.
@@ -241,7 +201,7 @@ func TestRealPayloads(t *testing.T) {
 	if !ok {
 		t.Fatal("QakBot not in ATT&CK")
 	}
-	url := find(obs, "https://autooutletllc.com/spares.php")
+	url := ingesttest.FindObservation(obs, "https://autooutletllc.com/spares.php")
 	if url == nil || !slices.Contains(url.Context.AttackIDs, qak.ExternalID) || !slices.Contains(url.Context.Malware, "QakBot") {
 		t.Fatalf("QakBot context: %+v", url)
 	}
@@ -249,7 +209,7 @@ func TestRealPayloads(t *testing.T) {
 	// does): the URL's indicator indicates ATT&CK's QakBot.
 	v, _ := ingest.Normalize("url", "https://autooutletllc.com/spares.php")
 	cfg := ingest.FeedConfig{Name: "mv", Provider: "maltiverse", Attack: ix}
-	authored, warns, err := ingest.Author(cfg, testIdentity, testTime, obs)
+	authored, warns, err := ingest.Author(cfg, ingesttest.Identity, ingesttest.Time, obs)
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("author: %v %v", err, warns)
 	}

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/maltiverse"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
@@ -32,7 +33,7 @@ func mustFeed(t testing.TB, r *replay, now *time.Time, extra string) (*ingest.Fe
 		}
 		return ""
 	}
-	cfg.Attack = MustAttackSample(t)
+	cfg.Attack = ingesttest.MustAttackSample(t)
 	reg := ingest.NewRegistry()
 	if err := reg.Register("maltiverse", maltiverse.New); err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func mustFeed(t testing.TB, r *replay, now *time.Time, extra string) (*ingest.Fe
 	s := f.Source.(*maltiverse.Source)
 	s.Now = func() time.Time { return *now }
 	s.Client.Sleep = (&sleeps{}).sleep
-	s.Convert.Identity = testIdentity
+	s.Convert.Identity = ingesttest.Identity
 	return f, s
 }
 
@@ -77,14 +78,14 @@ func TestNewConfigErrors(t *testing.T) {
 // the first run emitted and takes the document modified since; the cursor
 // survives in the store between the runs.
 func TestPullAcrossRuns(t *testing.T) {
-	body := mustRead(t, "testdata/collection/input.json")
+	body := ingesttest.MustRead(t, "testdata/collection/input.json")
 	r := newReplay(t, body)
 	now := time.Date(2026, 3, 13, 12, 0, 0, 0, time.UTC)
 	f, _ := mustFeed(t, r, &now, "  overlap: 15m\n")
-	s := MustStore(t)
+	s := ingesttest.MustStore(t)
 	run := func() *ingest.Stats {
 		t.Helper()
-		runner := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: testIdentity}
+		runner := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: ingesttest.Identity}
 		st, err := runner.Run(context.Background(), f)
 		if err != nil {
 			t.Fatal(err)
@@ -140,13 +141,13 @@ func TestPullAcrossRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, rawJSON(page.Records))
+	ingesttest.MustValidateBundle(t, rawJSON(page.Records))
 }
 
 // TestPullCutOffAndRetry: the answer is cut off mid-array; the retried download
 // repeats elements, which the source emits only once.
 func TestPullCutOffAndRetry(t *testing.T) {
-	body := mustRead(t, "testdata/collection/input.json")
+	body := ingesttest.MustRead(t, "testdata/collection/input.json")
 	r := newReplay(t, body)
 	r.fail("cut", "503")
 	now := time.Date(2026, 3, 13, 12, 0, 0, 0, time.UTC)
@@ -193,11 +194,11 @@ func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.
 // whole download is durable, so a run that failed to store part of it fetches
 // the same window again and nothing is skipped.
 func TestPullCrashBetweenFetchAndStore(t *testing.T) {
-	r := newReplay(t, mustRead(t, "testdata/collection/input.json"))
+	r := newReplay(t, ingesttest.MustRead(t, "testdata/collection/input.json"))
 	now := time.Date(2026, 3, 13, 12, 0, 0, 0, time.UTC)
 	f, _ := mustFeed(t, r, &now, "")
-	fs := &failingStore{Store: MustStore(t), ok: 3}
-	ru := &ingest.Runner{Store: fs, Now: func() time.Time { return now }, Identity: testIdentity}
+	fs := &failingStore{Store: ingesttest.MustStore(t), ok: 3}
+	ru := &ingest.Runner{Store: fs, Now: func() time.Time { return now }, Identity: ingesttest.Identity}
 	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
 		t.Fatalf("got %v, want the store's error", err)
 	}
