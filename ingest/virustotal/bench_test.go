@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/virustotal"
 )
 
@@ -17,7 +18,7 @@ func benchBody(tb testing.TB, n int) []byte {
 	s := &stream{}
 	dates := make([]int64, n)
 	for i := range dates {
-		dates[i] = testTime.Unix() + int64(i)
+		dates[i] = ingesttest.Time.Unix() + int64(i)
 	}
 	s.add(tb, dates...)
 	var buf bytes.Buffer
@@ -39,7 +40,7 @@ func BenchmarkConvert(b *testing.B) {
 		n = v
 	}
 	body := benchBody(b, n)
-	opts := virustotal.Options{Feed: "bench", Identity: testIdentity, Attack: MustAttackSample(b), Now: func() time.Time { return testTime }}
+	opts := virustotal.Options{Feed: "bench", Identity: ingesttest.Identity, Attack: ingesttest.MustAttackSample(b), Now: func() time.Time { return ingesttest.Time }}
 	// The baseline (plain decode into virustotal.Object) runs in the same loop,
 	// just before each conversion, so both see the same machine load.
 	var decode, convert time.Duration

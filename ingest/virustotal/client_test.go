@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/virustotal"
 )
 
@@ -48,7 +49,7 @@ func (s *stream) add(tb testing.TB, dates ...int64) {
 	var page struct {
 		Data []map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal(mustRead(tb, "testdata/ioc_stream_page/input.json"), &page); err != nil {
+	if err := json.Unmarshal(ingesttest.MustRead(tb, "testdata/ioc_stream_page/input.json"), &page); err != nil {
 		tb.Fatal(err)
 	}
 	s.mu.Lock()
@@ -109,7 +110,7 @@ func (s *stream) addCollections(tb testing.TB, dates ...int64) {
 	var page struct {
 		Data []map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal(mustRead(tb, "testdata/collections/input.json"), &page); err != nil {
+	if err := json.Unmarshal(ingesttest.MustRead(tb, "testdata/collections/input.json"), &page); err != nil {
 		tb.Fatal(err)
 	}
 	s.mu.Lock()
@@ -286,7 +287,7 @@ func TestClientRetries(t *testing.T) {
 			s := newStream(t)
 			s.add(t, 100, 200, 300)
 			s.fail(tt.script...)
-			c := &clock{t: testTime}
+			c := &clock{t: ingesttest.Time}
 			cl := testClient(s, c)
 			p, err := cl.IoCStream(context.Background(), virustotal.StreamQuery{Order: "date+"})
 			if tt.err != nil {
@@ -308,7 +309,7 @@ func TestClientRetries(t *testing.T) {
 
 func TestClientErrors(t *testing.T) {
 	s := newStream(t)
-	c := &clock{t: testTime}
+	c := &clock{t: ingesttest.Time}
 	cl := testClient(s, c)
 	cl.APIKey = "wrong"
 	if _, err := cl.IoCStream(context.Background(), virustotal.StreamQuery{Order: "date+"}); !errors.Is(err, virustotal.ErrUnauthorized) || len(s.log()) != 1 {
@@ -360,20 +361,20 @@ func TestClientBudgets(t *testing.T) {
 
 // TestClientLookups serves the real OpenCTI/VirusTotal payloads at the API paths.
 func TestClientLookups(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "testdata/providers/virustotal/file_report.json"))
+	dir := filepath.Dir(ingesttest.MustShared(t, "testdata/providers/virustotal/file_report.json"))
 	s := newStream(t)
 	u := "http://soclosebutyetqq.com/69.exe"
-	s.lookups["/api/v3/files/4bc00f7d638e042da764e8648c03c0db46700599dd4f08d117e3e9e8b538519b"] = mustRead(t, filepath.Join(dir, "file_report.json"))
-	s.lookups["/api/v3/ip_addresses/138.128.150.133"] = mustRead(t, filepath.Join(dir, "ip_address_report.json"))
-	s.lookups["/api/v3/urls/aHR0cDovL3NvY2xvc2VidXR5ZXRxcS5jb20vNjkuZXhl"] = mustRead(t, filepath.Join(dir, "url_report.json"))
+	s.lookups["/api/v3/files/4bc00f7d638e042da764e8648c03c0db46700599dd4f08d117e3e9e8b538519b"] = ingesttest.MustRead(t, filepath.Join(dir, "file_report.json"))
+	s.lookups["/api/v3/ip_addresses/138.128.150.133"] = ingesttest.MustRead(t, filepath.Join(dir, "ip_address_report.json"))
+	s.lookups["/api/v3/urls/aHR0cDovL3NvY2xvc2VidXR5ZXRxcS5jb20vNjkuZXhl"] = ingesttest.MustRead(t, filepath.Join(dir, "url_report.json"))
 	var wrapped struct {
 		Response json.RawMessage `json:"response"`
 	}
-	_ = json.Unmarshal(mustRead(t, filepath.Join(dir, "gti_collection_malware_family_debugwrapped.json")), &wrapped)
+	_ = json.Unmarshal(ingesttest.MustRead(t, filepath.Join(dir, "gti_collection_malware_family_debugwrapped.json")), &wrapped)
 	s.lookups["/api/v3/collections/malware--5f707471-9b6d-6d47-bf1e-31ccb6f3ffb6"] = []byte(`{"data":` + string(wrapped.Response) + `}`)
-	_ = json.Unmarshal(mustRead(t, filepath.Join(dir, "gti_attack_technique_T1482_debugwrapped.json")), &wrapped)
+	_ = json.Unmarshal(ingesttest.MustRead(t, filepath.Join(dir, "gti_attack_technique_T1482_debugwrapped.json")), &wrapped)
 	s.lookups["/api/v3/attack_techniques/T1482"] = []byte(`{"data":` + string(wrapped.Response) + `}`)
-	cl := testClient(s, &clock{t: testTime})
+	cl := testClient(s, &clock{t: ingesttest.Time})
 	ctx := context.Background()
 	for name, call := range map[string]func() (json.RawMessage, error){
 		"file": func() (json.RawMessage, error) {

@@ -14,27 +14,22 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/virustotal"
 	"github.com/ctibroker/ctibroker/stix"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.json")
 
-type golden struct {
-	Objects      []stix.Object        `json:"objects"`
-	Observations []ingest.Observation `json:"observations"`
-	Warnings     []ingest.Warning     `json:"warnings"`
-}
-
 func testOptions(ix *attack.Index) virustotal.Options {
-	return virustotal.Options{Feed: "vt-test", Identity: testIdentity, Attack: ix}
+	return virustotal.Options{Feed: "vt-test", Identity: ingesttest.Identity, Attack: ix}
 }
 
 // TestGolden converts each testdata/<case>/input.json and compares with
 // want.json; -update rewrites want.json. Each conversion is also ingested through
 // the Runner and the stored bundle validated.
 func TestGolden(t *testing.T) {
-	ix := MustAttackSample(t)
+	ix := ingesttest.MustAttackSample(t)
 	dirs, err := filepath.Glob("testdata/*/input.json")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
@@ -51,53 +46,19 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(golden{objs, obs, warns}, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			wantFile := filepath.Join(dir, "want.json")
-			if *update {
-				if err := os.WriteFile(wantFile, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the conversion; got:\n%s", wantFile, got)
-			}
+			got := ingesttest.MustRenderConversion(t, objs, obs, warns)
+			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
 			// Same input, same bytes.
 			f2, _ := os.Open(in)
 			defer f2.Close()
 			objs2, obs2, warns2, _ := virustotal.ConvertFile(f2, testOptions(ix))
-			again, _ := json.MarshalIndent(golden{objs2, obs2, warns2}, "", "  ")
-			if !bytes.Equal(append(again, '\n'), got) {
+			again := ingesttest.MustRenderConversion(t, objs2, obs2, warns2)
+			if !bytes.Equal(again, got) {
 				t.Error("a second conversion of the same input gave other bytes")
 			}
-			checkValid(t, MustIngestBundle(t, ix, objs, obs))
+			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix}, objs, obs))
 		})
 	}
-}
-
-func find(obs []ingest.Observation, value string) *ingest.Observation {
-	for i := range obs {
-		if obs[i].Value == value {
-			return &obs[i]
-		}
-	}
-	return nil
-}
-
-func hasWarning(ws []ingest.Warning, record, field string) bool {
-	for _, w := range ws {
-		if strings.Contains(w.Record, record) && w.Field == field {
-			return true
-		}
-	}
-	return false
 }
 
 func convertFile(t *testing.T, path string, opts virustotal.Options) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
@@ -128,7 +89,7 @@ func objectByID(objs []stix.Object, id string) stix.Object {
 func mustAuthor(t *testing.T, ix *attack.Index, obs []ingest.Observation) []stix.Object {
 	t.Helper()
 	cfg := ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix}
-	authored, _, err := ingest.Author(cfg, testIdentity, testTime, obs)
+	authored, _, err := ingest.Author(cfg, ingesttest.Identity, ingesttest.Time, obs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +132,7 @@ func TestOddValues(t *testing.T) {
 		{"0[9] (collection vulnerability--x)", "attributes.name"},
 		{"0[10]", "document"},
 	} {
-		if !hasWarning(warns, w.record, w.field) {
+		if !ingesttest.HasWarning(warns, w.record, w.field) {
 			t.Errorf("no warning for record %q field %q; got %v", w.record, w.field, warns)
 		}
 	}
@@ -180,23 +141,23 @@ func TestOddValues(t *testing.T) {
 			t.Errorf("warning without feed/record/field/msg: %+v", w)
 		}
 	}
-	if o := find(obs, "evil.example"); o == nil || !o.Detect {
+	if o := ingesttest.FindObservation(obs, "evil.example"); o == nil || !o.Detect {
 		t.Errorf("defanged domain id: %+v", obs)
 	}
-	if o := find(obs, "quiet.example"); o == nil || o.Detect {
+	if o := ingesttest.FindObservation(obs, "quiet.example"); o == nil || o.Detect {
 		t.Errorf("a domain without analysis must be observed without an indicator: %+v", o)
 	}
 }
 
 // TestStreamAndGTI checks the IoC stream page and the GTI objects value by value.
 func TestStreamAndGTI(t *testing.T) {
-	ix := MustAttackSample(t)
+	ix := ingesttest.MustAttackSample(t)
 	objs, obs, _ := convertFile(t, "testdata/ioc_stream_page/input.json", testOptions(ix))
 	objs = append(objs, mustAuthor(t, ix, obs)...)
 	// A hunting match with 1 of 70 engines is detection-worthy (own rule); both
 	// hashes are observed, the MD5 lower-cased.
 	for _, v := range []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "098f6bcd4621d373cade4e832627b4f6"} {
-		if o := find(obs, v); o == nil || !o.Detect || !slices.Contains(o.Context.Labels, "livehunt:ps_loader_generic") ||
+		if o := ingesttest.FindObservation(obs, v); o == nil || !o.Detect || !slices.Contains(o.Context.Labels, "livehunt:ps_loader_generic") ||
 			!slices.Contains(o.Context.CVEs, "CVE-2023-23397") {
 			t.Errorf("hunting file %s: %+v", v, o)
 		}
@@ -204,13 +165,13 @@ func TestStreamAndGTI(t *testing.T) {
 	// A subscription to the Cobalt Strike collection links the URL's indicator to
 	// ATT&CK's Cobalt Strike (S0154).
 	cs, _ := ix.Resolve("S0154")
-	u := find(obs, "https://cdn-update.example/jquery-3.3.1.min.js")
+	u := ingesttest.FindObservation(obs, "https://cdn-update.example/jquery-3.3.1.min.js")
 	v, _ := ingest.Normalize("url", u.Value)
 	if !u.Detect || !hasRel(objs, "indicates", ingest.IndicatorID(v), cs.ID) || !slices.Contains(u.Context.AttackIDs, "S0154") {
 		t.Errorf("url: %+v", u)
 	}
 	// Domain: lower-cased, DNS A/AAAA records resolved, the IPv6 compressed.
-	d := find(obs, "update-check.example")
+	d := ingesttest.FindObservation(obs, "update-check.example")
 	dv, _ := ingest.Normalize("domain", d.Value)
 	v6, _ := ingest.Normalize("ipv6-addr", "2001:db8::ff00:42:8329")
 	if d == nil || !hasRel(objs, "resolves-to", ingest.ObservableID(dv), ingest.ObservableID(v6)) {
@@ -221,7 +182,7 @@ func TestStreamAndGTI(t *testing.T) {
 		t.Error("domain of an APT28 subscription does not indicate G0007")
 	}
 	// IP with no detections: observed, no indicator; its AS.
-	ip := find(obs, "198.51.100.77")
+	ip := ingesttest.FindObservation(obs, "198.51.100.77")
 	if ip == nil || ip.Detect {
 		t.Errorf("clean IP: %+v", ip)
 	}
@@ -232,14 +193,14 @@ func TestStreamAndGTI(t *testing.T) {
 
 	_, obs, _ = convertFile(t, "testdata/gti_objects/input.json", testOptions(ix))
 	// GTI verdict malicious wins over 0 detections; benign over 2.
-	if o := find(obs, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); o == nil || !o.Detect ||
+	if o := ingesttest.FindObservation(obs, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); o == nil || !o.Detect ||
 		!slices.Contains(o.Context.Malware, "lockbit") || !slices.Contains(o.Context.AttackIDs, "S0002") {
 		t.Errorf("GTI malicious file: %+v", o)
 	}
-	if o := find(obs, "http://downloads.example/get?a=1&b=2"); o == nil || o.Detect {
+	if o := ingesttest.FindObservation(obs, "http://downloads.example/get?a=1&b=2"); o == nil || o.Detect {
 		t.Errorf("GTI benign URL (HTML entity unescaped): %+v", o)
 	}
-	if o := find(obs, "2001:db8::bad"); o == nil || !o.Detect {
+	if o := ingesttest.FindObservation(obs, "2001:db8::bad"); o == nil || !o.Detect {
 		t.Errorf("uncompressed IPv6 with 3 detections: %+v", o)
 	}
 }
@@ -248,8 +209,8 @@ func TestStreamAndGTI(t *testing.T) {
 // (OpenCTI connector fixtures, Apache-2.0) and checks values read independently
 // from each payload.
 func TestRealPayloads(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "testdata/providers/virustotal/file_report.json"))
-	ix, err := attack.Load(sharedFile(t, "attack/enterprise-attack-18.1.json.gz"), sharedFile(t, "attack/ics-attack-18.1.json.gz"))
+	dir := filepath.Dir(ingesttest.MustShared(t, "testdata/providers/virustotal/file_report.json"))
+	ix, err := attack.Load(ingesttest.MustShared(t, "attack/enterprise-attack-18.1.json.gz"), ingesttest.MustShared(t, "attack/ics-attack-18.1.json.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +225,7 @@ func TestRealPayloads(t *testing.T) {
 	for _, name := range []string{"file_report.json", "ip_address_report.json", "url_report.json"} {
 		t.Run(name, func(t *testing.T) {
 			var d doc
-			if err := json.Unmarshal(mustRead(t, filepath.Join(dir, name)), &d); err != nil {
+			if err := json.Unmarshal(ingesttest.MustRead(t, filepath.Join(dir, name)), &d); err != nil {
 				t.Fatal(err)
 			}
 			objs, obs, warns := convertFile(t, filepath.Join(dir, name), opts)
@@ -277,7 +238,7 @@ func TestRealPayloads(t *testing.T) {
 			if d.Data.Type == "url" {
 				value = a["url"].(string)
 			}
-			o := find(obs, value)
+			o := ingesttest.FindObservation(obs, value)
 			if o == nil {
 				t.Fatalf("no observation of %s in %+v", value, obs)
 			}
@@ -302,7 +263,7 @@ func TestRealPayloads(t *testing.T) {
 			switch d.Data.Type {
 			case "file":
 				for _, h := range []string{"md5", "sha1"} {
-					if find(obs, a[h].(string)) == nil {
+					if ingesttest.FindObservation(obs, a[h].(string)) == nil {
 						t.Errorf("no observation of the %s", h)
 					}
 				}
@@ -317,7 +278,7 @@ func TestRealPayloads(t *testing.T) {
 					t.Errorf("autonomous system %d: %+v", int64(a["asn"].(float64)), got)
 				}
 			}
-			checkValid(t, MustIngestBundle(t, ix, objs, obs))
+			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix}, objs, obs))
 		})
 	}
 	t.Run("gti_collection_malware_family", func(t *testing.T) {
@@ -328,7 +289,7 @@ func TestRealPayloads(t *testing.T) {
 			} `json:"response"`
 		}
 		path := filepath.Join(dir, "gti_collection_malware_family_debugwrapped.json")
-		if err := json.Unmarshal(mustRead(t, path), &d); err != nil {
+		if err := json.Unmarshal(ingesttest.MustRead(t, path), &d); err != nil {
 			t.Fatal(err)
 		}
 		objs, obs, warns := convertFile(t, path, opts)
@@ -352,7 +313,7 @@ func TestRealPayloads(t *testing.T) {
 		if n != len(industries) {
 			t.Errorf("%d of %d targeted industries related", n, len(industries))
 		}
-		checkValid(t, MustIngestBundle(t, ix, objs, obs))
+		ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix}, objs, obs))
 	})
 	t.Run("gti_attack_technique", func(t *testing.T) {
 		path := filepath.Join(dir, "gti_attack_technique_T1482_debugwrapped.json")
@@ -360,9 +321,9 @@ func TestRealPayloads(t *testing.T) {
 		if len(warns) != 0 || len(obs) != 0 || len(objs) != 3 {
 			t.Errorf("an ATT&CK technique ATT&CK knows: %d objects, %v, %v", len(objs), obs, warns)
 		}
-		ix2 := MustAttackSample(t) // the 25-object sample has no T1482
+		ix2 := ingesttest.MustAttackSample(t) // the 25-object sample has no T1482
 		_, _, warns = convertFile(t, path, testOptions(ix2))
-		if !hasWarning(warns, "T1482", "id") {
+		if !ingesttest.HasWarning(warns, "T1482", "id") {
 			t.Errorf("unknown technique: %v", warns)
 		}
 	})
@@ -382,7 +343,7 @@ func TestCompressedFeedFile(t *testing.T) {
 		}
 	}
 	var plain bytes.Buffer
-	for _, l := range strings.Split(string(mustRead(t, "testdata/gti_objects/input.json")), "\n") {
+	for _, l := range strings.Split(string(ingesttest.MustRead(t, "testdata/gti_objects/input.json")), "\n") {
 		plain.WriteString(l + "\n")
 	}
 	var gz bytes.Buffer

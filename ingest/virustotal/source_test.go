@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/virustotal"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
@@ -32,7 +33,7 @@ func mustFeed(t testing.TB, s *stream, c *clock, extra string) *ingest.Feed {
 		}
 		return ""
 	}
-	cfg.Attack = MustAttackSample(t)
+	cfg.Attack = ingesttest.MustAttackSample(t)
 	reg := ingest.NewRegistry()
 	if err := reg.Register("virustotal", virustotal.New); err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func mustFeed(t testing.TB, s *stream, c *clock, extra string) *ingest.Feed {
 	}
 	src := f.Source.(*virustotal.Source)
 	src.Client.Now, src.Client.Sleep = c.now, c.sleep
-	src.Convert.Identity = testIdentity
+	src.Convert.Identity = ingesttest.Identity
 	return f
 }
 
@@ -85,7 +86,7 @@ type storageStore = ingest.Store
 
 func (r *runner) run() *ingest.Stats {
 	r.t.Helper()
-	ru := &ingest.Runner{Store: *r.store, Now: r.clock.now, Identity: testIdentity}
+	ru := &ingest.Runner{Store: *r.store, Now: r.clock.now, Identity: ingesttest.Identity}
 	st, err := ru.Run(context.Background(), r.feed)
 	if err != nil {
 		r.t.Fatal(err)
@@ -114,10 +115,10 @@ func cursorOf(t *testing.T, s ingest.Store) map[string]any {
 // those at that very date de-duplicated by notification id.
 func TestPullQuotaAndCursor(t *testing.T) {
 	s := newStream(t)
-	base := testTime.Unix()
+	base := ingesttest.Time.Unix()
 	s.add(t, base, base+10, base+20, base+30, base+40, base+50, base+60, base+70, base+80, base+80) // 10 items, 5 pages of 2
-	c := &clock{t: testTime.Add(time.Hour)}
-	var st ingest.Store = MustStore(t)
+	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	var st ingest.Store = ingesttest.MustStore(t)
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_day: 3\n  requests_per_minute: 2\n")}
 
 	st1 := r.run()
@@ -168,7 +169,7 @@ func TestPullQuotaAndCursor(t *testing.T) {
 	for i, rec := range page.Records {
 		objs[i] = rec.JSON
 	}
-	checkValid(t, objs)
+	ingesttest.MustValidateBundle(t, objs)
 }
 
 // TestPullFailures: 429 and 5xx are retried within the pull; an expired page
@@ -177,13 +178,13 @@ func TestPullQuotaAndCursor(t *testing.T) {
 // of the last page made durable.
 func TestPullFailures(t *testing.T) {
 	s := newStream(t)
-	base := testTime.Unix()
+	base := ingesttest.Time.Unix()
 	s.add(t, base, base+1, base+2, base+3, base+4, base+5)
-	c := &clock{t: testTime.Add(time.Hour)}
-	var st ingest.Store = MustStore(t)
+	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	var st ingest.Store = ingesttest.MustStore(t)
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n  max_retries: 2\n")}
 	s.fail("", "503", "503", "503") // page 1 fine, page 2 fails three times
-	ru := &ingest.Runner{Store: st, Now: c.now, Identity: testIdentity}
+	ru := &ingest.Runner{Store: st, Now: c.now, Identity: ingesttest.Identity}
 	st1, err := ru.Run(context.Background(), r.feed)
 	if err == nil || st1.Batches != 1 {
 		t.Fatalf("run with a failing page: %v, %+v", err, st1)
@@ -231,12 +232,12 @@ func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.
 // again by the next run; nothing is skipped.
 func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 	s := newStream(t)
-	base := testTime.Unix()
+	base := ingesttest.Time.Unix()
 	s.add(t, base, base+1, base+2, base+3, base+4, base+5)
-	c := &clock{t: testTime.Add(time.Hour)}
-	fs := &failingStore{Store: MustStore(t), ok: 2}
+	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	fs := &failingStore{Store: ingesttest.MustStore(t), ok: 2}
 	f := mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n")
-	ru := &ingest.Runner{Store: fs, Now: c.now, Identity: testIdentity}
+	ru := &ingest.Runner{Store: fs, Now: c.now, Identity: ingesttest.Identity}
 	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
 		t.Fatalf("got %v, want the store's error", err)
 	}
@@ -270,10 +271,10 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 // malware family's IoCs become observations linked to it.
 func TestPullCollections(t *testing.T) {
 	s := newStream(t)
-	base := testTime.Unix()
+	base := ingesttest.Time.Unix()
 	s.addCollections(t, base, base+10, base+20, base+30, base+40, base+50)
-	c := &clock{t: testTime.Add(time.Hour)}
-	var st ingest.Store = MustStore(t)
+	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	var st ingest.Store = ingesttest.MustStore(t)
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c,
 		"  endpoint: collections\n  requests_per_minute: -1\n  requests_per_day: -1\n")}
 	st1 := r.run()
