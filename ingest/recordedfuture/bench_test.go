@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/recordedfuture"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/storage/bolt"
@@ -39,7 +40,7 @@ func benchRows(b *testing.B) int {
 // the same rows give other bytes (another digest).
 func benchList(b *testing.B, n int, upper bool) []byte {
 	b.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(mustRead(b, "testdata/ip_default/input.csv"))).ReadAll()
+	rows, err := csv.NewReader(bytes.NewReader(ingesttest.MustRead(b, "testdata/ip_default/input.csv"))).ReadAll()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -129,10 +130,10 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 		src := &recordedfuture.Source{Client: &recordedfuture.Client{BaseURL: r.srv.URL, Token: testToken},
-			Entity: "ip", Convert: recordedfuture.Options{Feed: "rf-ip", Identity: testIdentity, Entity: "ip"}}
+			Entity: "ip", Convert: recordedfuture.Options{Feed: "rf-ip", Identity: ingesttest.Identity, Entity: "ip"}}
 		feed.Source = src
-		now := testTime
-		run := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: testIdentity}
+		now := ingesttest.Time
+		run := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: ingesttest.Identity}
 		baseT += csvBaseline(b, body)
 		b.StartTimer()
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/recordedfuture"
 	"github.com/ctibroker/ctibroker/stix"
 )
@@ -164,7 +165,7 @@ func readAll(dst *[]byte, calls *int) func(io.Reader) error {
 
 func TestClientRiskList(t *testing.T) {
 	r := newReplay(t)
-	body := mustRead(t, "testdata/ip_default/input.csv")
+	body := ingesttest.MustRead(t, "testdata/ip_default/input.csv")
 	r.setList("/v2/ip/risklist?list=default", body)
 	c, waits := testClient(r, testToken)
 	ctx := context.Background()
@@ -247,7 +248,7 @@ func TestClientRiskList(t *testing.T) {
 
 func TestClientFusionFile(t *testing.T) {
 	r := newReplay(t)
-	body := mustRead(t, "testdata/vulnerability_fusion/input.csv")
+	body := ingesttest.MustRead(t, "testdata/vulnerability_fusion/input.csv")
 	r.setList("/v2/fusion/files?path=/public/opencti/opencti_default_vulnerability_v2.csv", body)
 	c, _ := testClient(r, testToken)
 	var got []byte
@@ -264,10 +265,10 @@ func TestClientFusionFile(t *testing.T) {
 // GET /v2/domain/cisco.com and the synthetic ones for the other entities.
 func TestClientLookup(t *testing.T) {
 	r := newReplay(t)
-	real := mustRead(t, sharedFile(t, "testdata/providers/recordedfuture/connect_api_domain_cisco.com.json"))
+	real := ingesttest.MustRead(t, ingesttest.MustShared(t, "testdata/providers/recordedfuture/connect_api_domain_cisco.com.json"))
 	r.lookups["/v2/domain/cisco.com"] = real
 	var ents []json.RawMessage
-	if err := json.Unmarshal(mustRead(t, "testdata/connect_entities/input.json"), &ents); err != nil {
+	if err := json.Unmarshal(ingesttest.MustRead(t, "testdata/connect_entities/input.json"), &ents); err != nil {
 		t.Fatal(err)
 	}
 	r.lookups["/v2/ip/198.51.100.23"] = ents[0]
@@ -287,7 +288,7 @@ func TestClientLookup(t *testing.T) {
 	if len(obs) != 1 || obs[0].Value != "cisco.com" || obs[0].Detect || len(warns) != 0 {
 		t.Errorf("converted lookup: %+v %v", obs, warns)
 	}
-	checkValid(t, MustIngestBundle(t, objs, obs))
+	ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "rf", Provider: "recordedfuture"}, objs, obs))
 
 	r.fail("503", "cut")
 	if got, err = c.Lookup(ctx, "ip", "198.51.100.23", []string{"risk", "relatedEntities"}); err != nil || !bytes.Equal(got, ents[0]) {
@@ -326,9 +327,9 @@ func convertBytes(t testing.TB, b []byte) ([]stix.Object, []ingest.Observation, 
 // the synthetic IP with entity references.
 func TestEnrich(t *testing.T) {
 	r := newReplay(t)
-	r.lookups["/v2/domain/cisco.com"] = mustRead(t, sharedFile(t, "testdata/providers/recordedfuture/connect_api_domain_cisco.com.json"))
+	r.lookups["/v2/domain/cisco.com"] = ingesttest.MustRead(t, ingesttest.MustShared(t, "testdata/providers/recordedfuture/connect_api_domain_cisco.com.json"))
 	var ents []json.RawMessage
-	if err := json.Unmarshal(mustRead(t, "testdata/connect_entities/input.json"), &ents); err != nil {
+	if err := json.Unmarshal(ingesttest.MustRead(t, "testdata/connect_entities/input.json"), &ents); err != nil {
 		t.Fatal(err)
 	}
 	r.lookups["/v2/ip/2001:db8::42"] = ents[0] // answers for the compressed form

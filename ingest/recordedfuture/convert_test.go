@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,34 +13,20 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/recordedfuture"
 	"github.com/ctibroker/ctibroker/stix"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.json")
 
-type golden struct {
-	Objects      []stix.Object        `json:"objects"`
-	Observations []ingest.Observation `json:"observations"`
-	Warnings     []ingest.Warning     `json:"warnings"`
-}
-
 func testOptions(ix *attack.Index) recordedfuture.Options {
-	return recordedfuture.Options{Feed: "rf-test", Identity: testIdentity, Attack: ix}
-}
-
-func mustRead(tb testing.TB, path string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return recordedfuture.Options{Feed: "rf-test", Identity: ingesttest.Identity, Attack: ix}
 }
 
 func convert(t testing.TB, path string, opts recordedfuture.Options) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
 	t.Helper()
-	objs, obs, warns, err := recordedfuture.ConvertFile(bytes.NewReader(mustRead(t, path)), opts)
+	objs, obs, warns, err := recordedfuture.ConvertFile(bytes.NewReader(ingesttest.MustRead(t, path)), opts)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -52,7 +37,7 @@ func convert(t testing.TB, path string, opts recordedfuture.Options) ([]stix.Obj
 // want.json; -update rewrites want.json. Each conversion is also ingested
 // through the Runner into the embedded store and the stored bundle validated.
 func TestGolden(t *testing.T) {
-	ix := MustAttackSample(t)
+	ix := ingesttest.MustAttackSample(t)
 	ins, err := filepath.Glob("testdata/*/input.*")
 	if err != nil || len(ins) < 6 {
 		t.Fatalf("want ≥ 6 golden cases, got %v (%v)", ins, err)
@@ -61,50 +46,16 @@ func TestGolden(t *testing.T) {
 		dir := filepath.Dir(in)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			objs, obs, warns := convert(t, in, testOptions(ix))
-			got, err := json.MarshalIndent(golden{objs, obs, warns}, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			wantFile := filepath.Join(dir, "want.json")
-			if *update {
-				if err := os.WriteFile(wantFile, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the conversion; got:\n%s", wantFile, got)
-			}
+			got := ingesttest.MustRenderConversion(t, objs, obs, warns)
+			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
 			objs2, obs2, warns2 := convert(t, in, testOptions(ix))
-			again, _ := json.MarshalIndent(golden{objs2, obs2, warns2}, "", "  ")
-			if !bytes.Equal(append(again, '\n'), got) {
+			again := ingesttest.MustRenderConversion(t, objs2, obs2, warns2)
+			if !bytes.Equal(again, got) {
 				t.Error("a second conversion of the same input gave other bytes")
 			}
-			checkValid(t, MustIngestBundle(t, objs, obs))
+			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "rf", Provider: "recordedfuture"}, objs, obs))
 		})
 	}
-}
-
-func find(obs []ingest.Observation, value string) *ingest.Observation {
-	for i := range obs {
-		if obs[i].Value == value {
-			return &obs[i]
-		}
-	}
-	return nil
-}
-
-func hasWarning(ws []ingest.Warning, record, field string) bool {
-	for _, w := range ws {
-		if strings.Contains(w.Record, record) && w.Field == field {
-			return true
-		}
-	}
-	return false
 }
 
 func verdict(t testing.TB, o *ingest.Observation) map[string]any {
@@ -136,7 +87,7 @@ func TestOddValues(t *testing.T) {
 		{"line 14 (198.51.100.32)", "row"},                            // short row
 		{"line 15", "row"},                                            // bare quote
 	} {
-		if !hasWarning(warns, w.record, w.field) {
+		if !ingesttest.HasWarning(warns, w.record, w.field) {
 			t.Errorf("no warning for record %q field %q; got %v", w.record, w.field, warns)
 		}
 	}
@@ -146,28 +97,28 @@ func TestOddValues(t *testing.T) {
 		}
 	}
 	// Uncompressed upper-case IPv6 and a defanged IPv4 are read.
-	if o := find(obs, "2001:db8::43"); o == nil || !o.Detect || o.Type != "ipv6-addr" {
+	if o := ingesttest.FindObservation(obs, "2001:db8::43"); o == nil || !o.Detect || o.Type != "ipv6-addr" {
 		t.Errorf("uncompressed IPv6: %+v", o)
 	}
-	if o := find(obs, "198.51.100.31"); o == nil || !o.Detect {
+	if o := ingesttest.FindObservation(obs, "198.51.100.31"); o == nil || !o.Detect {
 		t.Errorf("defanged IPv4: %+v", o)
 	}
 	// No usable Risk: observed, no indicator.
 	for _, v := range []string{"198.51.100.24", "198.51.100.25"} {
-		if o := find(obs, v); o == nil || o.Detect {
+		if o := ingesttest.FindObservation(obs, v); o == nil || o.Detect {
 			t.Errorf("%s without a usable Risk: %+v", v, o)
 		}
 	}
 	// Broken EvidenceDetails: the value still counts, its Risk decides.
-	if o := find(obs, "198.51.100.27"); o == nil || !o.Detect || verdict(t, o)["evidence_details"] != nil {
+	if o := ingesttest.FindObservation(obs, "198.51.100.27"); o == nil || !o.Detect || verdict(t, o)["evidence_details"] != nil {
 		t.Errorf("cut-off EvidenceDetails: %+v", o)
 	}
 	// The row after the bare quote is read again.
-	if find(obs, "198.51.100.34") == nil {
+	if ingesttest.FindObservation(obs, "198.51.100.34") == nil {
 		t.Errorf("the row after an invalid one is lost: %v", obs)
 	}
 	for _, v := range []string{"N/A", "0.0.0.0", "198.51.100.300", "198.51.100.33"} {
-		if find(obs, v) != nil {
+		if ingesttest.FindObservation(obs, v) != nil {
 			t.Errorf("%s observed", v)
 		}
 	}
@@ -177,10 +128,10 @@ func TestOddValues(t *testing.T) {
 // only in EvidenceString prose give no context, in risk lists or Connect API
 // answers.
 func TestEvidenceProseNotMined(t *testing.T) {
-	ix := MustAttackSample(t)
+	ix := ingesttest.MustAttackSample(t)
 	for _, in := range []string{"testdata/hash_default/input.csv", "testdata/ip_default/input.csv"} {
 		objs, obs, _ := convert(t, in, testOptions(ix))
-		if !bytes.Contains(mustRead(t, in), []byte("Emotet")) && in == "testdata/hash_default/input.csv" {
+		if !bytes.Contains(ingesttest.MustRead(t, in), []byte("Emotet")) && in == "testdata/hash_default/input.csv" {
 			t.Fatal("fixture lost its prose mentions")
 		}
 		for _, o := range obs {
@@ -197,7 +148,7 @@ func TestEvidenceProseNotMined(t *testing.T) {
 	}
 	// The Connect API IP mentions T1566 in prose and T1059.001 as an entity.
 	_, obs, _ := convert(t, "testdata/connect_entities/input.json", testOptions(ix))
-	o := find(obs, "198.51.100.23")
+	o := ingesttest.FindObservation(obs, "198.51.100.23")
 	if o == nil {
 		t.Fatal("no observation of 198.51.100.23")
 	}
@@ -214,9 +165,9 @@ func TestEvidenceProseNotMined(t *testing.T) {
 // entity references become indicates relationships to ATT&CK's own objects
 // (Cobalt Strike S0154, PowerShell T1059.001, APT28 G0007).
 func TestConnectIndicates(t *testing.T) {
-	ix := MustAttackSample(t)
+	ix := ingesttest.MustAttackSample(t)
 	objs, obs, _ := convert(t, "testdata/connect_entities/input.json", testOptions(ix))
-	stored := MustIngestBundleWith(t, objs, obs, ix)
+	stored := ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "rf", Provider: "recordedfuture", Attack: ix}, objs, obs)
 	v, _ := ingest.Normalize("ip", "198.51.100.23")
 	ind := ingest.IndicatorID(v)
 	targets := map[string]bool{}
@@ -243,7 +194,7 @@ func TestConnectIndicates(t *testing.T) {
 	if !targets[ingest.ContextID("malware", "Emotet")] {
 		t.Errorf("no indicates to the authored Emotet malware; targets %v", targets)
 	}
-	checkValid(t, stored)
+	ingesttest.MustValidateBundle(t, stored)
 }
 
 // TestRealPayloads converts the real Recorded Future payloads of the shared set
@@ -252,15 +203,15 @@ func TestConnectIndicates(t *testing.T) {
 // the values read from each payload independently with encoding/csv and
 // encoding/json.
 func TestRealPayloads(t *testing.T) {
-	dir := filepath.Dir(sharedFile(t, "testdata/providers/recordedfuture/risklist_domain_default.csv"))
-	ix, err := attack.Load(sharedFile(t, "attack/enterprise-attack-18.1.json.gz"))
+	dir := filepath.Dir(ingesttest.MustShared(t, "testdata/providers/recordedfuture/risklist_domain_default.csv"))
+	ix, err := attack.Load(ingesttest.MustShared(t, "attack/enterprise-attack-18.1.json.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"risklist_domain_default.csv", "risklist_hash_default.csv"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)
-			rows, err := csv.NewReader(bytes.NewReader(mustRead(t, path))).ReadAll()
+			rows, err := csv.NewReader(bytes.NewReader(ingesttest.MustRead(t, path))).ReadAll()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +225,7 @@ func TestRealPayloads(t *testing.T) {
 				t.Fatalf("%d observations for %d rows", len(obs), len(rows)-1)
 			}
 			for _, row := range rows[1:] {
-				o := find(obs, strings.ToLower(col(row, "Name")))
+				o := ingesttest.FindObservation(obs, strings.ToLower(col(row, "Name")))
 				if o == nil {
 					t.Fatalf("no observation of %s", col(row, "Name"))
 				}
@@ -308,7 +259,7 @@ func TestRealPayloads(t *testing.T) {
 					t.Errorf("%s: context mined from prose: %+v", o.Value, o.Context)
 				}
 			}
-			checkValid(t, MustIngestBundle(t, objs, obs))
+			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "rf", Provider: "recordedfuture"}, objs, obs))
 		})
 	}
 	t.Run("connect_api_domain_cisco.com.json", func(t *testing.T) {
@@ -325,14 +276,14 @@ func TestRealPayloads(t *testing.T) {
 				Timestamps struct{ LastSeen string }
 			}
 		}
-		if err := json.Unmarshal(mustRead(t, path), &want); err != nil {
+		if err := json.Unmarshal(ingesttest.MustRead(t, path), &want); err != nil {
 			t.Fatal(err)
 		}
 		objs, obs, warns := convert(t, path, testOptions(ix))
 		if len(warns) != 0 {
 			t.Errorf("warnings: %v", warns)
 		}
-		o := find(obs, want.Data.Entity.Name)
+		o := ingesttest.FindObservation(obs, want.Data.Entity.Name)
 		if o == nil || o.Type != "domain-name" {
 			t.Fatalf("no domain observation of %s: %+v", want.Data.Entity.Name, obs)
 		}
@@ -345,7 +296,7 @@ func TestRealPayloads(t *testing.T) {
 			n["last_seen"] != want.Data.Timestamps.LastSeen || len(n["evidence_details"].([]any)) != len(want.Data.Risk.EvidenceDetails) {
 			t.Errorf("native fields %v", n)
 		}
-		checkValid(t, MustIngestBundle(t, objs, obs))
+		ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "rf", Provider: "recordedfuture"}, objs, obs))
 	})
 }
 
@@ -408,7 +359,7 @@ func TestOptions(t *testing.T) {
 					detected++
 				}
 			}
-			ip := find(obs, "198.51.100.23")
+			ip := ingesttest.FindObservation(obs, "198.51.100.23")
 			if detected != tt.detected || ip == nil || len(ip.Context.Malware) != tt.malware {
 				t.Errorf("detected %d (want %d), IP context %+v (want %d malware)", detected, tt.detected, ip, tt.malware)
 			}

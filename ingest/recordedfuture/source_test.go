@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/recordedfuture"
 	"github.com/ctibroker/ctibroker/storage"
 )
@@ -90,11 +91,11 @@ func TestSourceSnapshotDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := MustStore(t)
-	now := testTime
+	s := ingesttest.MustStore(t)
+	now := ingesttest.Time
 	clock := func() time.Time { return now }
 	feed.Source.(*recordedfuture.Source).Now = clock
-	run := &ingest.Runner{Store: s, Now: clock, Identity: testIdentity}
+	run := &ingest.Runner{Store: s, Now: clock, Identity: ingesttest.Identity}
 	ctx := context.Background()
 
 	st, err := run.Run(ctx, feed)
@@ -202,7 +203,7 @@ func TestSourceSnapshotDiff(t *testing.T) {
 // batch is emitted, so the Runner sees each row once.
 func TestSourceCutOff(t *testing.T) {
 	r := newReplay(t)
-	r.setList("/v2/hash/risklist?list=default", mustRead(t, "testdata/hash_default/input.csv"))
+	r.setList("/v2/hash/risklist?list=default", ingesttest.MustRead(t, "testdata/hash_default/input.csv"))
 	cfg := feedConfig(t, r.srv.URL, "entity: hash\ntoken_env: RF_TOKEN")
 	src, err := recordedfuture.NewSource(cfg)
 	if err != nil {
@@ -262,7 +263,7 @@ func TestSourceVulnerabilityDiff(t *testing.T) {
 	r := newReplay(t)
 	path := "/public/opencti/opencti_default_vulnerability_v2.csv"
 	key := "/v2/fusion/files?path=" + path
-	full := mustRead(t, "testdata/vulnerability_fusion/input.csv")
+	full := ingesttest.MustRead(t, "testdata/vulnerability_fusion/input.csv")
 	lines := strings.SplitAfter(string(full), "\n")
 	r.setList(key, full)
 	cfg := feedConfig(t, r.srv.URL, "entity: vulnerability\ntoken_env: RF_TOKEN\nfusion_path: "+path)
@@ -270,9 +271,9 @@ func TestSourceVulnerabilityDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := MustStore(t)
-	now := testTime
-	run := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: testIdentity}
+	s := ingesttest.MustStore(t)
+	now := ingesttest.Time
+	run := &ingest.Runner{Store: s, Now: func() time.Time { return now }, Identity: ingesttest.Identity}
 	ctx := context.Background()
 	feed := &ingest.Feed{Config: cfg, Source: src}
 	noteID := recordedfuture.NoteID(path, "CVE-2024-3400")
