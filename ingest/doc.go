@@ -44,9 +44,12 @@
 // change of a feed's position within a UTC day (withdrawn, then live again) is
 // recorded as a further record whose Day is one second after the day's previous
 // record of that feed: a feed's records in Day order are its positions in the
-// order they changed, and truncating Day to the day gives the day. Known gap: a
-// value never published whose feed withdrew it is published by an older live
-// report arriving later (checking would cost a provenance read per new value).
+// order they changed, and truncating Day to the day gives the day. Known gaps:
+// a value never published whose feed withdrew it in an earlier run is published
+// by an older live report (within a run the Runner remembers the withdrawal;
+// across runs checking would cost a provenance read per new value); and a
+// feed's same-day change back to live in a later run, while another feed keeps
+// the value published, is not recorded until the feed's next day's record.
 //
 // # Normalisation policy
 //

@@ -716,7 +716,7 @@ func (ru *run) author(ctx context.Context, order []*authoredValue, accepted []ob
 						return err
 					}
 					for i := range accepted {
-						if o := &accepted[i]; o.key == key && liveIn(accepted, latest, i) {
+						if o := &accepted[i]; o.key == key && ru.live(accepted, latest, i) {
 							if q, ok := ps[o.Feed]; !ok || positionOf(o).supersedes(q) {
 								ps[o.Feed] = positionOf(o)
 							}
@@ -728,7 +728,7 @@ func (ru *run) author(ctx context.Context, order []*authoredValue, accepted []ob
 						// their provenance records are written even on a day that
 						// holds the feed's withdrawal (see changeDay).
 						for i := range accepted {
-							if o := &accepted[i]; o.key == key && liveIn(accepted, latest, i) {
+							if o := &accepted[i]; o.key == key && ru.live(accepted, latest, i) {
 								ru.rememberOne(o)
 							}
 						}
@@ -777,7 +777,7 @@ func (ru *run) collectValues(accepted []obs, latest map[feedValue]int) []*author
 			byKey[o.key] = w
 			order = append(order, w)
 		}
-		if liveIn(accepted, latest, i) {
+		if ru.live(accepted, latest, i) {
 			if w.revoked {
 				w.seen, w.last = o.Seen, o.Seen
 			}

@@ -82,6 +82,22 @@ func liveIn(accepted []obs, latest map[feedValue]int, i int) bool {
 	return !accepted[latest[feedValue{o.Feed, o.key}]].Revoked
 }
 
+// live reports whether observation i is live and its feed's position: the
+// feed's latest report in the batch, and not older than a withdrawal of the
+// same feed earlier in the run (a value withdrawn before it was ever published
+// is not published by an older live report in a later batch).
+func (ru *run) live(accepted []obs, latest map[feedValue]int, i int) bool {
+	if !liveIn(accepted, latest, i) {
+		return false
+	}
+	if ru.positions == nil {
+		return true
+	}
+	o := &accepted[i]
+	p, ok := ru.positions[o.key][o.Feed]
+	return !ok || !p.revoked || !p.supersedes(positionOf(o))
+}
+
 // remember keeps, for the rest of the run, the positions of the batch that
 // involve a withdrawal: a feed's withdrawal, and any later report of a value a
 // feed withdrew earlier in the run.

@@ -2,10 +2,12 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/storage"
 )
 
 // TestRunWithdrawalPositions: runs of feeds reporting one value, live or
@@ -51,6 +53,10 @@ func TestRunWithdrawalPositions(t *testing.T) {
 			{"B", []ingest.Batch{batch(live(0))}},
 			{"A", []ingest.Batch{batch(gone(1)), batch(live(3))}},
 		}, false},
+		// Withdrawn before it was ever published; an older live report in a later
+		// batch of the same run does not publish it.
+		"never published, older live report in a later batch": {[]run{{"A", []ingest.Batch{batch(gone(5)), batch(live(1))}}}, true},
+		"never published, newer live report in a later batch": {[]run{{"A", []ingest.Batch{batch(gone(5)), batch(live(9))}}}, false},
 		"every feed withdrew":     {[]run{{"A", []ingest.Batch{batch(live(0))}}, {"B", []ingest.Batch{batch(live(0))}}, {"A", []ingest.Batch{batch(gone(30))}}, {"B", []ingest.Batch{batch(gone(31))}}}, true},
 		"another feed still live": {[]run{{"A", []ingest.Batch{batch(live(0))}}, {"B", []ingest.Batch{batch(live(29))}}, {"A", []ingest.Batch{batch(gone(30))}}}, false},
 	} {
@@ -63,6 +69,12 @@ func TestRunWithdrawalPositions(t *testing.T) {
 				mustRun(t, r, feed(ru.feed, &sliceSource{batches: ru.batches}))
 			}
 			v, _ := ingest.Normalize("ipv4-addr", value)
+			if _, err := s.GetObject(context.Background(), ingest.DefaultPool, ingest.IndicatorID(v), storage.Filter{}); errors.Is(err, storage.ErrNotFound) {
+				if !tt.wantWithdrawn {
+					t.Fatal("never published")
+				}
+				return // never published: as good as withdrawn
+			}
 			ind := getObject(t, s, ingest.IndicatorID(v))
 			_, withdrawn := ind["valid_until"]
 			if withdrawn != tt.wantWithdrawn {
