@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/misp"
 )
 
@@ -64,7 +65,7 @@ func BenchmarkConvertLargeEvent(b *testing.B) {
 	})
 	b.Run("convert", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
-		conv := &misp.Converter{Identity: testIdentity}
+		conv := &misp.Converter{Identity: ingesttest.Identity}
 		for b.Loop() {
 			var out ingest.Batch
 			if _, err := conv.Convert(bytes.NewReader(data), &out); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 )
 
 // feedServer serves a MISP feed: manifest.json with a strong ETag (304 on
@@ -80,7 +82,7 @@ func TestFeedSource(t *testing.T) {
 	cfg := feedConfig(t, fmt.Sprintf("  mode: feed\n  base_url: %s/feed\n  backoff: 1ms\n", srv.URL))
 	dir := filepath.Join(t.TempDir(), "db")
 
-	store := openStore(t, dir)
+	store := ingesttest.MustOpenStore(t, dir)
 	st := run(t, store, newFeed(t, cfg, nil))
 	if got := srv.log(); len(got) != 4 || got[0] != "manifest.json" {
 		t.Fatalf("first run requests %v, want the manifest and 3 events", got)
@@ -90,7 +92,7 @@ func TestFeedSource(t *testing.T) {
 	}
 	store.Close()
 
-	store = openStore(t, dir)
+	store = ingesttest.MustOpenStore(t, dir)
 	run(t, store, newFeed(t, cfg, nil))
 	if got := srv.log()[4:]; len(got) != 1 || got[0] != "manifest.json" {
 		t.Fatalf("second run requests %v, want the manifest only (304)", got)
@@ -103,7 +105,7 @@ func TestFeedSource(t *testing.T) {
 	srv.missing[event(3, 0, false)["uuid"].(string)] = true
 	srv.version++
 	srv.mu.Unlock()
-	store = openStore(t, dir)
+	store = ingesttest.MustOpenStore(t, dir)
 	defer store.Close()
 	st = run(t, store, newFeed(t, cfg, nil))
 	got := srv.log()[5:]

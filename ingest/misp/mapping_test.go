@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/stix/pattern"
 )
@@ -43,7 +44,7 @@ func patternTypes(tb testing.TB, p string) []string {
 // misp-stix's pattern, or an indicator comparing the same object types, or the
 // same SDO type; every bundle validates.
 func TestMispStixVectors(t *testing.T) {
-	b, err := os.ReadFile(shared(t, "testdata/misp-stix/mapping/misp_attributes_to_stix21.json"))
+	b, err := os.ReadFile(ingesttest.MustShared(t, "testdata/misp-stix/mapping/misp_attributes_to_stix21.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +75,10 @@ func TestMispStixVectors(t *testing.T) {
 				"Attribute": []any{attr}}}
 			in, _ := json.Marshal(ev)
 			var out ingest.Batch
-			if _, err := (&misp.Converter{Identity: testIdentity}).Convert(strings.NewReader(string(in)), &out); err != nil {
+			if _, err := (&misp.Converter{Identity: ingesttest.Identity}).Convert(strings.NewReader(string(in)), &out); err != nil {
 				t.Fatal(err)
 			}
-			mustValidate(t, &out)
+			ingesttest.MustValidateBatch(t, &out)
 			if len(out.Warnings) > 0 {
 				t.Fatalf("warnings: %v", out.Warnings)
 			}
@@ -90,7 +91,7 @@ func TestMispStixVectors(t *testing.T) {
 			if theirs == nil {
 				// An SDO (vulnerability, campaign): the same type.
 				want := objs[0]["type"]
-				if len(objectsOf(t, &out, want.(string))) != 1 {
+				if len(ingesttest.MustObjectsOf(t, &out, want.(string))) != 1 {
 					t.Fatalf("want one %s", want)
 				}
 				return
@@ -104,7 +105,7 @@ func TestMispStixVectors(t *testing.T) {
 				}
 				return
 			}
-			ours := objectsOf(t, &out, "indicator")
+			ours := ingesttest.MustObjectsOf(t, &out, "indicator")
 			if len(ours) != 1 {
 				t.Fatalf("indicators %d, want 1 (misp-stix: %s)", len(ours), theirPattern)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/stix"
 )
@@ -24,7 +25,7 @@ var (
 // fullIndex is MITRE ATT&CK 18.1 enterprise from ../shared/attack.
 func fullIndex(tb testing.TB) *attack.Index {
 	tb.Helper()
-	p := shared(tb, "attack/enterprise-attack-18.1.json.gz")
+	p := ingesttest.MustShared(tb, "attack/enterprise-attack-18.1.json.gz")
 	fullOnce.Do(func() { fullIx, fullErr = attack.Load(p) })
 	if fullErr != nil {
 		tb.Fatal(fullErr)
@@ -130,13 +131,13 @@ func TestRealEvents(t *testing.T) {
 	}
 	ix := fullIndex(t)
 	for _, rel := range files {
-		path := shared(t, rel)
+		path := ingesttest.MustShared(t, rel)
 		t.Run(filepath.Base(rel), func(t *testing.T) {
-			conv := &misp.Converter{Attack: ix, Identity: testIdentity, Share: ingest.ShareCommunity}
+			conv := &misp.Converter{Attack: ix, Identity: ingesttest.Identity, Share: ingest.ShareCommunity}
 			b := convertPath(t, conv, path)
-			mustValidate(t, b)
+			ingesttest.MustValidateBatch(t, b)
 			events := rawEvents(t, path)
-			reports := objectsOf(t, b, "report")
+			reports := ingesttest.MustObjectsOf(t, b, "report")
 			if len(reports) != len(events) {
 				t.Fatalf("got %d reports, want %d (one per event)", len(reports), len(events))
 			}
@@ -258,7 +259,7 @@ func TestRealEvents(t *testing.T) {
 // entry, every attribute one observation, Detect exactly where to_ids is set,
 // the admiralty tag carried for scoring.
 func TestEvalFeed(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "scoring", "testdata", "eval", "misp")
+	dir := filepath.Join(ingesttest.MustRepoRoot(t), "scoring", "testdata", "eval", "misp")
 	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		t.Skipf("eval feed not generated: %v", err)
@@ -267,9 +268,9 @@ func TestEvalFeed(t *testing.T) {
 	if err := json.Unmarshal(mb, &manifest); err != nil {
 		t.Fatal(err)
 	}
-	b := convertPath(t, &misp.Converter{Identity: testIdentity, Share: ingest.ShareCommunity}, dir)
-	mustValidate(t, b)
-	if got := len(objectsOf(t, b, "report")); got != len(manifest) {
+	b := convertPath(t, &misp.Converter{Identity: ingesttest.Identity, Share: ingest.ShareCommunity}, dir)
+	ingesttest.MustValidateBatch(t, b)
+	if got := len(ingesttest.MustObjectsOf(t, b, "report")); got != len(manifest) {
 		t.Fatalf("reports %d, want %d", got, len(manifest))
 	}
 	want := map[string]bool{} // value → to_ids

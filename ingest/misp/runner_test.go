@@ -7,22 +7,10 @@ import (
 	"testing"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/storage"
 )
-
-// batchSource emits fixed batches: converted files handed to the Runner, as
-// `ctibroker import --provider misp` does.
-type batchSource []ingest.Batch
-
-func (s batchSource) Pull(_ context.Context, _ ingest.Cursor, emit func(ingest.Batch) error) error {
-	for _, b := range s {
-		if err := emit(b); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // TestRealEventThroughRunner imports the real 49-object Sednit event through
 // the Runner into a bolt pool with ATT&CK 18.1: its galaxy clusters resolve to
@@ -31,22 +19,22 @@ func (s batchSource) Pull(_ context.Context, _ ingest.Cursor, emit func(ingest.B
 // that is not MITRE's is stored.
 func TestRealEventThroughRunner(t *testing.T) {
 	ix := fullIndex(t)
-	path := shared(t, "testdata/providers/misp/event_sednit_objects_galaxies.json")
-	conv := &misp.Converter{Attack: ix, Identity: testIdentity, Share: ingest.ShareCommunity}
+	path := ingesttest.MustShared(t, "testdata/providers/misp/event_sednit_objects_galaxies.json")
+	conv := &misp.Converter{Attack: ix, Identity: ingesttest.Identity, Share: ingest.ShareCommunity}
 	b := convertPath(t, conv, path)
-	mustValidate(t, b)
+	ingesttest.MustValidateBatch(t, b)
 	apt28, ok := ix.Resolve("G0007")
 	if !ok {
 		t.Fatal("ATT&CK 18.1 has no G0007")
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	cfg := ingest.FeedConfig{Name: "misp-import", Provider: misp.Provider, Attack: ix}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := (&ingest.Runner{Store: store, Identity: testIdentity}).Run(context.Background(),
-		&ingest.Feed{Config: cfg, Source: batchSource{*b}})
+	st, err := (&ingest.Runner{Store: store, Identity: ingesttest.Identity}).Run(context.Background(),
+		&ingest.Feed{Config: cfg, Source: ingesttest.Batches{*b}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/storage"
-	"github.com/ctibroker/ctibroker/storage/bolt"
 )
 
 const testKey = "0123456789abcdefghij0123456789abcdefghij"
@@ -169,28 +169,16 @@ func newFeed(t *testing.T, cfg ingest.FeedConfig, sl *sleeps) *ingest.Feed {
 		t.Fatal(err)
 	}
 	src := f.Source.(*misp.Source)
-	src.Converter.Identity = testIdentity
+	src.Converter.Identity = ingesttest.Identity
 	if sl != nil {
 		src.Client.HTTP.Sleep = sl.sleep
 	}
 	return f
 }
 
-func openStore(t *testing.T, dir string) *bolt.Store {
-	t.Helper()
-	s, err := bolt.Open(dir, bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnsureCollection(context.Background(), ingest.DefaultPool, storage.KindStored); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func run(t *testing.T, store ingest.Store, f *ingest.Feed) *ingest.Stats {
 	t.Helper()
-	r := &ingest.Runner{Store: store, Identity: testIdentity}
+	r := &ingest.Runner{Store: store, Identity: ingesttest.Identity}
 	st, err := r.Run(context.Background(), f)
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -237,7 +225,7 @@ func TestRESTPagesAndCursor(t *testing.T) {
 		event(4, base+30, false), event(5, base+40, false))
 	cfg := feedConfig(t, fmt.Sprintf("  base_url: %s\n  api_key_env: MISP_TEST_KEY\n  limit: 2\n  backoff: 1ms\n  since: \"%d\"\n", srv.URL, base-100))
 	dir := filepath.Join(t.TempDir(), "db")
-	store := openStore(t, dir)
+	store := ingesttest.MustOpenStore(t, dir)
 	st := run(t, store, newFeed(t, cfg, nil))
 	bodies := srv.log()
 	if len(bodies) != 3 {
@@ -291,7 +279,7 @@ func TestRESTPagesAndCursor(t *testing.T) {
 
 	// The ip-dst of event 2 is deleted in MISP; the event's timestamp moves on.
 	srv.set(1, event(2, base+50, true))
-	store = openStore(t, dir)
+	store = ingesttest.MustOpenStore(t, dir)
 	defer store.Close()
 	st = run(t, store, newFeed(t, cfg, nil))
 	bodies = srv.log()[3:]
@@ -341,7 +329,7 @@ func TestRESTRetries(t *testing.T) {
 	}
 	cfg := feedConfig(t, fmt.Sprintf("  base_url: %s\n  api_key_env: MISP_TEST_KEY\n  backoff: 1ms\n", srv.URL))
 	sl := &sleeps{}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	run(t, store, newFeed(t, cfg, sl))
 	if n := len(srv.log()); n != 4 {
@@ -362,7 +350,7 @@ func TestRESTAuthError(t *testing.T) {
 	cfg := feedConfig(t, fmt.Sprintf("  base_url: %s\n  api_key_env: MISP_TEST_KEY\n  backoff: 1ms\n", srv.URL))
 	f := newFeed(t, cfg, nil)
 	f.Source.(*misp.Source).Client.APIKey = "wrong"
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	_, err := (&ingest.Runner{Store: store}).Run(context.Background(), f)
 	if err == nil || !strings.Contains(err.Error(), "403") {
