@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/otx"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/storage/bolt"
@@ -82,8 +83,8 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	now := time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
 	return &benchEnv{store: s, cfg: cfg,
-		runner: &ingest.Runner{Store: s, Identity: testIdentity, Now: func() time.Time { return now }},
-		conv:   &otx.Converter{Attack: sampleIndex(b), Identity: testIdentity, Now: now}}
+		runner: &ingest.Runner{Store: s, Identity: ingesttest.Identity, Now: func() time.Time { return now }},
+		conv:   &otx.Converter{Attack: ingesttest.MustAttackSample(b), Identity: ingesttest.Identity, Now: now}}
 }
 
 // ingestPage decodes and converts one page and runs it through the Runner.
@@ -92,7 +93,7 @@ func (e *benchEnv) ingestPage(b *testing.B, page []byte) *ingest.Stats {
 	if _, err := e.conv.Convert(bytes.NewReader(page), &batch); err != nil {
 		b.Fatal(err)
 	}
-	st, err := e.runner.Run(context.Background(), &ingest.Feed{Config: e.cfg, Source: replay{batch}})
+	st, err := e.runner.Run(context.Background(), &ingest.Feed{Config: e.cfg, Source: ingesttest.Batches{batch}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func BenchmarkIngestUnchanged(b *testing.B) {
 
 // BenchmarkConvert: decode and convert only (no store).
 func BenchmarkConvert(b *testing.B) {
-	conv := &otx.Converter{Attack: sampleIndex(b), Identity: testIdentity}
+	conv := &otx.Converter{Attack: ingesttest.MustAttackSample(b), Identity: ingesttest.Identity}
 	page := benchPage(0, benchIOCs())
 	var base, work time.Duration
 	n := 0

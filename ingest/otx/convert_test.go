@@ -19,99 +19,17 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/attack"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/otx"
 	"github.com/ctibroker/ctibroker/stix"
-	"github.com/ctibroker/ctibroker/stix/pattern"
 	"github.com/ctibroker/ctibroker/storage"
 	"github.com/ctibroker/ctibroker/storage/bolt"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.json")
 
-const testIdentity = "identity--6a5f5a1e-1b1d-4c4a-9e8f-2b7c7d0e5f11"
-
 // testNow is the converters' reference time for expirations in the golden cases.
 var testNow = time.Date(2025, 5, 22, 0, 0, 0, 0, time.UTC)
-
-// repoRoot walks up from the package directory to go.mod.
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
-// shared returns a path under ../shared, skipping the test when it is missing.
-func shared(tb testing.TB, rel string) string {
-	tb.Helper()
-	p := filepath.Join(repoRoot(tb), "..", "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("../shared not available (%v)", err)
-	}
-	return p
-}
-
-// sampleIndex is the 25-object ATT&CK sample kept in ingest/attack/testdata.
-func sampleIndex(tb testing.TB) *attack.Index {
-	tb.Helper()
-	ix, err := attack.Load(filepath.Join(repoRoot(tb), "ingest", "attack", "testdata", "enterprise-attack-18.1-sample.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return ix
-}
-
-// golden is how a batch is written to want.json.
-type golden struct {
-	Objects      []json.RawMessage `json:"objects"`
-	Observations []goldenObs       `json:"observations"`
-	Warnings     []string          `json:"warnings"`
-}
-
-type goldenObs struct {
-	Type    string          `json:"type"`
-	Value   string          `json:"value"`
-	Detect  bool            `json:"detect"`
-	Revoked bool            `json:"revoked,omitempty"`
-	Seen    string          `json:"seen"`
-	Verdict json.RawMessage `json:"verdict,omitempty"`
-	Context ingest.Context  `json:"context"`
-}
-
-func render(tb testing.TB, b *ingest.Batch) []byte {
-	tb.Helper()
-	g := golden{Objects: []json.RawMessage{}, Observations: []goldenObs{}, Warnings: []string{}}
-	for _, o := range b.Objects {
-		raw, err := json.Marshal(o)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		g.Objects = append(g.Objects, raw)
-	}
-	for _, o := range b.Observations {
-		g.Observations = append(g.Observations, goldenObs{o.Type, o.Value, o.Detect, o.Revoked,
-			o.Seen.UTC().Format(time.RFC3339), o.Verdict, o.Context})
-	}
-	for _, w := range b.Warnings {
-		g.Warnings = append(g.Warnings, w.String())
-	}
-	out, err := json.MarshalIndent(g, "", "  ")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return append(out, '\n')
-}
 
 func convertFile(tb testing.TB, conv *otx.Converter, path string) *ingest.Batch {
 	tb.Helper()
@@ -127,9 +45,6 @@ func convertFile(tb testing.TB, conv *otx.Converter, path string) *ingest.Batch 
 	return &b
 }
 
-// validator is the full validator: MUST rules and patterns.
-func validator() *stix.Validator { return &stix.Validator{PatternChecker: pattern.Check} }
-
 // TestGolden converts each testdata/<case>/input.json and compares with
 // want.json; -update rewrites want.json. Every object must validate with zero
 // errors.
@@ -138,67 +53,29 @@ func TestGolden(t *testing.T) {
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
-	ix := sampleIndex(t)
+	ix := ingesttest.MustAttackSample(t)
 	for _, in := range dirs {
 		dir := filepath.Dir(in)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			conv := &otx.Converter{Attack: ix, Identity: testIdentity, Now: testNow}
+			conv := &otx.Converter{Attack: ix, Identity: ingesttest.Identity, Now: testNow}
 			b := convertFile(t, conv, in)
-			got := render(t, b)
-			want := filepath.Join(dir, "want.json")
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			exp, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, exp) {
-				t.Errorf("output differs from %s (go test ./ingest/otx -update rewrites it); got:\n%s", want, got)
-			}
+			got := ingesttest.MustRenderBatch(t, b)
+			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
 			// Same input, same bytes.
-			if again := render(t, convertFile(t, conv, in)); !bytes.Equal(again, got) {
+			if again := ingesttest.MustRenderBatch(t, convertFile(t, conv, in)); !bytes.Equal(again, got) {
 				t.Error("second conversion differs")
 			}
-			v := validator()
-			for _, o := range b.Objects {
-				raw, _ := json.Marshal(o)
-				for _, f := range v.Validate(raw) {
-					if f.Severity == stix.SeverityError {
-						t.Errorf("%s", stix.FormatFinding(f))
-					}
-				}
-			}
+			ingesttest.MustValidateBatch(t, b)
 		})
 	}
 }
 
-// find returns the objects of type typ in b, decoded as maps.
-func find(tb testing.TB, b *ingest.Batch, typ string) []map[string]any {
-	tb.Helper()
-	var out []map[string]any
-	for _, o := range b.Objects {
-		if o.Base().Type != typ {
-			continue
-		}
-		raw, _ := json.Marshal(o)
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 func TestPulseMapping(t *testing.T) {
-	ix := sampleIndex(t)
-	conv := &otx.Converter{Attack: ix, Identity: testIdentity, Now: testNow}
+	ix := ingesttest.MustAttackSample(t)
+	conv := &otx.Converter{Attack: ix, Identity: ingesttest.Identity, Now: testNow}
 	b := convertFile(t, conv, "testdata/pulses/input.json")
 
-	reports := find(t, b, "report")
+	reports := ingesttest.MustObjectsOf(t, b, "report")
 	if len(reports) != 2 {
 		t.Fatalf("got %d reports, want 2", len(reports))
 	}
@@ -272,7 +149,7 @@ func TestPulseMapping(t *testing.T) {
 	// The group uses the malware, which uses the techniques.
 	dn, _ := ingest.Normalize("domain", "evil-lure[.]example")
 	has := func(typ, src, tgt string) bool {
-		for _, rel := range find(t, b, "relationship") {
+		for _, rel := range ingesttest.MustObjectsOf(t, b, "relationship") {
 			if rel["relationship_type"] == typ && rel["source_ref"] == src && rel["target_ref"] == tgt {
 				return true
 			}
@@ -290,7 +167,7 @@ func TestPulseMapping(t *testing.T) {
 	}
 	// Sectors: identity class with industry-sector-ov.
 	secs := map[string]string{}
-	for _, id := range find(t, b, "identity") {
+	for _, id := range ingesttest.MustObjectsOf(t, b, "identity") {
 		if id["identity_class"] == "class" {
 			secs[id["name"].(string)] = id["sectors"].([]any)[0].(string)
 		}
@@ -314,18 +191,18 @@ func TestRunnerValidates(t *testing.T) {
 	if err := s.EnsureCollection(ctx, ingest.DefaultPool, storage.KindStored); err != nil {
 		t.Fatal(err)
 	}
-	ix := sampleIndex(t)
-	conv := &otx.Converter{Attack: ix, Identity: testIdentity, Now: testNow}
+	ix := ingesttest.MustAttackSample(t)
+	conv := &otx.Converter{Attack: ix, Identity: ingesttest.Identity, Now: testNow}
 	var batches []ingest.Batch
 	for _, c := range []string{"pulses", "details", "export"} {
 		batches = append(batches, *convertFile(t, conv, filepath.Join("testdata", c, "input.json")))
 	}
-	r := &ingest.Runner{Store: s, Identity: testIdentity, Now: func() time.Time { return testNow }}
+	r := &ingest.Runner{Store: s, Identity: ingesttest.Identity, Now: func() time.Time { return testNow }}
 	cfg := ingest.FeedConfig{Name: "otx-test", Provider: "otx", Attack: ix}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.Run(ctx, &ingest.Feed{Config: cfg, Source: replay(batches)})
+	st, err := r.Run(ctx, &ingest.Feed{Config: cfg, Source: ingesttest.Batches(batches)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,11 +213,11 @@ func TestRunnerValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := map[string]bool{testIdentity: true}
+	stored := map[string]bool{ingesttest.Identity: true}
 	for _, rec := range page.Records {
 		stored[rec.ID] = true
 	}
-	v := validator()
+	v := ingesttest.Validator()
 	for _, rec := range page.Records {
 		for _, f := range v.Validate(rec.JSON) {
 			if f.Severity == stix.SeverityError {
@@ -377,7 +254,7 @@ func TestRunnerValidates(t *testing.T) {
 		}
 	}
 	// A second run of the same batches writes nothing.
-	st2, err := r.Run(ctx, &ingest.Feed{Config: cfg, Source: replay(batches)})
+	st2, err := r.Run(ctx, &ingest.Feed{Config: cfg, Source: ingesttest.Batches(batches)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,23 +263,11 @@ func TestRunnerValidates(t *testing.T) {
 	}
 }
 
-// replay is a Source emitting fixed batches, ignoring the cursor.
-type replay []ingest.Batch
-
-func (r replay) Pull(ctx context.Context, _ ingest.Cursor, emit func(ingest.Batch) error) error {
-	for _, b := range r {
-		if err := emit(b); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // TestRealPayloads converts the real OTX payloads in ../shared (Elastic License:
 // read from there, never copied) and checks the output against values read
 // independently from the payload.
 func TestRealPayloads(t *testing.T) {
-	page1 := shared(t, "testdata/providers/otx/pulses_subscribed_page1.json")
+	page1 := ingesttest.MustShared(t, "testdata/providers/otx/pulses_subscribed_page1.json")
 	raw, err := os.ReadFile(page1)
 	if err != nil {
 		t.Fatal(err)
@@ -415,14 +280,14 @@ func TestRealPayloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := doc.Results[0]
-	ix := sampleIndex(t)
-	if full := filepath.Join(repoRoot(t), "..", "shared", "attack", "enterprise-attack-18.1.json.gz"); !testing.Short() {
+	ix := ingesttest.MustAttackSample(t)
+	if full := filepath.Join(ingesttest.MustRepoRoot(t), "..", "shared", "attack", "enterprise-attack-18.1.json.gz"); !testing.Short() {
 		if x, err := attack.Load(full); err == nil {
 			ix = x
 		}
 	}
 	modified, _ := otx.ParseTime(want["modified"].(string))
-	conv := &otx.Converter{Attack: ix, Identity: testIdentity, Now: modified}
+	conv := &otx.Converter{Attack: ix, Identity: ingesttest.Identity, Now: modified}
 	var b ingest.Batch
 	info, err := conv.Convert(bytes.NewReader(raw), &b)
 	if err != nil {
@@ -431,7 +296,7 @@ func TestRealPayloads(t *testing.T) {
 	if info.Next != doc.Next || info.Results != len(doc.Results) {
 		t.Errorf("page info %+v, want next %q and %d results", info, doc.Next, len(doc.Results))
 	}
-	reports := find(t, &b, "report")
+	reports := ingesttest.MustObjectsOf(t, &b, "report")
 	if len(reports) != 1 || reports[0]["name"] != want["name"] || reports[0]["id"] != otx.ReportID(want["id"].(string)) {
 		t.Fatalf("reports: %v", reports)
 	}
@@ -452,7 +317,7 @@ func TestRealPayloads(t *testing.T) {
 			t.Errorf("observation %d: %v", i, err)
 		}
 	}
-	fams := find(t, &b, "malware")
+	fams := ingesttest.MustObjectsOf(t, &b, "malware")
 	if len(fams) != 1 || fams[0]["name"] != want["malware_families"].([]any)[0] || fams[0]["is_family"] != true {
 		t.Errorf("malware: %v", fams)
 	}
@@ -476,22 +341,14 @@ func TestRealPayloads(t *testing.T) {
 			t.Errorf("%s neither resolved nor warned about", a)
 		}
 	}
-	v := validator()
-	for _, o := range b.Objects {
-		raw, _ := json.Marshal(o)
-		for _, f := range v.Validate(raw) {
-			if f.Severity == stix.SeverityError {
-				t.Errorf("%s", stix.FormatFinding(f))
-			}
-		}
-	}
+	ingesttest.MustValidateBatch(t, &b)
 	// The empty last page and the export page.
 	var empty ingest.Batch
-	info, err = conv.Convert(mustOpen(t, shared(t, "testdata/providers/otx/pulses_subscribed_page2_empty.json")), &empty)
+	info, err = conv.Convert(mustOpen(t, ingesttest.MustShared(t, "testdata/providers/otx/pulses_subscribed_page2_empty.json")), &empty)
 	if err != nil || info.Next != "" || len(empty.Objects)+len(empty.Observations) != 0 {
 		t.Errorf("empty page: %+v %v %+v", info, err, empty)
 	}
-	exportRaw, err := os.ReadFile(shared(t, "testdata/providers/otx/indicators_export_page1.json"))
+	exportRaw, err := os.ReadFile(ingesttest.MustShared(t, "testdata/providers/otx/indicators_export_page1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,9 +410,9 @@ func TestExtensionID(t *testing.T) {
 	if otx.ExtensionID != want {
 		t.Fatalf("ExtensionID = %s, want %s", otx.ExtensionID, want)
 	}
-	for _, o := range []stix.Object{otx.ProviderIdentity(), otx.ExtensionDefinition(testIdentity)} {
+	for _, o := range []stix.Object{otx.ProviderIdentity(), otx.ExtensionDefinition(ingesttest.Identity)} {
 		raw, _ := json.Marshal(o)
-		if fs := validator().Validate(raw); stix.HasErrors(fs) {
+		if fs := ingesttest.Validator().Validate(raw); stix.HasErrors(fs) {
 			t.Errorf("%s: %v", raw, fs)
 		}
 	}
@@ -573,7 +430,7 @@ func mustUUID(tb testing.TB, s string) uuid.UUID {
 // TestSettle: 198.51.100.7 has expired in the first pulse but is live in the
 // second; for the feed it is live, so no withdrawal is emitted for it.
 func TestSettle(t *testing.T) {
-	conv := &otx.Converter{Attack: sampleIndex(t), Identity: testIdentity, Now: time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)}
+	conv := &otx.Converter{Attack: ingesttest.MustAttackSample(t), Identity: ingesttest.Identity, Now: time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)}
 	b := convertFile(t, conv, "testdata/pulses/input.json")
 	n := 0
 	for _, o := range b.Observations {

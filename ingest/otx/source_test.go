@@ -18,10 +18,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/otx"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
-	"github.com/ctibroker/ctibroker/storage/bolt"
 )
 
 const testKey = "otx-test-key-0123456789"
@@ -137,23 +137,11 @@ func feedConfig(t *testing.T, base string, extra string) ingest.FeedConfig {
 		}
 		return ""
 	}
-	cfg.Attack = sampleIndex(t)
+	cfg.Attack = ingesttest.MustAttackSample(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-func openStore(t *testing.T, dir string) *bolt.Store {
-	t.Helper()
-	s, err := bolt.Open(dir, bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnsureCollection(context.Background(), ingest.DefaultPool, storage.KindStored); err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func runFeed(t *testing.T, store ingest.Store, cfg ingest.FeedConfig) (*ingest.Stats, error) {
@@ -166,7 +154,7 @@ func runFeed(t *testing.T, store ingest.Store, cfg ingest.FeedConfig) (*ingest.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &ingest.Runner{Store: store, Identity: testIdentity}
+	r := &ingest.Runner{Store: store, Identity: ingesttest.Identity}
 	return r.Run(context.Background(), f)
 }
 
@@ -188,7 +176,7 @@ func TestPullPagesAndCursor(t *testing.T) {
 		pulse(3, "2025-01-03T00:00:00", 2), pulse(4, "2025-01-04T00:00:00.250000", 2), pulse(5, "2025-01-05T00:00:00", 1))
 	dir := filepath.Join(t.TempDir(), "db")
 	cfg := feedConfig(t, srv.URL, "  since: 2024-12-01T00:00:00Z\n")
-	store := openStore(t, dir)
+	store := ingesttest.MustOpenStore(t, dir)
 	st, err := runFeed(t, store, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +206,7 @@ func TestPullPagesAndCursor(t *testing.T) {
 	srv.mu.Lock()
 	srv.pulses = append(srv.pulses, pulse(6, "2025-01-06T00:00:00", 1))
 	srv.mu.Unlock()
-	store = openStore(t, dir)
+	store = ingesttest.MustOpenStore(t, dir)
 	defer store.Close()
 	st, err = runFeed(t, store, cfg)
 	if err != nil {
@@ -241,11 +229,11 @@ func TestPullPagesAndCursor(t *testing.T) {
 // real absolute next link (on otx.alienvault.com) is followed on the configured
 // base URL only, and the empty page ends the cycle.
 func TestRealPagesReplayed(t *testing.T) {
-	page1, err := os.ReadFile(shared(t, "testdata/providers/otx/pulses_subscribed_page1.json"))
+	page1, err := os.ReadFile(ingesttest.MustShared(t, "testdata/providers/otx/pulses_subscribed_page1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	page2, err := os.ReadFile(shared(t, "testdata/providers/otx/pulses_subscribed_page2_empty.json"))
+	page2, err := os.ReadFile(ingesttest.MustShared(t, "testdata/providers/otx/pulses_subscribed_page2_empty.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +246,7 @@ func TestRealPagesReplayed(t *testing.T) {
 		}
 		return true
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	st, err := runFeed(t, store, feedConfig(t, srv.URL, ""))
 	if err != nil {
@@ -283,7 +271,7 @@ func TestRetryAfter429(t *testing.T) {
 		}
 		return false
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	if _, err := runFeed(t, store, feedConfig(t, srv.URL, "")); err != nil {
 		t.Fatal(err)
@@ -305,7 +293,7 @@ func TestRetryAfterTooLong(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 		return true
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	_, err := runFeed(t, store, feedConfig(t, srv.URL, "  max_wait: 10s\n"))
 	if !errors.Is(err, ingest.ErrRateLimited) || !strings.Contains(err.Error(), "Retry-After 1h0m0s") {
@@ -325,7 +313,7 @@ func TestRetry5xx(t *testing.T) {
 		}
 		return false
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	if _, err := runFeed(t, store, feedConfig(t, srv.URL, "")); err != nil {
 		t.Fatal(err)
@@ -350,7 +338,7 @@ func TestAuthHeader(t *testing.T) {
 	srv := newOTXServer(t, 10, pulse(1, "2025-01-01T00:00:00", 1))
 	cfg := feedConfig(t, srv.URL, "")
 	cfg.Getenv = func(string) string { return "wrong-key" }
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	_, err := runFeed(t, store, cfg)
 	var he *ingest.HTTPError
@@ -375,7 +363,7 @@ func TestCutOffMidStream(t *testing.T) {
 		w.Write(body[:len(body)/2])
 		return true // the handler returns: the connection closes short
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	st, err := runFeed(t, store, feedConfig(t, srv.URL, "  limit: 10\n  batch_size: 1\n"))
 	if err != nil {
@@ -407,7 +395,7 @@ func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.
 // fetches that page again (its cursor was never saved) and stores it.
 func TestCrashBetweenFetchAndStore(t *testing.T) {
 	srv := newOTXServer(t, 1, pulse(1, "2025-01-01T00:00:00", 1), pulse(2, "2025-01-02T00:00:00", 1), pulse(3, "2025-01-03T00:00:00", 1))
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	fs := &failingStore{Store: store}
 	srv.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
@@ -443,7 +431,7 @@ func TestRequestBudget(t *testing.T) {
 		ps = append(ps, pulse(i, fmt.Sprintf("2025-01-0%dT00:00:00", i), 1))
 	}
 	srv := newOTXServer(t, 1, ps...)
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	cfg := feedConfig(t, srv.URL, "  limit: 1\n  max_requests: 2\n")
 	st, err := runFeed(t, store, cfg)
@@ -498,7 +486,7 @@ func TestNewConfigErrors(t *testing.T) {
 // page (../shared) and an empty second page: export records become
 // detection-worthy observations; the next cycle asks from this pull's start.
 func TestExportEndpoint(t *testing.T) {
-	page1, err := os.ReadFile(shared(t, "testdata/providers/otx/indicators_export_page1.json"))
+	page1, err := os.ReadFile(ingesttest.MustShared(t, "testdata/providers/otx/indicators_export_page1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +501,7 @@ func TestExportEndpoint(t *testing.T) {
 		}
 		return true
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	start := time.Now().UTC()
 	st, err := runFeed(t, store, feedConfig(t, srv.URL, "  endpoint: export\n  export_types: [hostname, IPv4]\n"))
@@ -562,7 +550,7 @@ func TestMoreIndicators(t *testing.T) {
 		w.Write(body)
 		return true
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	st, err := runFeed(t, store, feedConfig(t, srv.URL, ""))
 	if err != nil {
@@ -584,7 +572,7 @@ func TestStaleNextLink(t *testing.T) {
 		}
 		return false
 	}
-	store := openStore(t, filepath.Join(t.TempDir(), "db"))
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
 	stale := `{"since":"2024-12-01T00:00:00Z","next":"https://otx.alienvault.com/api/v1/pulses/subscribed?limit=10&modified_since=2024-12-01T00%3A00%3A00Z&page=9"}`
 	if err := store.PutFeedState(context.Background(), &storage.FeedState{Feed: "otx-test", Cursor: []byte(stale)}); err != nil {
