@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/stixfeed"
 	"github.com/ctibroker/ctibroker/stix"
 )
@@ -19,59 +20,18 @@ var update = flag.Bool("update", false, "rewrite testdata/*/want.json")
 
 var testNow = time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
 
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
-func shared(tb testing.TB, rel string) string {
-	tb.Helper()
-	p := filepath.Join(repoRoot(tb), "..", "shared", rel)
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("../shared not available (%v)", err)
-	}
-	return p
-}
-
-type goldenObs struct {
-	Type    string          `json:"type"`
-	Value   string          `json:"value"`
-	Detect  bool            `json:"detect"`
-	Revoked bool            `json:"revoked,omitempty"`
-	Seen    string          `json:"seen"`
-	Verdict json.RawMessage `json:"verdict,omitempty"`
-	Context ingest.Context  `json:"context"`
-}
-
 func render(tb testing.TB, b *ingest.Batch) []byte {
 	tb.Helper()
 	g := struct {
-		Objects      []string    `json:"objects"` // ids, in order; the bytes are checked against the input
-		Observations []goldenObs `json:"observations"`
-		Warnings     []string    `json:"warnings"`
-	}{[]string{}, []goldenObs{}, []string{}}
+		Objects      []string                       `json:"objects"` // ids, in order; the bytes are checked against the input
+		Observations []ingesttest.GoldenObservation `json:"observations"`
+		Warnings     []string                       `json:"warnings"`
+	}{[]string{}, []ingesttest.GoldenObservation{}, ingesttest.WarningStrings(b.Warnings)}
 	for _, o := range b.Objects {
 		g.Objects = append(g.Objects, o.Base().ID)
 	}
 	for _, o := range b.Observations {
-		g.Observations = append(g.Observations, goldenObs{o.Type, o.Value, o.Detect, o.Revoked,
-			o.Seen.UTC().Format(time.RFC3339), o.Verdict, o.Context})
-	}
-	for _, w := range b.Warnings {
-		g.Warnings = append(g.Warnings, w.String())
+		g.Observations = append(g.Observations, ingesttest.NewGoldenObservation(o))
 	}
 	out, err := json.MarshalIndent(g, "", "  ")
 	if err != nil {
@@ -109,17 +69,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			got := render(t, b)
-			want := filepath.Join(dir, "want.json")
-			if *update {
-				os.WriteFile(want, got, 0o644)
-			}
-			exp, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (go test -update)", err)
-			}
-			if !bytes.Equal(got, exp) {
-				t.Errorf("differs from %s; got:\n%s", want, got)
-			}
+			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
 		})
 	}
 }
@@ -152,7 +102,7 @@ func TestValueOf(t *testing.T) {
 func TestRealBundles(t *testing.T) {
 	var files []string
 	for _, g := range []string{"testdata/stix/valid/*.json", "testdata/misp-stix/head/*stix21*.json"} {
-		m, _ := filepath.Glob(filepath.Join(filepath.Dir(shared(t, "testdata/stix")), "..", g))
+		m, _ := filepath.Glob(filepath.Join(filepath.Dir(ingesttest.MustShared(t, "testdata/stix")), "..", g))
 		files = append(files, m...)
 	}
 	if len(files) < 5 {

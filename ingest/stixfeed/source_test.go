@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/stixfeed"
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
@@ -32,20 +33,6 @@ const (
 	peerUser   = "ctibroker"
 	peerPass   = "peer-s3cret"
 )
-
-func openStore(t *testing.T, dir string, colls ...string) *bolt.Store {
-	t.Helper()
-	s, err := bolt.Open(dir, bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range append([]string{ingest.DefaultPool}, colls...) {
-		if err := s.EnsureCollection(context.Background(), c, storage.KindStored); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
 
 // peer is another TAXII 2.1 server: ctibroker's own taxii.Server over its own
 // embedded store, behind a wrapper that records requests and can inject
@@ -62,7 +49,7 @@ type peer struct {
 
 func newPeer(t *testing.T) *peer {
 	t.Helper()
-	p := &peer{store: openStore(t, filepath.Join(t.TempDir(), "peer"), peerColl)}
+	p := &peer{store: ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "peer"), peerColl)}
 	t.Cleanup(func() { p.store.Close() })
 	authn, err := auth.New(auth.Config{Consumers: []auth.ConsumerConfig{
 		{Name: peerUser, PasswordEnv: "PEER_PASSWORD", Read: []string{peerColl}},
@@ -157,7 +144,7 @@ func run(t *testing.T, store ingest.Store, cfg ingest.FeedConfig) (*ingest.Stats
 	if err != nil {
 		t.Fatal(err)
 	}
-	return (&ingest.Runner{Store: store, Identity: "identity--6a5f5a1e-1b1d-4c4a-9e8f-2b7c7d0e5f11"}).Run(context.Background(), f)
+	return (&ingest.Runner{Store: store, Identity: ingesttest.Identity}).Run(context.Background(), f)
 }
 
 func records(t *testing.T, s ingest.Store, coll string, types ...string) []storage.Record {
@@ -177,7 +164,7 @@ func TestTAXIIPoll(t *testing.T) {
 	p := newPeer(t)
 	sent := p.add(t, 5)
 	dir := filepath.Join(t.TempDir(), "db")
-	store := openStore(t, dir, mirrorColl)
+	store := ingesttest.MustOpenStore(t, dir, mirrorColl)
 	cfg := p.config(t, "")
 	st, err := run(t, store, cfg)
 	if err != nil {
@@ -224,7 +211,7 @@ func TestTAXIIPoll(t *testing.T) {
 
 	// Restart: two more objects on the peer; the new run asks from the last date added.
 	p.add(t, 2)
-	store = openStore(t, dir, mirrorColl)
+	store = ingesttest.MustOpenStore(t, dir, mirrorColl)
 	defer store.Close()
 	if _, err := run(t, store, cfg); err != nil {
 		t.Fatal(err)
@@ -247,7 +234,7 @@ func TestTAXIIBearerToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := feedConfig(t, "  url: "+srv.URL+"/api1/collections/"+peerColl+"/\n  token_env: PEER_PASSWORD\n")
-	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 	defer store.Close()
 	if _, err := run(t, store, cfg); err != nil {
 		t.Fatal(err)
@@ -305,7 +292,7 @@ func TestTAXIIFailures(t *testing.T) {
 			p := newPeer(t)
 			p.add(t, 5)
 			p.hook = tt.hook(p)
-			store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+			store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 			defer store.Close()
 			start := time.Now()
 			if _, err := run(t, store, p.config(t, "")); err != nil {
@@ -342,7 +329,7 @@ func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.
 func TestTAXIICrashBetweenFetchAndStore(t *testing.T) {
 	p := newPeer(t)
 	p.add(t, 5)
-	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 	defer store.Close()
 	fs := &failingStore{Store: store}
 	p.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
@@ -372,7 +359,7 @@ func TestTAXIIAuthFailure(t *testing.T) {
 	p := newPeer(t)
 	cfg := p.config(t, "")
 	cfg.Getenv = func(k string) string { return "wrong" }
-	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 	defer store.Close()
 	_, err := run(t, store, cfg)
 	var he *ingest.HTTPError
@@ -393,7 +380,7 @@ func TestFiles(t *testing.T) {
 	if err := os.WriteFile(file, in, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store := openStore(t, filepath.Join(dir, "db"), mirrorColl)
+	store := ingesttest.MustOpenStore(t, filepath.Join(dir, "db"), mirrorColl)
 	defer store.Close()
 	cfg := feedConfig(t, "  files: ["+file+"]\n")
 	st, err := run(t, store, cfg)
@@ -453,7 +440,7 @@ func TestNewConfigErrors(t *testing.T) {
 func TestTAXIIStaleNext(t *testing.T) {
 	p := newPeer(t)
 	p.add(t, 3)
-	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 	defer store.Close()
 	if err := store.PutFeedState(context.Background(), &storage.FeedState{Feed: "peer", Cursor: []byte(`{"next":"forged-token"}`)}); err != nil {
 		t.Fatal(err)
@@ -476,7 +463,7 @@ func TestTAXIIStaleNext(t *testing.T) {
 func TestTAXIIRequestBudget(t *testing.T) {
 	p := newPeer(t)
 	p.add(t, 5)
-	store := openStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
+	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 	defer store.Close()
 	cfg := p.config(t, "  max_requests: 2\n")
 	st, err := run(t, store, cfg)
