@@ -37,6 +37,7 @@ const AttackCollection = "attack"
 // the providers author.
 func registry(identity string) *ingest.Registry {
 	reg := ingest.NewRegistry()
+	reg.Identity = identity
 	for _, r := range []struct {
 		name string
 		f    ingest.Factory
@@ -733,7 +734,7 @@ func (m *Main) runAttackImport(ctx context.Context, args []string) error {
 		fs.Usage()
 		return exitError(2)
 	}
-	_, store, err := m.openConfigStore(ctx, m.path(*cfgPath))
+	cfg, store, err := m.openConfigStore(ctx, m.path(*cfgPath))
 	if err != nil {
 		return err
 	}
@@ -756,6 +757,20 @@ func (m *Main) runAttackImport(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "attack import: %d objects read, %d added, %d already stored; collection %s indexes %d ATT&CK objects\n",
 		res.Objects, res.Added, res.Existing, *coll, n)
+	// A newer release revokes techniques: relationships ctibroker authored to them
+	// are re-pointed at their replacements.
+	if ix != nil {
+		if err := store.EnsureCollection(ctx, cfg.pool(), storage.KindStored); err != nil {
+			return fmt.Errorf("collection %s: %w", cfg.pool(), err)
+		}
+		rp, err := ingest.RepointAttack(ctx, store, cfg.pool(), ix, cfg.Identity.ID, time.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("attack import: re-pointing relationships: %w", err)
+		}
+		if rp.Repointed > 0 {
+			fmt.Fprintf(m.Stdout, "attack import: %d relationships re-pointed to replacements of revoked ATT&CK objects\n", rp.Repointed)
+		}
+	}
 	fmt.Fprintln(m.Stdout, attack.Notice)
 	return nil
 }
