@@ -1,0 +1,138 @@
+package ingesttest_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
+)
+
+// recorder is a testing.TB that records Errorf calls instead of failing, so the
+// helpers' failure paths can be checked. Fatal paths are not exercised through it.
+type recorder struct {
+	testing.TB
+	errors []string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+
+func TestMustRepoRoot(t *testing.T) {
+	root := ingesttest.MustRepoRoot(t)
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(mod), "module github.com/ctibroker/ctibroker\n") {
+		t.Errorf("go.mod in %s starts %q, want the ctibroker module", root, mod[:40])
+	}
+	if _, err := os.Stat(filepath.Join(root, "ingest", "ingesttest", "doc.go")); err != nil {
+		t.Errorf("root %s does not hold this package: %v", root, err)
+	}
+}
+
+func TestMustAttackSample(t *testing.T) {
+	ix := ingesttest.MustAttackSample(t)
+	if ref, ok := ix.Resolve("T1059.001"); !ok || !strings.HasPrefix(ref.ID, "attack-pattern--") {
+		t.Errorf("Resolve(T1059.001) = %+v, %v; want the PowerShell attack-pattern", ref, ok)
+	}
+}
+
+func TestMustMatchGolden(t *testing.T) {
+	want := filepath.Join(t.TempDir(), "want.json")
+	ingesttest.MustMatchGolden(t, want, []byte("{}\n"), true) // -update writes, then matches
+	if b, err := os.ReadFile(want); err != nil || string(b) != "{}\n" {
+		t.Fatalf("update wrote %q, %v; want {}", b, err)
+	}
+	r := &recorder{TB: t}
+	ingesttest.MustMatchGolden(r, want, []byte("[]\n"), false)
+	if len(r.errors) != 1 || !strings.Contains(r.errors[0], want) || !strings.Contains(r.errors[0], "[]") {
+		t.Errorf("a differing output reported %q, want one error naming the file and the output", r.errors)
+	}
+	if b, _ := os.ReadFile(want); string(b) != "{}\n" {
+		t.Errorf("without update the golden file changed to %q", b)
+	}
+}
+
+func TestMustRenderBatch(t *testing.T) {
+	b := &ingest.Batch{
+		Observations: []ingest.Observation{{Type: "ipv4-addr", Value: "198.51.100.7", Detect: true,
+			Seen: time.Date(2025, 1, 2, 4, 5, 6, 789, time.FixedZone("x", 3600))}},
+		Warnings: []ingest.Warning{{Feed: "f", Record: "3", Field: "value", Msg: "bad"}},
+	}
+	var got struct {
+		Objects      []json.RawMessage
+		Observations []map[string]any
+		Warnings     []string
+	}
+	if err := json.Unmarshal(ingesttest.MustRenderBatch(t, b), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Objects == nil || len(got.Objects) != 0 {
+		t.Errorf("objects %v, want an empty list", got.Objects)
+	}
+	if len(got.Observations) != 1 || got.Observations[0]["seen"] != "2025-01-02T03:05:06Z" || got.Observations[0]["value"] != "198.51.100.7" {
+		t.Errorf("observations %v, want the one value seen at 2025-01-02T03:05:06Z", got.Observations)
+	}
+	if len(got.Warnings) != 1 || got.Warnings[0] != "f: record 3: value: bad" {
+		t.Errorf("warnings %q", got.Warnings)
+	}
+	if ws := ingesttest.WarningStrings(nil); ws == nil {
+		t.Error("WarningStrings(nil) is nil, want an empty list")
+	}
+}
+
+func TestFindAndHasWarning(t *testing.T) {
+	obs := []ingest.Observation{{Value: "a"}, {Value: "b", Detect: true}}
+	if o := ingesttest.FindObservation(obs, "b"); o == nil || !o.Detect {
+		t.Errorf("FindObservation(b) = %+v", o)
+	}
+	if o := ingesttest.FindObservation(obs, "c"); o != nil {
+		t.Errorf("FindObservation(c) = %+v, want nil", o)
+	}
+	ws := []ingest.Warning{{Record: "line 4 (0.0.0.0)", Field: "Name"}}
+	if !ingesttest.HasWarning(ws, "line 4", "Name") || ingesttest.HasWarning(ws, "line 4", "Risk") || ingesttest.HasWarning(ws, "line 5", "Name") {
+		t.Error("HasWarning matched the wrong record or field")
+	}
+}
+
+// TestMustIngestBundle ingests one detection-worthy value through the real
+// Runner: the stored bundle holds its indicator and observable, validates with
+// zero errors, and an invalid object is reported by MustValidateBundle.
+func TestMustIngestBundle(t *testing.T) {
+	obs := []ingest.Observation{{Type: "ipv4-addr", Value: "198.51.100.7", Detect: true, Seen: ingesttest.Time}}
+	stored := ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "t", Provider: "test"}, nil, obs)
+	types := map[string]int{}
+	for _, raw := range stored {
+		var o struct{ Type string }
+		if err := json.Unmarshal(raw, &o); err != nil {
+			t.Fatal(err)
+		}
+		types[o.Type]++
+	}
+	if types["indicator"] != 1 || types["ipv4-addr"] != 1 {
+		t.Errorf("stored types %v, want one indicator and one ipv4-addr", types)
+	}
+	for i := 1; i < len(stored); i++ {
+		if string(stored[i-1]) > string(stored[i]) {
+			t.Errorf("objects not sorted at %d", i)
+		}
+	}
+	ingesttest.MustValidateBundle(t, stored)
+
+	r := &recorder{TB: t}
+	bad := append(stored[:len(stored):len(stored)], json.RawMessage(`{"type":"indicator","spec_version":"2.1","id":"indicator--x"}`))
+	ingesttest.MustValidateBundle(r, bad)
+	if len(r.errors) == 0 {
+		t.Error("an indicator without pattern, created or modified validated")
+	}
+}
