@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -97,4 +98,48 @@ func MustRenderBatch(tb testing.TB, b *ingest.Batch) []byte {
 		tb.Fatal(err)
 	}
 	return append(out, '\n')
+}
+
+// ConversionGolden describes the golden test of a converter whose output is
+// objects, observations and warnings (see RunConversionGolden).
+type ConversionGolden struct {
+	// Glob matches the input files, one case per directory holding the input
+	// and its want.json, e.g. "testdata/*/input.json".
+	Glob string
+	// Min is the fewest cases Glob must match; below 1 it is 1.
+	Min int
+	// Convert converts the file at path, failing tb on error.
+	Convert func(tb testing.TB, path string) ([]stix.Object, []ingest.Observation, []ingest.Warning)
+	// Feed is the feed each conversion is ingested under (MustIngestBundle).
+	Feed ingest.FeedConfig
+	// Update rewrites want.json: pass the package's -update flag.
+	Update bool
+}
+
+// RunConversionGolden runs one subtest per input file matching c.Glob, named
+// after its directory: the conversion rendered by MustRenderConversion must
+// equal the directory's want.json (MustMatchGolden), a second conversion of
+// the same input must give the same bytes, and the conversion ingested through
+// the real Runner (MustIngestBundle) must validate (MustValidateBundle).
+func RunConversionGolden(t *testing.T, c ConversionGolden) {
+	t.Helper()
+	min := max(c.Min, 1)
+	ins, err := filepath.Glob(c.Glob)
+	if err != nil || len(ins) < min {
+		t.Fatalf("want ≥ %d golden cases matching %s, got %v (%v)", min, c.Glob, ins, err)
+	}
+	for _, in := range ins {
+		dir := filepath.Dir(in)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			objs, obs, warns := c.Convert(t, in)
+			got := MustRenderConversion(t, objs, obs, warns)
+			MustMatchGolden(t, filepath.Join(dir, "want.json"), got, c.Update)
+			// Same input, same bytes.
+			objs2, obs2, warns2 := c.Convert(t, in)
+			if again := MustRenderConversion(t, objs2, obs2, warns2); !bytes.Equal(again, got) {
+				t.Error("a second conversion of the same input gave other bytes")
+			}
+			MustValidateBundle(t, MustIngestBundle(t, c.Feed, objs, obs))
+		})
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ctibroker/ctibroker/ingest/attack"
 	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/maltiverse"
+	"github.com/ctibroker/ctibroker/stix"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.json")
@@ -23,40 +24,34 @@ func testOptions(ix *attack.Index) maltiverse.Options {
 	return maltiverse.Options{Feed: "maltiverse-test", Identity: ingesttest.Identity, Attack: ix}
 }
 
+// convertFile converts the Maltiverse file at path, failing tb on error.
+func convertFile(tb testing.TB, path string, opts maltiverse.Options) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	objs, obs, warns, err := maltiverse.ConvertFile(f, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return objs, obs, warns
+}
+
 // TestGolden converts each testdata/<case>/input.json and compares with
 // want.json; -update rewrites want.json. Each conversion is also ingested through
 // the Runner and the stored bundle validated.
 func TestGolden(t *testing.T) {
 	ix := ingesttest.MustAttackSample(t)
-	dirs, err := filepath.Glob("testdata/*/input.json")
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	for _, in := range dirs {
-		dir := filepath.Dir(in)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			f, err := os.Open(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			objs, obs, warns, err := maltiverse.ConvertFile(f, testOptions(ix))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := ingesttest.MustRenderConversion(t, objs, obs, warns)
-			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
-			// Same input, same bytes.
-			f2, _ := os.Open(in)
-			defer f2.Close()
-			objs2, obs2, warns2, _ := maltiverse.ConvertFile(f2, testOptions(ix))
-			again := ingesttest.MustRenderConversion(t, objs2, obs2, warns2)
-			if !bytes.Equal(again, got) {
-				t.Error("a second conversion of the same input gave other bytes")
-			}
-			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "mv", Provider: "maltiverse", Attack: ix}, objs, obs))
-		})
-	}
+	ingesttest.RunConversionGolden(t, ingesttest.ConversionGolden{
+		Glob: "testdata/*/input.json",
+		Convert: func(tb testing.TB, path string) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
+			return convertFile(tb, path, testOptions(ix))
+		},
+		Feed:   ingest.FeedConfig{Name: "mv", Provider: "maltiverse", Attack: ix},
+		Update: *update,
+	})
 }
 
 // TestOddValues checks the odd content cases one by one, independently of the

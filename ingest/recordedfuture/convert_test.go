@@ -38,24 +38,15 @@ func convert(t testing.TB, path string, opts recordedfuture.Options) ([]stix.Obj
 // through the Runner into the embedded store and the stored bundle validated.
 func TestGolden(t *testing.T) {
 	ix := ingesttest.MustAttackSample(t)
-	ins, err := filepath.Glob("testdata/*/input.*")
-	if err != nil || len(ins) < 6 {
-		t.Fatalf("want ≥ 6 golden cases, got %v (%v)", ins, err)
-	}
-	for _, in := range ins {
-		dir := filepath.Dir(in)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			objs, obs, warns := convert(t, in, testOptions(ix))
-			got := ingesttest.MustRenderConversion(t, objs, obs, warns)
-			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
-			objs2, obs2, warns2 := convert(t, in, testOptions(ix))
-			again := ingesttest.MustRenderConversion(t, objs2, obs2, warns2)
-			if !bytes.Equal(again, got) {
-				t.Error("a second conversion of the same input gave other bytes")
-			}
-			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "rf", Provider: "recordedfuture"}, objs, obs))
-		})
-	}
+	ingesttest.RunConversionGolden(t, ingesttest.ConversionGolden{
+		Glob: "testdata/*/input.*",
+		Min:  6,
+		Convert: func(tb testing.TB, path string) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
+			return convert(tb, path, testOptions(ix))
+		},
+		Feed:   ingest.FeedConfig{Name: "rf", Provider: "recordedfuture"},
+		Update: *update,
+	})
 }
 
 func verdict(t testing.TB, o *ingest.Observation) map[string]any {

@@ -30,47 +30,26 @@ func testOptions(ix *attack.Index) virustotal.Options {
 // the Runner and the stored bundle validated.
 func TestGolden(t *testing.T) {
 	ix := ingesttest.MustAttackSample(t)
-	dirs, err := filepath.Glob("testdata/*/input.json")
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	for _, in := range dirs {
-		dir := filepath.Dir(in)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			f, err := os.Open(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			objs, obs, warns, err := virustotal.ConvertFile(f, testOptions(ix))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := ingesttest.MustRenderConversion(t, objs, obs, warns)
-			ingesttest.MustMatchGolden(t, filepath.Join(dir, "want.json"), got, *update)
-			// Same input, same bytes.
-			f2, _ := os.Open(in)
-			defer f2.Close()
-			objs2, obs2, warns2, _ := virustotal.ConvertFile(f2, testOptions(ix))
-			again := ingesttest.MustRenderConversion(t, objs2, obs2, warns2)
-			if !bytes.Equal(again, got) {
-				t.Error("a second conversion of the same input gave other bytes")
-			}
-			ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix}, objs, obs))
-		})
-	}
+	ingesttest.RunConversionGolden(t, ingesttest.ConversionGolden{
+		Glob: "testdata/*/input.json",
+		Convert: func(tb testing.TB, path string) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
+			return convertFile(tb, path, testOptions(ix))
+		},
+		Feed:   ingest.FeedConfig{Name: "vt", Provider: "virustotal", Attack: ix},
+		Update: *update,
+	})
 }
 
-func convertFile(t *testing.T, path string, opts virustotal.Options) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
-	t.Helper()
+func convertFile(tb testing.TB, path string, opts virustotal.Options) ([]stix.Object, []ingest.Observation, []ingest.Warning) {
+	tb.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	objs, obs, warns, err := virustotal.ConvertFile(f, opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return objs, obs, warns
 }
