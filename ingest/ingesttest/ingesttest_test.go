@@ -136,3 +136,21 @@ func TestMustIngestBundle(t *testing.T) {
 		t.Error("an indicator without pattern, created or modified validated")
 	}
 }
+
+func TestMustFeedConfigAndNewFeed(t *testing.T) {
+	cfg := ingesttest.MustFeedConfig(t, "name: f\nprovider: fixed\noptions:\n  key_env: K\n", map[string]string{"K": "v"})
+	if cfg.Name != "f" || cfg.Provider != "fixed" || cfg.Getenv("K") != "v" || cfg.Getenv("OTHER") != "" {
+		t.Fatalf("config %+v, Getenv(K) %q; want f/fixed and K=v only", cfg, cfg.Getenv("K"))
+	}
+	var got ingest.FeedConfig
+	f := ingesttest.MustNewFeed(t, func(c ingest.FeedConfig) (ingest.Source, error) {
+		got = c
+		return ingesttest.Batches{}, nil
+	}, cfg)
+	if got.Name != "f" || f.Config.Name != "f" {
+		t.Errorf("factory saw %q, feed config %q; want f", got.Name, f.Config.Name)
+	}
+	if _, ok := f.Source.(ingesttest.Batches); !ok {
+		t.Errorf("source %T, want the factory's", f.Source)
+	}
+}

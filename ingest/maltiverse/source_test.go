@@ -22,26 +22,10 @@ import (
 // the replay server, with a settable clock and recorded sleeps.
 func mustFeed(t testing.TB, r *replay, now *time.Time, extra string) (*ingest.Feed, *maltiverse.Source) {
 	t.Helper()
-	var cfg ingest.FeedConfig
 	doc := fmt.Sprintf("name: mv\nprovider: maltiverse\noptions:\n  collection: coll-1\n  api_key_env: MV_KEY\n  base_url: %s\n  batch_size: 2\n%s", r.srv.URL, extra)
-	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Getenv = func(k string) string {
-		if k == "MV_KEY" {
-			return "test-key"
-		}
-		return ""
-	}
+	cfg := ingesttest.MustFeedConfig(t, doc, map[string]string{"MV_KEY": "test-key"})
 	cfg.Attack = ingesttest.MustAttackSample(t)
-	reg := ingest.NewRegistry()
-	if err := reg.Register("maltiverse", maltiverse.New); err != nil {
-		t.Fatal(err)
-	}
-	f, err := reg.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := ingesttest.MustNewFeed(t, maltiverse.New, cfg)
 	if f.Config.Share != ingest.ShareInternal {
 		t.Fatalf("share %q, want internal by default (the licence forbids redistribution)", f.Config.Share)
 	}

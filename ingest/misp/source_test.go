@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/misp"
@@ -127,16 +125,7 @@ func (s *restServer) page(body map[string]any) []byte {
 func feedConfig(t *testing.T, options string) ingest.FeedConfig {
 	t.Helper()
 	src := "name: misp-test\nprovider: misp\ndefault_tlp: amber\nshare: community\noptions:\n" + options
-	var cfg ingest.FeedConfig
-	if err := yaml.Unmarshal([]byte(src), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Getenv = func(k string) string {
-		if k == "MISP_TEST_KEY" {
-			return testKey
-		}
-		return ""
-	}
+	cfg := ingesttest.MustFeedConfig(t, src, map[string]string{"MISP_TEST_KEY": testKey})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,14 +149,7 @@ func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
 // sleeps recorded.
 func newFeed(t *testing.T, cfg ingest.FeedConfig, sl *sleeps) *ingest.Feed {
 	t.Helper()
-	reg := ingest.NewRegistry()
-	if err := reg.Register(misp.Provider, misp.New); err != nil {
-		t.Fatal(err)
-	}
-	f, err := reg.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := ingesttest.MustNewFeed(t, misp.New, cfg)
 	src := f.Source.(*misp.Source)
 	src.Converter.Identity = ingesttest.Identity
 	if sl != nil {

@@ -127,16 +127,7 @@ func pulse(i int, modified string, n int) map[string]any {
 func feedConfig(t *testing.T, base string, extra string) ingest.FeedConfig {
 	t.Helper()
 	src := fmt.Sprintf("name: otx-test\nprovider: otx\ndefault_tlp: green\noptions:\n  api_key_env: OTX_TEST_KEY\n  base_url: %s\n  backoff: 1ms\n%s", base, extra)
-	var cfg ingest.FeedConfig
-	if err := yaml.Unmarshal([]byte(src), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Getenv = func(k string) string {
-		if k == "OTX_TEST_KEY" {
-			return testKey
-		}
-		return ""
-	}
+	cfg := ingesttest.MustFeedConfig(t, src, map[string]string{"OTX_TEST_KEY": testKey})
 	cfg.Attack = ingesttest.MustAttackSample(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -146,16 +137,8 @@ func feedConfig(t *testing.T, base string, extra string) ingest.FeedConfig {
 
 func runFeed(t *testing.T, store ingest.Store, cfg ingest.FeedConfig) (*ingest.Stats, error) {
 	t.Helper()
-	reg := ingest.NewRegistry()
-	if err := reg.Register("otx", otx.New); err != nil {
-		t.Fatal(err)
-	}
-	f, err := reg.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := &ingest.Runner{Store: store, Identity: ingesttest.Identity}
-	return r.Run(context.Background(), f)
+	return r.Run(context.Background(), ingesttest.MustNewFeed(t, otx.New, cfg))
 }
 
 func reportCount(t *testing.T, s ingest.Store) int {

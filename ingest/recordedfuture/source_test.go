@@ -83,14 +83,7 @@ func TestSourceSnapshotDiff(t *testing.T) {
 	key := "/v2/ip/risklist?list=default"
 	r.setList(key, listCSV(t, [][2]string{{"198.51.100.1", "90"}, {"198.51.100.2", "80"}, {"198.51.100.3", "70"}, {"198.51.100.4", "10"}}))
 	cfg := feedConfig(t, r.srv.URL, "entity: ip\ntoken_env: RF_TOKEN")
-	reg := ingest.NewRegistry()
-	if err := reg.Register(recordedfuture.Provider, recordedfuture.New); err != nil {
-		t.Fatal(err)
-	}
-	feed, err := reg.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	feed := ingesttest.MustNewFeed(t, recordedfuture.New, cfg)
 	s := ingesttest.MustStore(t)
 	now := ingesttest.Time
 	clock := func() time.Time { return now }

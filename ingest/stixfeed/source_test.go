@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/stixfeed"
@@ -109,20 +107,8 @@ func (p *peer) log() []*http.Request {
 
 func feedConfig(t *testing.T, options string) ingest.FeedConfig {
 	t.Helper()
-	var cfg ingest.FeedConfig
 	src := "name: peer\nprovider: stix\ncollection: " + mirrorColl + "\noptions:\n" + options
-	if err := yaml.Unmarshal([]byte(src), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Getenv = func(k string) string {
-		switch k {
-		case "PEER_USER":
-			return peerUser
-		case "PEER_PASSWORD":
-			return peerPass
-		}
-		return ""
-	}
+	cfg := ingesttest.MustFeedConfig(t, src, map[string]string{"PEER_USER": peerUser, "PEER_PASSWORD": peerPass})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,15 +122,7 @@ func (p *peer) config(t *testing.T, extra string) ingest.FeedConfig {
 
 func run(t *testing.T, store ingest.Store, cfg ingest.FeedConfig) (*ingest.Stats, error) {
 	t.Helper()
-	reg := ingest.NewRegistry()
-	if err := reg.Register("stix", stixfeed.New); err != nil {
-		t.Fatal(err)
-	}
-	f, err := reg.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return (&ingest.Runner{Store: store, Identity: ingesttest.Identity}).Run(context.Background(), f)
+	return (&ingest.Runner{Store: store, Identity: ingesttest.Identity}).Run(context.Background(), ingesttest.MustNewFeed(t, stixfeed.New, cfg))
 }
 
 func records(t *testing.T, s ingest.Store, coll string, types ...string) []storage.Record {

@@ -22,26 +22,10 @@ import (
 // the stand-in, on the fake clock.
 func mustFeed(t testing.TB, s *stream, c *clock, extra string) *ingest.Feed {
 	t.Helper()
-	var cfg ingest.FeedConfig
 	doc := fmt.Sprintf("name: vt\nprovider: virustotal\ndetection_threshold: 20\noptions:\n  api_key_env: VT_KEY\n  base_url: %s/api/v3\n  filter: \"origin:hunting\"\n  limit: 2\n  backoff: 1s\n%s", s.srv.URL, extra)
-	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Getenv = func(k string) string {
-		if k == "VT_KEY" {
-			return "test-key"
-		}
-		return ""
-	}
+	cfg := ingesttest.MustFeedConfig(t, doc, map[string]string{"VT_KEY": "test-key"})
 	cfg.Attack = ingesttest.MustAttackSample(t)
-	reg := ingest.NewRegistry()
-	if err := reg.Register("virustotal", virustotal.New); err != nil {
-		t.Fatal(err)
-	}
-	f, err := reg.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := ingesttest.MustNewFeed(t, virustotal.New, cfg)
 	if f.Config.Share != ingest.ShareInternal {
 		t.Fatalf("share %q, want internal by default (the licence forbids redistribution)", f.Config.Share)
 	}
