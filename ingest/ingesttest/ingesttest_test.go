@@ -1,7 +1,9 @@
 package ingesttest_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/ingesttest"
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
 )
 
 // recorder is a testing.TB that records Errorf calls instead of failing, so the
@@ -152,5 +156,38 @@ func TestMustFeedConfigAndNewFeed(t *testing.T) {
 	}
 	if _, ok := f.Source.(ingesttest.Batches); !ok {
 		t.Errorf("source %T, want the factory's", f.Source)
+	}
+}
+
+func TestFailingStore(t *testing.T) {
+	errFull := errors.New("disk full")
+	fs := &ingesttest.FailingStore{Store: ingesttest.MustStore(t), Err: errFull, FailCall: 2}
+	put := func(n int) error {
+		o, err := stix.ParseRaw([]byte(fmt.Sprintf(`{"type":"identity","spec_version":"2.1","id":"identity--00000000-0000-4000-8000-00000000000%d","created":"2025-01-01T00:00:00.000Z","modified":"2025-01-01T00:00:00.000Z","name":"n%d"}`, n, n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fs.PutObjects(context.Background(), ingest.DefaultPool, []stix.RawObject{*o})
+		return err
+	}
+	if err := put(1); err != nil {
+		t.Fatalf("call 1: %v", err)
+	}
+	if err := put(2); !errors.Is(err, errFull) {
+		t.Fatalf("call 2: got %v, want %v", err, errFull)
+	}
+	if err := put(3); err != nil {
+		t.Fatalf("call 3: %v", err)
+	}
+	fs.Fail = true
+	if err := put(4); !errors.Is(err, errFull) {
+		t.Fatalf("call 4 with Fail set: got %v, want %v", err, errFull)
+	}
+	page, err := fs.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != 2 {
+		t.Errorf("stored %d objects, want 2 (calls 1 and 3)", len(page.Records))
 	}
 }

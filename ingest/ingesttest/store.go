@@ -90,3 +90,29 @@ func MustIngestBundle(tb testing.TB, cfg ingest.FeedConfig, objs []stix.Object, 
 	sort.Slice(out, func(i, j int) bool { return string(out[i]) < string(out[j]) })
 	return out
 }
+
+// FailingStore is an ingest.Store whose PutObjects fails with Err: a crash
+// between fetching a page and making it durable, which a real store cannot be
+// made to do on demand. Every other call goes to the embedded Store. Not safe
+// for concurrent PutObjects calls (the Runner makes them one at a time).
+type FailingStore struct {
+	ingest.Store
+	// Err is what a failing PutObjects returns.
+	Err error
+	// FailCall is the one PutObjects call, counting from 1, that fails;
+	// 0 fails none by count.
+	FailCall int
+	// Fail, while set, fails every PutObjects call.
+	Fail  bool
+	calls int
+}
+
+// PutObjects fails with Err on call FailCall and while Fail is set, and
+// otherwise stores objs in the embedded Store.
+func (f *FailingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
+	f.calls++
+	if f.Fail || f.calls == f.FailCall {
+		return nil, f.Err
+	}
+	return f.Store.PutObjects(ctx, coll, objs)
+}

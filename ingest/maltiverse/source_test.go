@@ -157,22 +157,7 @@ func rawJSON(recs []storage.Record) []json.RawMessage {
 	return out
 }
 
-// failingStore is the embedded store whose PutObjects fails once, after ok
-// successful calls: a crash between fetching documents and storing them.
-type failingStore struct {
-	ingest.Store
-	ok, calls int
-}
-
 var errDiskFull = errors.New("disk full")
-
-func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
-	f.calls++
-	if f.calls == f.ok+1 {
-		return nil, errDiskFull
-	}
-	return f.Store.PutObjects(ctx, coll, objs)
-}
 
 // TestPullCrashBetweenFetchAndStore: the window's cursor is saved only once the
 // whole download is durable, so a run that failed to store part of it fetches
@@ -181,7 +166,7 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 	r := newReplay(t, ingesttest.MustRead(t, "testdata/collection/input.json"))
 	now := time.Date(2026, 3, 13, 12, 0, 0, 0, time.UTC)
 	f, _ := mustFeed(t, r, &now, "")
-	fs := &failingStore{Store: ingesttest.MustStore(t), ok: 3}
+	fs := &ingesttest.FailingStore{Store: ingesttest.MustStore(t), Err: errDiskFull, FailCall: 4}
 	ru := &ingest.Runner{Store: fs, Now: func() time.Time { return now }, Identity: ingesttest.Identity}
 	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
 		t.Fatalf("got %v, want the store's error", err)

@@ -20,7 +20,6 @@ import (
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/ingesttest"
 	"github.com/ctibroker/ctibroker/ingest/otx"
-	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 )
 
@@ -360,29 +359,15 @@ func TestCutOffMidStream(t *testing.T) {
 	}
 }
 
-// failingStore fails PutObjects while fail is set: a crash between fetching a
-// page and making it durable, which a real store cannot be made to do on demand.
-type failingStore struct {
-	ingest.Store
-	fail bool
-}
-
-func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
-	if f.fail {
-		return nil, errors.New("disk on fire")
-	}
-	return f.Store.PutObjects(ctx, coll, objs)
-}
-
 // TestCrashBetweenFetchAndStore: the store fails on the second page; the rerun
 // fetches that page again (its cursor was never saved) and stores it.
 func TestCrashBetweenFetchAndStore(t *testing.T) {
 	srv := newOTXServer(t, 1, pulse(1, "2025-01-01T00:00:00", 1), pulse(2, "2025-01-02T00:00:00", 1), pulse(3, "2025-01-03T00:00:00", 1))
 	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"))
 	defer store.Close()
-	fs := &failingStore{Store: store}
+	fs := &ingesttest.FailingStore{Store: store, Err: errors.New("disk on fire")}
 	srv.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
-		fs.fail = r.URL.Query().Get("page") == "2" && n == 2
+		fs.Fail = r.URL.Query().Get("page") == "2" && n == 2
 		return false
 	}
 	cfg := feedConfig(t, srv.URL, "  limit: 1\n")
@@ -392,7 +377,7 @@ func TestCrashBetweenFetchAndStore(t *testing.T) {
 	if reportCount(t, store) != 1 {
 		t.Fatalf("after the crash %d reports, want 1", reportCount(t, store))
 	}
-	fs.fail = false
+	fs.Fail = false
 	srv.hook = nil
 	if _, err := runFeed(t, fs, cfg); err != nil {
 		t.Fatal(err)

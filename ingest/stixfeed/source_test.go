@@ -290,28 +290,14 @@ func TestTAXIIFailures(t *testing.T) {
 	}
 }
 
-// failingStore fails PutObjects while fail is set: a crash between fetching a
-// page and making it durable.
-type failingStore struct {
-	ingest.Store
-	fail bool
-}
-
-func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
-	if f.fail {
-		return nil, errors.New("disk on fire")
-	}
-	return f.Store.PutObjects(ctx, coll, objs)
-}
-
 func TestTAXIICrashBetweenFetchAndStore(t *testing.T) {
 	p := newPeer(t)
 	p.add(t, 5)
 	store := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "db"), mirrorColl)
 	defer store.Close()
-	fs := &failingStore{Store: store}
+	fs := &ingesttest.FailingStore{Store: store, Err: errors.New("disk on fire")}
 	p.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
-		fs.fail = n == 2
+		fs.Fail = n == 2
 		return false
 	}
 	if _, err := run(t, fs, p.config(t, "")); err == nil || !strings.Contains(err.Error(), "disk on fire") {
@@ -320,7 +306,7 @@ func TestTAXIICrashBetweenFetchAndStore(t *testing.T) {
 	if n := len(records(t, store, mirrorColl)); n != 2 {
 		t.Fatalf("after the crash the mirror holds %d, want the first page (2)", n)
 	}
-	p.hook, fs.fail = nil, false
+	p.hook, fs.Fail = nil, false
 	if _, err := run(t, fs, p.config(t, "")); err != nil {
 		t.Fatal(err)
 	}

@@ -195,22 +195,7 @@ func TestPullFailures(t *testing.T) {
 	}
 }
 
-// failingStore is the embedded store whose PutObjects fails once, after ok
-// successful calls: a crash between fetching a page and storing it.
-type failingStore struct {
-	ingest.Store
-	ok, calls int
-}
-
 var errDiskFull = errors.New("disk full")
-
-func (f *failingStore) PutObjects(ctx context.Context, coll string, objs []stix.RawObject) (*storage.WriteResult, error) {
-	f.calls++
-	if f.calls == f.ok+1 {
-		return nil, errDiskFull
-	}
-	return f.Store.PutObjects(ctx, coll, objs)
-}
 
 // TestPullCrashBetweenFetchAndStore: a page fetched but not stored is fetched
 // again by the next run; nothing is skipped.
@@ -219,7 +204,7 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 	base := ingesttest.Time.Unix()
 	s.add(t, base, base+1, base+2, base+3, base+4, base+5)
 	c := &clock{t: ingesttest.Time.Add(time.Hour)}
-	fs := &failingStore{Store: ingesttest.MustStore(t), ok: 2}
+	fs := &ingesttest.FailingStore{Store: ingesttest.MustStore(t), Err: errDiskFull, FailCall: 3}
 	f := mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n")
 	ru := &ingest.Runner{Store: fs, Now: c.now, Identity: ingesttest.Identity}
 	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
