@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,5 +192,30 @@ func TestFailingStore(t *testing.T) {
 	}
 	if len(page.Records) != 2 {
 		t.Errorf("stored %d objects, want 2 (calls 1 and 3)", len(page.Records))
+	}
+}
+
+// TestCutResponse: a client reading a cut response gets the promised length,
+// the first bytes and then an unexpected EOF.
+func TestCutResponse(t *testing.T) {
+	body := []byte(strings.Repeat("0123456789", 100))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := ingesttest.CutResponse(w, body, 300); err != nil {
+			t.Errorf("CutResponse: %v", err)
+		}
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if resp.ContentLength != 1000 || !errors.Is(err, io.ErrUnexpectedEOF) || string(got) != string(body[:300]) {
+		t.Errorf("length %d, read %d bytes, err %v; want 1000 promised, the first 300 read, unexpected EOF", resp.ContentLength, len(got), err)
+	}
+	rec := httptest.NewRecorder()
+	if err := ingesttest.CutResponse(rec, body, 10); !errors.Is(err, ingesttest.ErrNoHijack) {
+		t.Errorf("on a recorder: got %v, want ErrNoHijack", err)
 	}
 }

@@ -84,19 +84,9 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	case step == "cut":
 		// Promise the whole body, send a little over half, drop the connection.
-		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(body[:len(body)*6/10])
-		hj, ok := w.(http.Hijacker)
-		if !ok {
+		if err := ingesttest.CutResponse(w, body, len(body)*6/10); errors.Is(err, ingesttest.ErrNoHijack) {
 			r.t.Error("cannot hijack")
-			return
-		}
-		conn, buf, err := hj.Hijack()
-		if err == nil {
-			_ = buf.Flush()
-			conn.Close()
 		}
 		return
 	}

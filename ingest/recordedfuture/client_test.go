@@ -129,13 +129,7 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	if step == "cut" {
 		// Promise the whole body, send half, hang up.
-		w.WriteHeader(http.StatusOK)
-		w.Write(body[:len(body)/2])
-		w.(http.Flusher).Flush()
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			conn.Close()
-		}
+		_ = ingesttest.CutResponse(w, body, len(body)/2)
 		return
 	}
 	w.Write(body)

@@ -221,15 +221,7 @@ func (s *stream) serve(w http.ResponseWriter, req *http.Request) {
 		body = b
 	}
 	if step == "cut" {
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(body[:len(body)/2])
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, buf, err := hj.Hijack(); err == nil {
-				_ = buf.Flush()
-				conn.Close()
-			}
-		}
+		_ = ingesttest.CutResponse(w, body, len(body)/2)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
