@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // ErrNoHijack is returned by CutResponse when the ResponseWriter cannot be
@@ -32,4 +33,41 @@ func CutResponse(w http.ResponseWriter, body []byte, sent int) error {
 	}
 	_ = buf.Flush()
 	return conn.Close()
+}
+
+// Script records the requests a provider's stand-in server receives and hands
+// out the steps a test scripted for the next requests ("429", "503", "cut",
+// ...; the stand-in gives them meaning). Embed it in the stand-in; its zero
+// value is ready and it is safe for concurrent use.
+type Script struct {
+	mu       sync.Mutex
+	steps    []string
+	requests []*http.Request
+}
+
+// Fail appends steps: the next requests get them, one each, in order.
+func (s *Script) Fail(steps ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.steps = append(s.steps, steps...)
+}
+
+// Next records req and returns its step: the first one scripted and not yet
+// handed out, or "" when none is left.
+func (s *Script) Next(req *http.Request) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, req)
+	step := ""
+	if len(s.steps) > 0 {
+		step, s.steps = s.steps[0], s.steps[1:]
+	}
+	return step
+}
+
+// Requests returns the requests recorded so far, oldest first.
+func (s *Script) Requests() []*http.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*http.Request(nil), s.requests...)
 }

@@ -219,3 +219,24 @@ func TestCutResponse(t *testing.T) {
 		t.Errorf("on a recorder: got %v, want ErrNoHijack", err)
 	}
 }
+
+func TestScript(t *testing.T) {
+	var s ingesttest.Script
+	s.Fail("429", "cut")
+	var got []string
+	for i := 0; i < 3; i++ {
+		req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/r%d", i), nil)
+		got = append(got, s.Next(req))
+	}
+	if strings.Join(got, ",") != "429,cut," {
+		t.Errorf("steps %q, want 429, cut, then none", got)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 3 || reqs[0].URL.Path != "/r0" || reqs[2].URL.Path != "/r2" {
+		t.Errorf("requests %v, want /r0 /r1 /r2", reqs)
+	}
+	reqs[0] = nil
+	if s.Requests()[0] == nil {
+		t.Error("Requests returned the recorder's own slice")
+	}
+}

@@ -20,13 +20,12 @@ import (
 // replay is a Maltiverse stand-in on loopback: it serves a collection download
 // and lookups from files, and can be told to fail the next requests.
 type replay struct {
-	mu       sync.Mutex
-	t        testing.TB
-	download []byte            // the collection download body
-	lookups  map[string][]byte // path → body
-	script   []string          // what the next requests get: "429:N", "429", "503", "cut", "401"
-	requests []*http.Request
-	srv      *httptest.Server
+	mu                sync.Mutex
+	t                 testing.TB
+	download          []byte            // the collection download body
+	lookups           map[string][]byte // path → body
+	ingesttest.Script                   // what the next requests get: "429:N", "429", "503", "cut", "401"
+	srv               *httptest.Server
 }
 
 func newReplay(t testing.TB, download []byte) *replay {
@@ -36,26 +35,8 @@ func newReplay(t testing.TB, download []byte) *replay {
 	return r
 }
 
-func (r *replay) fail(steps ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.script = append(r.script, steps...)
-}
-
-func (r *replay) log() []*http.Request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*http.Request(nil), r.requests...)
-}
-
 func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	r.requests = append(r.requests, req)
-	step := ""
-	if len(r.script) > 0 {
-		step, r.script = r.script[0], r.script[1:]
-	}
-	r.mu.Unlock()
+	step := r.Next(req)
 	if req.Header.Get("Authorization") != "Bearer test-key" {
 		http.Error(w, `{"status":"fail","message":"Invalid token"}`, http.StatusUnauthorized)
 		return
@@ -142,7 +123,7 @@ func TestClientDownload(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newReplay(t, body)
-			r.fail(tt.script...)
+			r.Fail(tt.script...)
 			sl := &sleeps{}
 			c := testClient(r, sl)
 			c.MaxRetryAfter = 10 * time.Minute
@@ -172,7 +153,7 @@ func TestClientDownload(t *testing.T) {
 			if got := sl.all(); fmt.Sprint(got) != fmt.Sprint(tt.wantWait) {
 				t.Errorf("waits %v, want %v", got, tt.wantWait)
 			}
-			last := r.log()[len(r.log())-1]
+			last := r.Requests()[len(r.Requests())-1]
 			if last.URL.Path != "/collection/coll-1/download" || last.URL.Query().Get("range") != "now-1h" ||
 				last.URL.Query().Get("range_field") != "modification_time" {
 				t.Errorf("request %s", last.URL)
@@ -184,18 +165,18 @@ func TestClientDownload(t *testing.T) {
 func TestClientGivesUp(t *testing.T) {
 	body := ingesttest.MustRead(t, "testdata/collection/input.json")
 	r := newReplay(t, body)
-	r.fail("503", "503", "503", "503", "503")
+	r.Fail("503", "503", "503", "503", "503")
 	sl := &sleeps{}
 	err := testClient(r, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil })
 	var se *maltiverse.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable {
 		t.Fatalf("got %v, want a 503 StatusError", err)
 	}
-	if len(r.log()) != 4 {
-		t.Errorf("%d requests, want 4 (1 + 3 retries)", len(r.log()))
+	if len(r.Requests()) != 4 {
+		t.Errorf("%d requests, want 4 (1 + 3 retries)", len(r.Requests()))
 	}
 	// Persistent 429s end in ErrRateLimited.
-	r.fail("429:1", "429:1", "429:1", "429:1")
+	r.Fail("429:1", "429:1", "429:1", "429:1")
 	err = testClient(r, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil })
 	if !errors.Is(err, maltiverse.ErrRateLimited) {
 		t.Fatalf("got %v, want ErrRateLimited", err)
@@ -203,26 +184,26 @@ func TestClientGivesUp(t *testing.T) {
 	// A wrong key is not retried.
 	c := testClient(r, sl)
 	c.APIKey = "wrong"
-	before := len(r.log())
+	before := len(r.Requests())
 	if err := c.Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil }); !errors.Is(err, maltiverse.ErrUnauthorized) {
 		t.Fatalf("got %v, want ErrUnauthorized", err)
 	}
-	if len(r.log()) != before+1 {
-		t.Errorf("unauthorized retried: %d requests", len(r.log())-before)
+	if len(r.Requests()) != before+1 {
+		t.Errorf("unauthorized retried: %d requests", len(r.Requests())-before)
 	}
 	// An error of the callback stops the download unretried.
 	stop := errors.New("store full")
-	before = len(r.log())
+	before = len(r.Requests())
 	if err := testClient(r, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("got %v, want the callback's error", err)
 	}
-	if len(r.log()) != before+1 {
+	if len(r.Requests()) != before+1 {
 		t.Errorf("callback error retried")
 	}
 	// Malformed JSON is an error, not retried.
 	r2 := newReplay(t, []byte(`[{"type":"ip",}]`))
-	if err := testClient(r2, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil }); err == nil || len(r2.log()) != 1 {
-		t.Fatalf("malformed answer: %v after %d requests", err, len(r2.log()))
+	if err := testClient(r2, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil }); err == nil || len(r2.Requests()) != 1 {
+		t.Fatalf("malformed answer: %v after %d requests", err, len(r2.Requests()))
 	}
 	r3 := newReplay(t, []byte(`{"status":"fail"}`))
 	if err := testClient(r3, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil }); err == nil || !strings.Contains(err.Error(), "JSON array") {

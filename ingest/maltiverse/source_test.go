@@ -81,8 +81,8 @@ func TestPullAcrossRuns(t *testing.T) {
 	if st1.Observations != 8 || st1.Batches != 4 || st1.New == 0 {
 		t.Fatalf("first run: %+v", st1)
 	}
-	if q := r.log()[0].URL.Query(); q.Get("range") != "now-1d" || q.Get("range_field") != "modification_time" {
-		t.Errorf("first window %s", r.log()[0].URL.RawQuery)
+	if q := r.Requests()[0].URL.Query(); q.Get("range") != "now-1d" || q.Get("range_field") != "modification_time" {
+		t.Errorf("first window %s", r.Requests()[0].URL.RawQuery)
 	}
 	state, err := s.FeedState(context.Background(), "mv")
 	if err != nil || len(state.Cursor) == 0 {
@@ -102,7 +102,7 @@ func TestPullAcrossRuns(t *testing.T) {
 	if st2.Observations != 1 {
 		t.Errorf("second run observed %d values, want 1 (the changed document)", st2.Observations)
 	}
-	if q := r.log()[1].URL.Query(); q.Get("range") != "now-1h" {
+	if q := r.Requests()[1].URL.Query(); q.Get("range") != "now-1h" {
 		t.Errorf("second window %s, want now-1h (40 min + 15 min overlap)", q.Get("range"))
 	}
 	// Ten minutes later, nothing new: the changed document is in the overlap and
@@ -112,14 +112,14 @@ func TestPullAcrossRuns(t *testing.T) {
 	if st3.Observations != 0 {
 		t.Errorf("third run observed %d values, want 0", st3.Observations)
 	}
-	if q := r.log()[2].URL.Query(); q.Get("range") != "now-1h" {
+	if q := r.Requests()[2].URL.Query(); q.Get("range") != "now-1h" {
 		t.Errorf("third window %s, want now-1h", q.Get("range"))
 	}
 	// Forty days later the widest window cannot reach back: a warning says so.
 	now = now.Add(40 * 24 * time.Hour)
 	st4 := run()
-	if st4.Warnings != 1 || st4.Observations != 0 || r.log()[3].URL.Query().Get("range") != "now-1M" {
-		t.Errorf("after 40 days: %+v, window %s", st4, r.log()[3].URL.Query().Get("range"))
+	if st4.Warnings != 1 || st4.Observations != 0 || r.Requests()[3].URL.Query().Get("range") != "now-1M" {
+		t.Errorf("after 40 days: %+v, window %s", st4, r.Requests()[3].URL.Query().Get("range"))
 	}
 	page, err := s.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{Limit: 10000})
 	if err != nil {
@@ -133,7 +133,7 @@ func TestPullAcrossRuns(t *testing.T) {
 func TestPullCutOffAndRetry(t *testing.T) {
 	body := ingesttest.MustRead(t, "testdata/collection/input.json")
 	r := newReplay(t, body)
-	r.fail("cut", "503")
+	r.Fail("cut", "503")
 	now := time.Date(2026, 3, 13, 12, 0, 0, 0, time.UTC)
 	f, _ := mustFeed(t, r, &now, "")
 	var obs int
@@ -144,8 +144,8 @@ func TestPullCutOffAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obs != 8 || len(r.log()) != 3 {
-		t.Errorf("%d observations after %d requests, want 8 after 3", obs, len(r.log()))
+	if obs != 8 || len(r.Requests()) != 3 {
+		t.Errorf("%d observations after %d requests, want 8 after 3", obs, len(r.Requests()))
 	}
 }
 
@@ -179,8 +179,8 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Observations != 8 || r.log()[1].URL.Query().Get("range") != "now-1d" {
-		t.Errorf("second run: %+v, window %s", st, r.log()[1].URL.RawQuery)
+	if st.Observations != 8 || r.Requests()[1].URL.Query().Get("range") != "now-1d" {
+		t.Errorf("second run: %+v, window %s", st, r.Requests()[1].URL.RawQuery)
 	}
 	page, err := fs.QueryObjects(context.Background(), ingest.DefaultPool, storage.Filter{Limit: 10000})
 	if err != nil {

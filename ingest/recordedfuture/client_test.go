@@ -26,13 +26,12 @@ const testToken = "rf-test-token"
 // Connect API answers from memory, with ETag validators, and can be told what
 // the next requests get.
 type replay struct {
-	mu       sync.Mutex
-	lists    map[string][]byte // "/v2/ip/risklist?list=default" or "/v2/fusion/files?path=…" → body
-	lookups  map[string][]byte // path → body
-	script   []string          // the next requests: "429", "429:N", "503", "cut", "401"
-	requests []*http.Request
-	srv      *httptest.Server
-	plain    bool // serve lists without validators (no ETag, no 304)
+	mu                sync.Mutex
+	lists             map[string][]byte // "/v2/ip/risklist?list=default" or "/v2/fusion/files?path=…" → body
+	lookups           map[string][]byte // path → body
+	ingesttest.Script                   // the next requests: "429", "429:N", "503", "cut", "401"
+	srv               *httptest.Server
+	plain             bool // serve lists without validators (no ETag, no 304)
 }
 
 func newReplay(t testing.TB) *replay {
@@ -48,18 +47,6 @@ func (r *replay) setList(key string, body []byte) {
 	r.lists[key] = body
 }
 
-func (r *replay) fail(steps ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.script = append(r.script, steps...)
-}
-
-func (r *replay) log() []*http.Request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*http.Request(nil), r.requests...)
-}
-
 func etag(b []byte) string { return `"` + strconv.Itoa(len(b)) + "-" + strconv.Itoa(int(crc(b))) + `"` }
 
 func crc(b []byte) uint32 {
@@ -71,12 +58,8 @@ func crc(b []byte) uint32 {
 }
 
 func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
+	step := r.Next(req)
 	r.mu.Lock()
-	r.requests = append(r.requests, req)
-	step := ""
-	if len(r.script) > 0 {
-		step, r.script = r.script[0], r.script[1:]
-	}
 	var body []byte
 	var ok, list bool
 	plain := r.plain
@@ -170,7 +153,7 @@ func TestClientRiskList(t *testing.T) {
 	if err != nil || notMod || !bytes.Equal(got, body) || v.ETag != etag(body) {
 		t.Fatalf("RiskList: err %v, notModified %v, %d bytes of %d, validators %+v", err, notMod, len(got), len(body), v)
 	}
-	req := r.log()[0]
+	req := r.Requests()[0]
 	if req.Header.Get(recordedfuture.TokenHeader) != testToken || req.URL.Query().Get("list") != "default" || req.URL.Path != "/v2/ip/risklist" {
 		t.Errorf("request %s %v", req.URL, req.Header)
 	}
@@ -183,7 +166,7 @@ func TestClientRiskList(t *testing.T) {
 	}
 
 	// 429 with Retry-After, 429 without, 503: retried, the Retry-After honoured.
-	r.fail("429:7", "429", "503")
+	r.Fail("429:7", "429", "503")
 	calls, got = 0, nil
 	if _, _, err = c.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, readAll(&got, &calls)); err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("after 429/503: %v", err)
@@ -193,47 +176,47 @@ func TestClientRiskList(t *testing.T) {
 	}
 
 	// A body cut off mid-way is fetched again and fn starts over.
-	r.fail("cut", "cut")
+	r.Fail("cut", "cut")
 	calls, got = 0, nil
-	n := len(r.log())
+	n := len(r.Requests())
 	if _, _, err = c.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, readAll(&got, &calls)); err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("after cut-offs: %v, %d bytes", err, len(got))
 	}
-	if calls != 3 || len(r.log())-n != 3 {
-		t.Errorf("fn called %d times over %d requests, want 3 and 3", calls, len(r.log())-n)
+	if calls != 3 || len(r.Requests())-n != 3 {
+		t.Errorf("fn called %d times over %d requests, want 3 and 3", calls, len(r.Requests())-n)
 	}
 
 	// Cut off more often than BodyRetries allows: an error naming the body.
 	c.BodyRetries = 1
-	r.fail("cut", "cut")
+	r.Fail("cut", "cut")
 	if _, _, err = c.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, readAll(&got, &calls)); err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("persistent cut-off: %v", err)
 	}
 
 	// An error of fn itself is returned as is, not retried.
 	mine := errors.New("disk full")
-	n = len(r.log())
-	if _, _, err = c.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, func(io.Reader) error { return mine }); !errors.Is(err, mine) || len(r.log())-n != 1 {
-		t.Errorf("fn error: %v after %d requests", err, len(r.log())-n)
+	n = len(r.Requests())
+	if _, _, err = c.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, func(io.Reader) error { return mine }); !errors.Is(err, mine) || len(r.Requests())-n != 1 {
+		t.Errorf("fn error: %v after %d requests", err, len(r.Requests())-n)
 	}
 
 	// Rate limited for good: ingest.ErrRateLimited.
-	r.fail("429", "429", "429", "429")
+	r.Fail("429", "429", "429", "429")
 	if _, _, err = c.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, readAll(&got, &calls)); !errors.Is(err, ingest.ErrRateLimited) {
 		t.Errorf("429 ×4: %v", err)
 	}
 	// Retry-After beyond what the client waits.
-	r.fail("429:86400")
+	r.Fail("429:86400")
 	if _, _, err = c.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, readAll(&got, &calls)); !errors.Is(err, ingest.ErrRateLimited) {
 		t.Errorf("429 a day: %v", err)
 	}
 
 	// A wrong token: ErrUnauthorized at once, the token nowhere in the error.
 	bad, _ := testClient(r, "wrong-token")
-	n = len(r.log())
+	n = len(r.Requests())
 	_, _, err = bad.RiskList(ctx, "ip", "default", recordedfuture.Validators{}, readAll(&got, &calls))
-	if !errors.Is(err, recordedfuture.ErrUnauthorized) || len(r.log())-n != 1 || strings.Contains(err.Error(), "wrong-token") {
-		t.Errorf("bad token: %v after %d requests", err, len(r.log())-n)
+	if !errors.Is(err, recordedfuture.ErrUnauthorized) || len(r.Requests())-n != 1 || strings.Contains(err.Error(), "wrong-token") {
+		t.Errorf("bad token: %v after %d requests", err, len(r.Requests())-n)
 	}
 	if _, _, err = c.RiskList(ctx, "malware", "default", recordedfuture.Validators{}, readAll(&got, &calls)); err == nil {
 		t.Error("unknown entity accepted")
@@ -274,7 +257,7 @@ func TestClientLookup(t *testing.T) {
 	if err != nil || !bytes.Equal(got, real) {
 		t.Fatalf("Lookup cisco.com: %v", err)
 	}
-	q := r.log()[0].URL.Query().Get("fields")
+	q := r.Requests()[0].URL.Query().Get("fields")
 	if !strings.Contains(q, "risk") || !strings.Contains(q, "relatedEntities") {
 		t.Errorf("fields %q", q)
 	}
@@ -284,7 +267,7 @@ func TestClientLookup(t *testing.T) {
 	}
 	ingesttest.MustValidateBundle(t, ingesttest.MustIngestBundle(t, ingest.FeedConfig{Name: "rf", Provider: "recordedfuture"}, objs, obs))
 
-	r.fail("503", "cut")
+	r.Fail("503", "cut")
 	if got, err = c.Lookup(ctx, "ip", "198.51.100.23", []string{"risk", "relatedEntities"}); err != nil || !bytes.Equal(got, ents[0]) {
 		t.Errorf("Lookup after 503 and cut-off: %v", err)
 	}
@@ -294,7 +277,7 @@ func TestClientLookup(t *testing.T) {
 	if _, err = c.Lookup(ctx, "url", "https://x.example/a b?c=1", nil); err != nil {
 		t.Errorf("URL entity: %v", err)
 	}
-	if p := r.log()[len(r.log())-1].URL.EscapedPath(); !strings.HasPrefix(p, "/v2/url/https:%2F%2Fx.example%2Fa%20b%3Fc=1") {
+	if p := r.Requests()[len(r.Requests())-1].URL.EscapedPath(); !strings.HasPrefix(p, "/v2/url/https:%2F%2Fx.example%2Fa%20b%3Fc=1") {
 		t.Errorf("URL entity sent as %s, want one escaped path segment", p)
 	}
 	if _, err = c.Lookup(ctx, "ip", "192.0.2.1", nil); !errors.Is(err, recordedfuture.ErrNotFound) {

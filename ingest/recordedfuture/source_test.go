@@ -132,12 +132,12 @@ func TestSourceSnapshotDiff(t *testing.T) {
 	}
 
 	// The same list again: 304 on the ETag, nothing emitted or written.
-	n := len(r.log())
+	n := len(r.Requests())
 	st, err = run.Run(ctx, feed)
 	if err != nil || st.Batches != 0 || st.New+st.Changed+st.Revoked != 0 {
 		t.Errorf("unchanged list: %v %s", err, st)
 	}
-	if req := r.log()[n]; req.Header.Get("If-None-Match") == "" {
+	if req := r.Requests()[n]; req.Header.Get("If-None-Match") == "" {
 		t.Errorf("no conditional request: %v", req.Header)
 	}
 
@@ -203,7 +203,7 @@ func TestSourceCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Client.HTTP.Sleep = func(ctx context.Context, d time.Duration) error { return nil }
-	r.fail("cut", "503", "cut")
+	r.Fail("cut", "503", "cut")
 	var values []string
 	var cursors int
 	err = src.Pull(context.Background(), nil, func(b ingest.Batch) error {
@@ -218,7 +218,7 @@ func TestSourceCutOff(t *testing.T) {
 	if err != nil || len(values) != 3 || cursors != 1 {
 		t.Errorf("pull after cut-offs: %v, values %v, %d cursors", err, values, cursors)
 	}
-	if n := len(r.log()); n != 4 {
+	if n := len(r.Requests()); n != 4 {
 		t.Errorf("%d requests, want 4", n)
 	}
 }

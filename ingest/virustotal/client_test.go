@@ -23,16 +23,15 @@ import (
 // with a "date:…+" filter and offset cursors, lookups from files, and scripted
 // failures for the next requests.
 type stream struct {
-	mu       sync.Mutex
-	t        testing.TB
-	items    []json.RawMessage // sorted by notification_date
-	dates    []int64
-	colls    []json.RawMessage // collections, sorted by last_modification_date
-	cdates   []int64
-	lookups  map[string][]byte
-	script   []string // "429:N", "429", "503", "cut", "badcursor", "401"
-	requests []*http.Request
-	srv      *httptest.Server
+	mu                sync.Mutex
+	t                 testing.TB
+	items             []json.RawMessage // sorted by notification_date
+	dates             []int64
+	colls             []json.RawMessage // collections, sorted by last_modification_date
+	cdates            []int64
+	lookups           map[string][]byte
+	ingesttest.Script // "429:N", "429", "503", "cut", "badcursor", "401"
+	srv               *httptest.Server
 }
 
 func newStream(t testing.TB) *stream {
@@ -124,18 +123,6 @@ func (s *stream) addCollections(tb testing.TB, dates ...int64) {
 	}
 }
 
-func (s *stream) fail(steps ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.script = append(s.script, steps...)
-}
-
-func (s *stream) log() []*http.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*http.Request(nil), s.requests...)
-}
-
 func vtErr(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -143,12 +130,8 @@ func vtErr(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (s *stream) serve(w http.ResponseWriter, req *http.Request) {
+	step := s.Next(req)
 	s.mu.Lock()
-	s.requests = append(s.requests, req)
-	step := ""
-	if len(s.script) > 0 {
-		step, s.script = s.script[0], s.script[1:]
-	}
 	items, dates := s.items, s.dates
 	if req.URL.Path == "/api/v3/collections" {
 		items, dates = s.colls, s.cdates
@@ -278,7 +261,7 @@ func TestClientRetries(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newStream(t)
 			s.add(t, 100, 200, 300)
-			s.fail(tt.script...)
+			s.Fail(tt.script...)
 			c := &clock{t: ingesttest.Time}
 			cl := testClient(s, c)
 			p, err := cl.IoCStream(context.Background(), virustotal.StreamQuery{Order: "date+"})
@@ -292,8 +275,8 @@ func TestClientRetries(t *testing.T) {
 			if fmt.Sprint(c.waits()) != fmt.Sprint(tt.waits) {
 				t.Errorf("waits %v, want %v", c.waits(), tt.waits)
 			}
-			if _, used := cl.Usage(); used != len(s.log()) {
-				t.Errorf("usage %d, %d requests made", used, len(s.log()))
+			if _, used := cl.Usage(); used != len(s.Requests()) {
+				t.Errorf("usage %d, %d requests made", used, len(s.Requests()))
 			}
 		})
 	}
@@ -304,8 +287,8 @@ func TestClientErrors(t *testing.T) {
 	c := &clock{t: ingesttest.Time}
 	cl := testClient(s, c)
 	cl.APIKey = "wrong"
-	if _, err := cl.IoCStream(context.Background(), virustotal.StreamQuery{Order: "date+"}); !errors.Is(err, virustotal.ErrUnauthorized) || len(s.log()) != 1 {
-		t.Fatalf("wrong key: %v after %d requests", err, len(s.log()))
+	if _, err := cl.IoCStream(context.Background(), virustotal.StreamQuery{Order: "date+"}); !errors.Is(err, virustotal.ErrUnauthorized) || len(s.Requests()) != 1 {
+		t.Fatalf("wrong key: %v after %d requests", err, len(s.Requests()))
 	}
 	cl = testClient(s, c)
 	if _, err := cl.File(context.Background(), "0000"); !errors.Is(err, virustotal.ErrNotFound) {
@@ -345,9 +328,9 @@ func TestClientBudgets(t *testing.T) {
 	if left, _ := cl.Remaining(); left != 0 {
 		t.Errorf("remaining %d after the budget, want 0", left)
 	}
-	before := len(s.log())
-	if _, err := cl.IoCStream(ctx, virustotal.StreamQuery{Order: "date+"}); !errors.Is(err, virustotal.ErrQuotaExhausted) || len(s.log()) != before {
-		t.Fatalf("spent daily budget: %v, %d requests sent", err, len(s.log())-before)
+	before := len(s.Requests())
+	if _, err := cl.IoCStream(ctx, virustotal.StreamQuery{Order: "date+"}); !errors.Is(err, virustotal.ErrQuotaExhausted) || len(s.Requests()) != before {
+		t.Fatalf("spent daily budget: %v, %d requests sent", err, len(s.Requests())-before)
 	}
 }
 

@@ -106,8 +106,8 @@ func TestPullQuotaAndCursor(t *testing.T) {
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_day: 3\n  requests_per_minute: 2\n")}
 
 	st1 := r.run()
-	if st1.Warnings != 1 || st1.Batches != 4 || len(s.log()) != 3 {
-		t.Fatalf("first run: %+v after %d requests", st1, len(s.log()))
+	if st1.Warnings != 1 || st1.Batches != 4 || len(s.Requests()) != 3 {
+		t.Fatalf("first run: %+v after %d requests", st1, len(s.Requests()))
 	}
 	if w := c.waits(); len(w) != 1 || w[0] != time.Minute {
 		t.Errorf("per-minute waits %v, want one of 1m", w)
@@ -117,13 +117,13 @@ func TestPullQuotaAndCursor(t *testing.T) {
 		t.Errorf("cursor after the budget ran out: %v", cur)
 	}
 	st2 := r.run()
-	if st2.Warnings != 1 || len(s.log()) != 3 || st2.Observations != 0 {
-		t.Errorf("second run the same day: %+v, %d requests", st2, len(s.log()))
+	if st2.Warnings != 1 || len(s.Requests()) != 3 || st2.Observations != 0 {
+		t.Errorf("second run the same day: %+v, %d requests", st2, len(s.Requests()))
 	}
 	c.t = c.t.Add(24 * time.Hour)
 	st3 := r.run()
-	if st3.Warnings != 0 || len(s.log()) != 5 || s.log()[3].URL.Query().Get("cursor") != "6" {
-		t.Fatalf("next day: %+v, %d requests", st3, len(s.log()))
+	if st3.Warnings != 0 || len(s.Requests()) != 5 || s.Requests()[3].URL.Query().Get("cursor") != "6" {
+		t.Fatalf("next day: %+v, %d requests", st3, len(s.Requests()))
 	}
 	// Every item once: 10 notifications; files carry 3 hashes.
 	if total := st1.Observations + st3.Observations; total != 16 {
@@ -137,7 +137,7 @@ func TestPullQuotaAndCursor(t *testing.T) {
 	s.add(t, base+80, base+95)
 	c.t = c.t.Add(24 * time.Hour) // a fresh daily budget
 	st4 := r.run()
-	q := s.log()[5].URL.Query()
+	q := s.Requests()[5].URL.Query()
 	wantFilter := "origin:hunting date:" + time.Unix(base+80, 0).UTC().Format("2006-01-02T15:04:05") + "+"
 	if q.Get("filter") != wantFilter || q.Get("cursor") != "" {
 		t.Errorf("new pass asked %q, want filter %q", q.Encode(), wantFilter)
@@ -167,7 +167,7 @@ func TestPullFailures(t *testing.T) {
 	c := &clock{t: ingesttest.Time.Add(time.Hour)}
 	var st ingest.Store = ingesttest.MustStore(t)
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n  max_retries: 2\n")}
-	s.fail("", "503", "503", "503") // page 1 fine, page 2 fails three times
+	s.Fail("", "503", "503", "503") // page 1 fine, page 2 fails three times
 	ru := &ingest.Runner{Store: st, Now: c.now, Identity: ingesttest.Identity}
 	st1, err := ru.Run(context.Background(), r.feed)
 	if err == nil || st1.Batches != 1 {
@@ -176,7 +176,7 @@ func TestPullFailures(t *testing.T) {
 	if cursorOf(t, st)["page"] != "2" {
 		t.Errorf("cursor after the failure: %v", cursorOf(t, st))
 	}
-	s.fail("badcursor", "429:3", "cut")
+	s.Fail("badcursor", "429:3", "cut")
 	st2 := r.run()
 	if st2.Warnings != 1 {
 		t.Errorf("expired cursor: %+v", st2)
@@ -210,7 +210,7 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
 		t.Fatalf("got %v, want the store's error", err)
 	}
-	first := len(s.log())
+	first := len(s.Requests())
 	st, err := ru.Run(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +227,7 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 			scos++
 		}
 	}
-	if scos != 10 || st.Batches == 0 || len(s.log()) <= first {
+	if scos != 10 || st.Batches == 0 || len(s.Requests()) <= first {
 		t.Errorf("after the crash: %d SCOs stored, %+v", scos, st)
 	}
 	if cur := cursorOf(t, fs); cur["since"] != float64(base+5) {
@@ -253,7 +253,7 @@ func TestPullCollections(t *testing.T) {
 	if st1.Batches != 3 || st1.Observations != 3 || st1.Warnings != 3 {
 		t.Fatalf("first pass: %+v", st1)
 	}
-	if q := s.log()[0].URL.Query(); q.Get("filter") != "origin:hunting" {
+	if q := s.Requests()[0].URL.Query(); q.Get("filter") != "origin:hunting" {
 		t.Errorf("first filter %q", q.Get("filter"))
 	}
 	mw := ingest.ContextID("malware", "SPECTRALOCK")
@@ -272,7 +272,7 @@ func TestPullCollections(t *testing.T) {
 	s.cdates = append(s.cdates[:3:3], append(s.cdates[4:], base+100)...)
 	s.mu.Unlock()
 	st2 := r.run()
-	q := s.log()[3].URL.Query()
+	q := s.Requests()[3].URL.Query()
 	want := "origin:hunting last_modification_date:" + time.Unix(base+50, 0).UTC().Format("2006-01-02T15:04:05") + "+"
 	if q.Get("filter") != want {
 		t.Errorf("second filter %q, want %q", q.Get("filter"), want)
