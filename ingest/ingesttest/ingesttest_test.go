@@ -240,3 +240,22 @@ func TestScript(t *testing.T) {
 		t.Error("Requests returned the recorder's own slice")
 	}
 }
+
+func TestClock(t *testing.T) {
+	c := ingesttest.NewClock(ingesttest.Time)
+	if err := c.Sleep(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Sleep(ctx, 2*time.Second); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep on a done context: got %v, want context.Canceled", err)
+	}
+	if got, want := c.Now(), ingesttest.Time.Add(time.Hour+3*time.Second); !got.Equal(want) {
+		t.Errorf("Now() = %v, want %v", got, want)
+	}
+	if got := fmt.Sprint(c.Sleeps()); got != "[1s 2s]" {
+		t.Errorf("Sleeps() = %s, want [1s 2s] (Advance is not a sleep)", got)
+	}
+}

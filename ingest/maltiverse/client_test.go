@@ -75,27 +75,8 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// sleeps records the waits a client asks for instead of sleeping.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.d = append(s.d, d)
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
-func testClient(r *replay, sl *sleeps) *maltiverse.Client {
-	return &maltiverse.Client{BaseURL: r.srv.URL, APIKey: "test-key", Backoff: time.Second, MaxRetries: 3, Sleep: sl.sleep}
+func testClient(r *replay, sl *ingesttest.Clock) *maltiverse.Client {
+	return &maltiverse.Client{BaseURL: r.srv.URL, APIKey: "test-key", Backoff: time.Second, MaxRetries: 3, Sleep: sl.Sleep}
 }
 
 func countElements(t testing.TB, body []byte) int {
@@ -124,7 +105,7 @@ func TestClientDownload(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := newReplay(t, body)
 			r.Fail(tt.script...)
-			sl := &sleeps{}
+			sl := &ingesttest.Clock{}
 			c := testClient(r, sl)
 			c.MaxRetryAfter = 10 * time.Minute
 			seen := 0
@@ -150,7 +131,7 @@ func TestClientDownload(t *testing.T) {
 			if tt.wantSeen < 0 && (seen <= n || seen >= 2*n) {
 				t.Errorf("cut-off: saw %d elements, want more than %d (a partial answer, then the whole) and fewer than %d", seen, n, 2*n)
 			}
-			if got := sl.all(); fmt.Sprint(got) != fmt.Sprint(tt.wantWait) {
+			if got := sl.Sleeps(); fmt.Sprint(got) != fmt.Sprint(tt.wantWait) {
 				t.Errorf("waits %v, want %v", got, tt.wantWait)
 			}
 			last := r.Requests()[len(r.Requests())-1]
@@ -166,7 +147,7 @@ func TestClientGivesUp(t *testing.T) {
 	body := ingesttest.MustRead(t, "testdata/collection/input.json")
 	r := newReplay(t, body)
 	r.Fail("503", "503", "503", "503", "503")
-	sl := &sleeps{}
+	sl := &ingesttest.Clock{}
 	err := testClient(r, sl).Download(context.Background(), "c", "", "", func(int, json.RawMessage) error { return nil })
 	var se *maltiverse.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable {
@@ -229,7 +210,7 @@ func TestClientLookups(t *testing.T) {
 	r.lookups["/url/"+urlDoc.URLChecksum] = urlBody // the checksum as the payload states it
 	r.lookups["/sample/b4e29d41ca04fccfa5d92be5bae506c556c6c880a4f5e9932f1e4a0766a2fd15"] = ingesttest.MustRead(t, filepath.Join(dir, "sample_b4e29d41.json"))
 	r.lookups["/sample/md5/e09f2eaebc86f54b48e4fb5101454535"] = r.lookups["/sample/b4e29d41ca04fccfa5d92be5bae506c556c6c880a4f5e9932f1e4a0766a2fd15"]
-	c := testClient(r, &sleeps{})
+	c := testClient(r, &ingesttest.Clock{})
 	ctx := context.Background()
 	for name, call := range map[string]func() (json.RawMessage, error){
 		"ip":       func() (json.RawMessage, error) { return c.IP(ctx, "110.189.222.98") },

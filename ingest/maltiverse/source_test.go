@@ -31,7 +31,7 @@ func mustFeed(t testing.TB, r *replay, now *time.Time, extra string) (*ingest.Fe
 	}
 	s := f.Source.(*maltiverse.Source)
 	s.Now = func() time.Time { return *now }
-	s.Client.Sleep = (&sleeps{}).sleep
+	s.Client.Sleep = (&ingesttest.Clock{}).Sleep
 	s.Convert.Identity = ingesttest.Identity
 	return f, s
 }

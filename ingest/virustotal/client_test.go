@@ -211,36 +211,9 @@ func (s *stream) serve(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// clock is a fake clock that the client's sleeps advance.
-type clock struct {
-	mu     sync.Mutex
-	t      time.Time
-	sleeps []time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.t = c.t.Add(d)
-	return ctx.Err()
-}
-
-func (c *clock) waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
-
-func testClient(s *stream, c *clock) *virustotal.Client {
+func testClient(s *stream, c *ingesttest.Clock) *virustotal.Client {
 	return &virustotal.Client{BaseURL: s.srv.URL + "/api/v3", APIKey: "test-key", Backoff: time.Second, MaxRetries: 3,
-		Now: c.now, Sleep: c.sleep}
+		Now: c.Now, Sleep: c.Sleep}
 }
 
 func TestClientRetries(t *testing.T) {
@@ -262,7 +235,7 @@ func TestClientRetries(t *testing.T) {
 			s := newStream(t)
 			s.add(t, 100, 200, 300)
 			s.Fail(tt.script...)
-			c := &clock{t: ingesttest.Time}
+			c := ingesttest.NewClock(ingesttest.Time)
 			cl := testClient(s, c)
 			p, err := cl.IoCStream(context.Background(), virustotal.StreamQuery{Order: "date+"})
 			if tt.err != nil {
@@ -272,8 +245,8 @@ func TestClientRetries(t *testing.T) {
 			} else if err != nil || len(p.Data) != 3 || p.Cursor != "" {
 				t.Fatalf("page %+v, %v", p, err)
 			}
-			if fmt.Sprint(c.waits()) != fmt.Sprint(tt.waits) {
-				t.Errorf("waits %v, want %v", c.waits(), tt.waits)
+			if fmt.Sprint(c.Sleeps()) != fmt.Sprint(tt.waits) {
+				t.Errorf("waits %v, want %v", c.Sleeps(), tt.waits)
 			}
 			if _, used := cl.Usage(); used != len(s.Requests()) {
 				t.Errorf("usage %d, %d requests made", used, len(s.Requests()))
@@ -284,7 +257,7 @@ func TestClientRetries(t *testing.T) {
 
 func TestClientErrors(t *testing.T) {
 	s := newStream(t)
-	c := &clock{t: ingesttest.Time}
+	c := ingesttest.NewClock(ingesttest.Time)
 	cl := testClient(s, c)
 	cl.APIKey = "wrong"
 	if _, err := cl.IoCStream(context.Background(), virustotal.StreamQuery{Order: "date+"}); !errors.Is(err, virustotal.ErrUnauthorized) || len(s.Requests()) != 1 {
@@ -305,7 +278,7 @@ func TestClientErrors(t *testing.T) {
 func TestClientBudgets(t *testing.T) {
 	s := newStream(t)
 	s.add(t, 1)
-	c := &clock{t: time.Date(2026, 3, 14, 23, 58, 30, 0, time.UTC)}
+	c := ingesttest.NewClock(time.Date(2026, 3, 14, 23, 58, 30, 0, time.UTC))
 	cl := testClient(s, c)
 	cl.PerMinute, cl.PerDay = 2, 5
 	ctx := context.Background()
@@ -314,7 +287,7 @@ func TestClientBudgets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if w := c.waits(); len(w) != 2 || w[0] != time.Minute || w[1] != time.Minute {
+	if w := c.Sleeps(); len(w) != 2 || w[0] != time.Minute || w[1] != time.Minute {
 		t.Errorf("per-minute waits %v, want two of 1m", w)
 	}
 	// 23:58:30 + 2 minutes: 00:00:30 the next day, a new budget.
@@ -349,7 +322,7 @@ func TestClientLookups(t *testing.T) {
 	s.lookups["/api/v3/collections/malware--5f707471-9b6d-6d47-bf1e-31ccb6f3ffb6"] = []byte(`{"data":` + string(wrapped.Response) + `}`)
 	_ = json.Unmarshal(ingesttest.MustRead(t, filepath.Join(dir, "gti_attack_technique_T1482_debugwrapped.json")), &wrapped)
 	s.lookups["/api/v3/attack_techniques/T1482"] = []byte(`{"data":` + string(wrapped.Response) + `}`)
-	cl := testClient(s, &clock{t: ingesttest.Time})
+	cl := testClient(s, ingesttest.NewClock(ingesttest.Time))
 	ctx := context.Background()
 	for name, call := range map[string]func() (json.RawMessage, error){
 		"file": func() (json.RawMessage, error) {

@@ -20,7 +20,7 @@ import (
 
 // mustFeed builds a virustotal feed through the registry, as cmd does, pointed at
 // the stand-in, on the fake clock.
-func mustFeed(t testing.TB, s *stream, c *clock, extra string) *ingest.Feed {
+func mustFeed(t testing.TB, s *stream, c *ingesttest.Clock, extra string) *ingest.Feed {
 	t.Helper()
 	doc := fmt.Sprintf("name: vt\nprovider: virustotal\ndetection_threshold: 20\noptions:\n  api_key_env: VT_KEY\n  base_url: %s/api/v3\n  filter: \"origin:hunting\"\n  limit: 2\n  backoff: 1s\n%s", s.srv.URL, extra)
 	cfg := ingesttest.MustFeedConfig(t, doc, map[string]string{"VT_KEY": "test-key"})
@@ -30,7 +30,7 @@ func mustFeed(t testing.TB, s *stream, c *clock, extra string) *ingest.Feed {
 		t.Fatalf("share %q, want internal by default (the licence forbids redistribution)", f.Config.Share)
 	}
 	src := f.Source.(*virustotal.Source)
-	src.Client.Now, src.Client.Sleep = c.now, c.sleep
+	src.Client.Now, src.Client.Sleep = c.Now, c.Sleep
 	src.Convert.Identity = ingesttest.Identity
 	return f
 }
@@ -62,7 +62,7 @@ func TestNewConfigErrors(t *testing.T) {
 type runner struct {
 	t     *testing.T
 	store *storageStore
-	clock *clock
+	clock *ingesttest.Clock
 	feed  *ingest.Feed
 }
 
@@ -70,7 +70,7 @@ type storageStore = ingest.Store
 
 func (r *runner) run() *ingest.Stats {
 	r.t.Helper()
-	ru := &ingest.Runner{Store: *r.store, Now: r.clock.now, Identity: ingesttest.Identity}
+	ru := &ingest.Runner{Store: *r.store, Now: r.clock.Now, Identity: ingesttest.Identity}
 	st, err := ru.Run(context.Background(), r.feed)
 	if err != nil {
 		r.t.Fatal(err)
@@ -101,7 +101,7 @@ func TestPullQuotaAndCursor(t *testing.T) {
 	s := newStream(t)
 	base := ingesttest.Time.Unix()
 	s.add(t, base, base+10, base+20, base+30, base+40, base+50, base+60, base+70, base+80, base+80) // 10 items, 5 pages of 2
-	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	c := ingesttest.NewClock(ingesttest.Time.Add(time.Hour))
 	var st ingest.Store = ingesttest.MustStore(t)
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_day: 3\n  requests_per_minute: 2\n")}
 
@@ -109,7 +109,7 @@ func TestPullQuotaAndCursor(t *testing.T) {
 	if st1.Warnings != 1 || st1.Batches != 4 || len(s.Requests()) != 3 {
 		t.Fatalf("first run: %+v after %d requests", st1, len(s.Requests()))
 	}
-	if w := c.waits(); len(w) != 1 || w[0] != time.Minute {
+	if w := c.Sleeps(); len(w) != 1 || w[0] != time.Minute {
 		t.Errorf("per-minute waits %v, want one of 1m", w)
 	}
 	cur := cursorOf(t, st)
@@ -120,7 +120,7 @@ func TestPullQuotaAndCursor(t *testing.T) {
 	if st2.Warnings != 1 || len(s.Requests()) != 3 || st2.Observations != 0 {
 		t.Errorf("second run the same day: %+v, %d requests", st2, len(s.Requests()))
 	}
-	c.t = c.t.Add(24 * time.Hour)
+	c.Advance(24 * time.Hour)
 	st3 := r.run()
 	if st3.Warnings != 0 || len(s.Requests()) != 5 || s.Requests()[3].URL.Query().Get("cursor") != "6" {
 		t.Fatalf("next day: %+v, %d requests", st3, len(s.Requests()))
@@ -135,7 +135,7 @@ func TestPullQuotaAndCursor(t *testing.T) {
 	}
 	// Two new notifications, one at the watermark's second.
 	s.add(t, base+80, base+95)
-	c.t = c.t.Add(24 * time.Hour) // a fresh daily budget
+	c.Advance(24 * time.Hour) // a fresh daily budget
 	st4 := r.run()
 	q := s.Requests()[5].URL.Query()
 	wantFilter := "origin:hunting date:" + time.Unix(base+80, 0).UTC().Format("2006-01-02T15:04:05") + "+"
@@ -164,11 +164,11 @@ func TestPullFailures(t *testing.T) {
 	s := newStream(t)
 	base := ingesttest.Time.Unix()
 	s.add(t, base, base+1, base+2, base+3, base+4, base+5)
-	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	c := ingesttest.NewClock(ingesttest.Time.Add(time.Hour))
 	var st ingest.Store = ingesttest.MustStore(t)
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n  max_retries: 2\n")}
 	s.Fail("", "503", "503", "503") // page 1 fine, page 2 fails three times
-	ru := &ingest.Runner{Store: st, Now: c.now, Identity: ingesttest.Identity}
+	ru := &ingest.Runner{Store: st, Now: c.Now, Identity: ingesttest.Identity}
 	st1, err := ru.Run(context.Background(), r.feed)
 	if err == nil || st1.Batches != 1 {
 		t.Fatalf("run with a failing page: %v, %+v", err, st1)
@@ -187,7 +187,7 @@ func TestPullFailures(t *testing.T) {
 		t.Errorf("observed %d then %d values, want 4 then 10", st1.Observations, st2.Observations)
 	}
 	// Backoff 1s and 2s for the failing page, then Retry-After 3s, then the second backoff step (2s) after the cut.
-	if w := fmt.Sprint(c.waits()); w != "[1s 2s 3s 2s]" {
+	if w := fmt.Sprint(c.Sleeps()); w != "[1s 2s 3s 2s]" {
 		t.Errorf("waits %s", w)
 	}
 	if cur := cursorOf(t, st); cur["page"] != nil || cur["since"] != float64(base+5) {
@@ -203,10 +203,10 @@ func TestPullCrashBetweenFetchAndStore(t *testing.T) {
 	s := newStream(t)
 	base := ingesttest.Time.Unix()
 	s.add(t, base, base+1, base+2, base+3, base+4, base+5)
-	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	c := ingesttest.NewClock(ingesttest.Time.Add(time.Hour))
 	fs := &ingesttest.FailingStore{Store: ingesttest.MustStore(t), Err: errDiskFull, FailCall: 3}
 	f := mustFeed(t, s, c, "  requests_per_minute: -1\n  requests_per_day: -1\n")
-	ru := &ingest.Runner{Store: fs, Now: c.now, Identity: ingesttest.Identity}
+	ru := &ingest.Runner{Store: fs, Now: c.Now, Identity: ingesttest.Identity}
 	if _, err := ru.Run(context.Background(), f); !errors.Is(err, errDiskFull) {
 		t.Fatalf("got %v, want the store's error", err)
 	}
@@ -242,7 +242,7 @@ func TestPullCollections(t *testing.T) {
 	s := newStream(t)
 	base := ingesttest.Time.Unix()
 	s.addCollections(t, base, base+10, base+20, base+30, base+40, base+50)
-	c := &clock{t: ingesttest.Time.Add(time.Hour)}
+	c := ingesttest.NewClock(ingesttest.Time.Add(time.Hour))
 	var st ingest.Store = ingesttest.MustStore(t)
 	r := &runner{t: t, store: &st, clock: c, feed: mustFeed(t, s, c,
 		"  endpoint: collections\n  requests_per_minute: -1\n  requests_per_day: -1\n")}
