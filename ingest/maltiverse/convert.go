@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,51 +226,15 @@ func (c *Converter) AddRaw(record string, raw []byte) {
 	c.Add(record, d)
 }
 
-// placeholders are values providers put where a value is missing or withheld.
-var placeholders = map[string]bool{
-	"-": true, "--": true, "n/a": true, "na": true, "none": true, "null": true, "nil": true, "unknown": true,
-	"redacted": true, "[redacted]": true, "<redacted>": true, "removed": true, "hidden": true, "xxx": true,
-	"0.0.0.0": true, "::": true, "255.255.255.255": true, "x.x.x.x": true, "*.*.*.*": true,
-}
-
-func isPlaceholder(v string) bool {
-	s := strings.ToLower(strings.TrimSpace(v))
-	return placeholders[s] || strings.Trim(s, "x*?.-:#") == ""
-}
-
-// normalize normalises one value, turning problems into warnings on field.
+// normalize normalises one value (see ingest.NormalizeReported), turning
+// problems into warnings on field.
 func (c *Converter) normalize(record, field, typ, value string) (ingest.Value, bool) {
-	if strings.TrimSpace(value) == "" {
-		c.warn(record, field, "missing")
-		return ingest.Value{}, false
-	}
-	if isPlaceholder(value) {
-		c.warn(record, field, "placeholder %q instead of a value", value)
-		return ingest.Value{}, false
-	}
-	if typ == ingest.TypeURL && strings.Contains(value, "&") {
-		value = html.UnescapeString(value)
-	}
-	v, err := ingest.Normalize(typ, value)
+	v, err := ingest.NormalizeReported(typ, value)
 	if err != nil {
 		c.warn(record, field, "%v", err)
 		return ingest.Value{}, false
 	}
-	if v.Type == ingest.TypeIPv4 || v.Type == ingest.TypeIPv6 {
-		if p, err := netip.ParseAddr(v.Value); err == nil && (p.IsUnspecified() || p == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
-			c.warn(record, field, "placeholder address %q instead of a value", value)
-			return ingest.Value{}, false
-		}
-	}
 	return v, true
-}
-
-// cleanText unescapes HTML entities and trims.
-func cleanText(s string) string {
-	if strings.Contains(s, "&") {
-		s = html.UnescapeString(s)
-	}
-	return strings.TrimSpace(s)
 }
 
 // values returns the document's indicator values with the field each came from.
@@ -462,7 +424,7 @@ func (c *Converter) Add(record string, d *Document) {
 	ctx.TLP = c.opts.TLP
 	tags := map[string]bool{}
 	for _, t := range d.Tag {
-		t = strings.ToLower(cleanText(t))
+		t = strings.ToLower(ingest.CleanText(t))
 		if t == "" {
 			continue
 		}
@@ -475,7 +437,7 @@ func (c *Converter) Add(record string, d *Document) {
 	sources := map[string]bool{}
 	for i, b := range d.Blacklist {
 		field := fmt.Sprintf("blacklist[%d]", i)
-		src := cleanText(b.Source)
+		src := ingest.CleanText(b.Source)
 		if src == "" {
 			c.warn(rec, field+".source", "missing")
 		} else {
@@ -514,7 +476,7 @@ func (c *Converter) Add(record string, d *Document) {
 			// The id as given, and where it was revoked its replacement.
 			ctx.AttackIDs = appendUnique(appendUnique(ctx.AttackIDs, id), ref.ExternalID)
 		}
-		desc := cleanText(b.Description)
+		desc := ingest.CleanText(b.Description)
 		ref, inAttack, ok := c.family(desc, src, tags)
 		if !ok {
 			continue
