@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"math"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -319,48 +317,23 @@ func (c *Converter) saw(t time.Time) {
 	}
 }
 
-// placeholders are values put where a value is missing or withheld.
-var placeholders = map[string]bool{
+// placeholders are values put where a value is missing or withheld: a
+// smaller set than ingest.ReportedPlaceholders ("nil" and "removed" are not in
+// it).
+var placeholders = ingest.Placeholders{
 	"-": true, "n/a": true, "na": true, "none": true, "null": true, "unknown": true, "redacted": true,
 	"[redacted]": true, "<redacted>": true, "hidden": true, "0.0.0.0": true, "::": true, "255.255.255.255": true,
 }
 
-func isPlaceholder(v string) bool {
-	s := strings.ToLower(strings.TrimSpace(v))
-	return placeholders[s] || strings.Trim(s, "x*?.-:#") == ""
-}
-
+// normalize normalises one value (see ingest.Placeholders.NormalizeReported),
+// turning problems into warnings on field.
 func (c *Converter) normalize(record, field, typ, value string) (ingest.Value, bool) {
-	if strings.TrimSpace(value) == "" {
-		c.warn(record, field, "missing")
-		return ingest.Value{}, false
-	}
-	if isPlaceholder(value) {
-		c.warn(record, field, "placeholder %q instead of a value", value)
-		return ingest.Value{}, false
-	}
-	if typ == ingest.TypeURL && strings.Contains(value, "&") {
-		value = html.UnescapeString(value)
-	}
-	v, err := ingest.Normalize(typ, value)
+	v, err := placeholders.NormalizeReported(typ, value)
 	if err != nil {
 		c.warn(record, field, "%v", err)
 		return ingest.Value{}, false
 	}
-	if v.Type == ingest.TypeIPv4 || v.Type == ingest.TypeIPv6 {
-		if p, err := netip.ParseAddr(v.Value); err == nil && (p.IsUnspecified() || p == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
-			c.warn(record, field, "placeholder address %q instead of a value", value)
-			return ingest.Value{}, false
-		}
-	}
 	return v, true
-}
-
-func cleanText(s string) string {
-	if strings.Contains(s, "&") {
-		s = html.UnescapeString(s)
-	}
-	return strings.TrimSpace(s)
 }
 
 // cveTag returns the CVE id a lower-case tag such as "cve-2021-44228" is.
@@ -575,7 +548,7 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 	// here.
 	var targets []string
 	for _, t := range a.Tags {
-		if t = strings.ToLower(cleanText(t)); t != "" {
+		if t = strings.ToLower(ingest.CleanText(t)); t != "" {
 			ctx.Labels = appendUnique(ctx.Labels, t)
 			if cve, ok := cveTag(t); ok {
 				ctx.CVEs = appendUnique(ctx.CVEs, cve)
@@ -584,13 +557,13 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 	}
 	if p := a.PopularThreatClassification; p != nil {
 		for _, cat := range p.PopularThreatCategory {
-			if v := strings.ToLower(cleanText(cat.Value)); v != "" {
+			if v := strings.ToLower(ingest.CleanText(cat.Value)); v != "" {
 				ctx.Labels = appendUnique(ctx.Labels, v)
 			}
 		}
 		// suggested_threat_label is "category.family/family": VirusTotal's own
 		// reading of the engines' names, the family candidates.
-		label := cleanText(p.SuggestedThreatLabel)
+		label := ingest.CleanText(p.SuggestedThreatLabel)
 		if _, fams, ok := strings.Cut(label, "."); ok {
 			for _, f := range strings.Split(fams, "/") {
 				if f = strings.TrimSpace(f); f != "" && strings.ContainsFunc(f, unicode.IsLetter) {
@@ -602,7 +575,7 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 	}
 	if ca != nil {
 		for _, t := range ca.Tags {
-			if t = strings.ToLower(cleanText(t)); t != "" {
+			if t = strings.ToLower(ingest.CleanText(t)); t != "" {
 				ctx.Labels = appendUnique(ctx.Labels, t)
 			}
 		}
@@ -611,7 +584,7 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 		}
 		// Subscriptions to collections name the collection: context by structure.
 		for _, s := range ca.Sources {
-			name := cleanText(s.Name)
+			name := ingest.CleanText(s.Name)
 			if s.Type != "collection" || name == "" {
 				continue
 			}
@@ -683,7 +656,7 @@ func (c *Converter) addIOC(rec string, o *Object, coll *collectionRef) {
 	case "ip_address":
 		if a.ASN > 0 {
 			as := stix.NewAutonomousSystem(a.ASN)
-			as.Name = cleanText(a.ASOwner)
+			as.Name = ingest.CleanText(a.ASOwner)
 			if err := as.SetID(); err == nil {
 				c.put(as)
 				c.relate("belongs-to", ingest.ObservableID(vals[0]), as.ID)
@@ -807,17 +780,17 @@ func cveOf(o *Object) (string, bool) {
 // its targeted industries, and the related objects its relationships carry.
 func (c *Converter) addCollection(rec string, o *Object) {
 	a := &o.Attributes
-	name := cleanText(a.Name)
+	name := ingest.CleanText(a.Name)
 	kind := strings.ToLower(strings.TrimSpace(a.CollectionType))
 	if name == "" && kind != "vulnerability" {
 		c.warn(rec, "attributes.name", "missing; collection skipped")
 		return
 	}
 	c.saw(epoch(a.CreationDate))
-	desc := cleanText(a.Description)
+	desc := ingest.CleanText(a.Description)
 	var aliases []string
 	for _, d := range a.AltNamesDetails {
-		if s := cleanText(d.str()); s != "" && !strings.EqualFold(s, name) {
+		if s := ingest.CleanText(d.str()); s != "" && !strings.EqualFold(s, name) {
 			aliases = appendUnique(aliases, s)
 		}
 	}
@@ -846,7 +819,7 @@ func (c *Converter) addCollection(rec string, o *Object) {
 			Aliases: aliases, FirstSeen: first, LastSeen: last}
 		m.ExternalReferences = ext
 		for _, r := range a.MalwareRoles {
-			if t, ok := malwareTypes[strings.ToLower(cleanText(r.str()))]; ok {
+			if t, ok := malwareTypes[strings.ToLower(ingest.CleanText(r.str()))]; ok {
 				m.MalwareTypes = appendUnique(m.MalwareTypes, t)
 			}
 		}
@@ -889,9 +862,9 @@ func (c *Converter) addCollection(rec string, o *Object) {
 	}
 	if ref.kind != "vulnerability" {
 		for i, ind := range a.TargetedIndustriesTree {
-			sector := cleanText(ind.IndustryGroup)
+			sector := ingest.CleanText(ind.IndustryGroup)
 			if ind.Industry != "" {
-				sector = cleanText(ind.Industry)
+				sector = ingest.CleanText(ind.Industry)
 			}
 			if sector == "" {
 				c.warn(rec, fmt.Sprintf("attributes.targeted_industries_tree[%d].industry_group", i), "missing")
