@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,26 +195,6 @@ func (c *Converter) col(rec []string, name string) (string, bool) {
 	return rec[i], true
 }
 
-// placeholders are values providers put where a value is missing or withheld.
-var placeholders = map[string]bool{
-	"-": true, "--": true, "n/a": true, "na": true, "none": true, "null": true, "nil": true, "unknown": true,
-	"redacted": true, "[redacted]": true, "<redacted>": true, "removed": true, "hidden": true, "xxx": true,
-	"0.0.0.0": true, "::": true, "255.255.255.255": true, "x.x.x.x": true, "*.*.*.*": true,
-}
-
-func isPlaceholder(v string) bool {
-	s := strings.ToLower(strings.TrimSpace(v))
-	return placeholders[s] || strings.Trim(s, "x*?.-:#") == ""
-}
-
-// cleanText unescapes HTML entities and trims.
-func cleanText(s string) string {
-	if strings.IndexByte(s, '&') >= 0 {
-		s = html.UnescapeString(s)
-	}
-	return strings.TrimSpace(s)
-}
-
 // label names a record in warnings: its place and its value.
 func label(place, value string) string {
 	value = strings.TrimSpace(value)
@@ -261,14 +239,12 @@ func (c *Converter) entityOf(name string, hasAlgorithm bool) string {
 	return ""
 }
 
-// normalize normalises one value of entity, turning problems into warnings on field.
+// normalize normalises one value of entity, turning problems into warnings on
+// field. It is ingest.NormalizeReported but for the type, taken from entity and
+// algorithm, and URLs and domains losing their HTML entities and white space.
 func (c *Converter) normalize(record, field, entity, algorithm, value string) (ingest.Value, bool) {
-	if strings.TrimSpace(value) == "" {
-		c.warn(record, field, "missing")
-		return ingest.Value{}, false
-	}
-	if isPlaceholder(value) {
-		c.warn(record, field, "placeholder %q instead of a value", value)
+	if err := ingest.ReportedPlaceholders.CheckReported(value); err != nil {
+		c.warn(record, field, "%v", err)
 		return ingest.Value{}, false
 	}
 	typ := entity
@@ -283,18 +259,16 @@ func (c *Converter) normalize(record, field, entity, algorithm, value string) (i
 			}
 		}
 	case EntityURL, EntityDomain:
-		value = cleanText(value)
+		value = ingest.CleanText(value)
 	}
 	v, err := ingest.Normalize(typ, value)
 	if err != nil {
 		c.warn(record, field, "%v", err)
 		return ingest.Value{}, false
 	}
-	if v.Type == ingest.TypeIPv4 || v.Type == ingest.TypeIPv6 {
-		if p, err := netip.ParseAddr(v.Value); err == nil && (p.IsUnspecified() || p == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
-			c.warn(record, field, "placeholder address %q instead of a value", value)
-			return ingest.Value{}, false
-		}
+	if err := ingest.CheckAddress(v, value); err != nil {
+		c.warn(record, field, "%v", err)
+		return ingest.Value{}, false
 	}
 	return v, true
 }
@@ -387,7 +361,7 @@ func (c *Converter) check(record, field string, raw json.RawMessage, list []Evid
 	s := evidenceSummary{raw: raw}
 	for i, e := range list {
 		ef := fmt.Sprintf("%s[%d]", field, i)
-		rule := cleanText(e.Rule)
+		rule := ingest.CleanText(e.Rule)
 		if rule == "" {
 			c.warn(record, ef+".Rule", "missing")
 		} else {
@@ -401,7 +375,7 @@ func (c *Converter) check(record, field string, raw json.RawMessage, list []Evid
 		} else if f, err := strconv.ParseFloat(strings.Trim(string(e.Criticality), `"`), 64); err != nil || f < 0 || f > 5 || f != float64(int(f)) {
 			c.warn(record, ef+".Criticality", "%s is not a criticality 0–5", e.Criticality)
 		} else if int(f) > s.criticality || s.label == "" && int(f) == s.criticality {
-			s.criticality, s.label = int(f), cleanText(e.CriticalityLabel)
+			s.criticality, s.label = int(f), ingest.CleanText(e.CriticalityLabel)
 		}
 		if ts := strings.TrimSpace(e.Timestamp); ts != "" {
 			t, err := time.Parse(time.RFC3339Nano, ts)
@@ -576,11 +550,11 @@ func (c *Converter) AddRow(line int, rec []string) {
 		c.warn(record, "row", "%d fields, the header has %d", len(rec), c.ncols)
 	}
 	algo, hasAlgo := c.col(rec, colAlgorithm)
-	entity := c.entityOf(cleanText(name), hasAlgo && strings.TrimSpace(algo) != "")
+	entity := c.entityOf(ingest.CleanText(name), hasAlgo && strings.TrimSpace(algo) != "")
 	if entity == "" {
 		if strings.TrimSpace(name) == "" {
 			c.warn(record, "Name", "missing")
-		} else if isPlaceholder(name) {
+		} else if ingest.IsPlaceholder(name) {
 			c.warn(record, "Name", "placeholder %q instead of a value", name)
 		} else {
 			c.warn(record, "Name", "%q is not an IP address, domain, URL, hash or CVE id", name)
@@ -691,7 +665,7 @@ func NoteID(list, cve string) string {
 // SDO and a note about it with the risk, the triggered rules and the
 // extension.
 func (c *Converter) vulnerability(record, name string, n *native, rules []string) {
-	cve, err := ingest.NormalizeCVE(cleanText(name))
+	cve, err := ingest.NormalizeCVE(ingest.CleanText(name))
 	if err != nil {
 		c.warn(record, "Name", "%v", err)
 		return
@@ -830,7 +804,7 @@ func (c *Converter) AddEntity(record string, raw []byte) {
 			c.warn(record, "data.entity", "missing")
 			return
 		}
-		if entity = c.entityOf(cleanText(name), d.HashAlgorithm != ""); entity == "" {
+		if entity = c.entityOf(ingest.CleanText(name), d.HashAlgorithm != ""); entity == "" {
 			c.warn(record, "data.entity.type", "entity type %q is not an IP address, domain, URL, hash or vulnerability", d.Entity.Type)
 			return
 		}
@@ -865,7 +839,7 @@ func (c *Converter) AddEntity(record string, raw []byte) {
 			if *d.Risk.Criticality < 0 || *d.Risk.Criticality > 5 {
 				c.warn(record, "data.risk.criticality", "%d is not a criticality 0–5", *d.Risk.Criticality)
 			} else {
-				n.Criticality, n.CriticalityLabel = *d.Risk.Criticality, cleanText(d.Risk.CriticalityLabel)
+				n.Criticality, n.CriticalityLabel = *d.Risk.Criticality, ingest.CleanText(d.Risk.CriticalityLabel)
 			}
 		}
 	}
@@ -925,7 +899,7 @@ func (c *Converter) related(record string, groups []RelatedEntities, ctx *ingest
 		}
 		for ei, x := range ents {
 			field := fmt.Sprintf("data.relatedEntities[%d].entities[%d].entity", gi, ei)
-			name := cleanText(x.Entity.Name)
+			name := ingest.CleanText(x.Entity.Name)
 			if name == "" {
 				c.warn(record, field+".name", "missing")
 				continue
