@@ -110,3 +110,32 @@ func CleanText(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// SectorOf returns vocab's value for name trimmed and in lower case (vocab maps
+// a provider's lower-case industry names onto industry-sector-ov); else the
+// name's runs of ASCII letters and digits joined by "-" ("Oil & Gas" →
+// "oil-gas"), or "other" when it has none. Unlike SectorVocab, which the Runner
+// applies to every sector, it drops all punctuation.
+func SectorOf(name string, vocab map[string]string) string {
+	k := strings.ToLower(strings.TrimSpace(name))
+	if s, ok := vocab[k]; ok {
+		return s
+	}
+	var b strings.Builder
+	dash := false
+	for _, r := range k {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		} else {
+			dash = true
+		}
+	}
+	if b.Len() == 0 {
+		return "other"
+	}
+	return b.String()
+}

@@ -119,3 +119,20 @@ func TestCleanText(t *testing.T) {
 		}
 	}
 }
+
+func TestSectorOf(t *testing.T) {
+	vocab := map[string]string{"oil & gas": "energy", "finance": "financial-services"}
+	for in, want := range map[string]string{
+		" Oil & Gas ":         "energy",
+		"FINANCE":             "financial-services",
+		"Civil Society/NGOs":  "civil-society-ngos",
+		"  -- Retail, 2024 !": "retail-2024",
+		"Énergie":             "nergie",
+		"&&":                  "other",
+		"":                    "other",
+	} {
+		if got := ingest.SectorOf(in, vocab); got != want {
+			t.Errorf("SectorOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
