@@ -498,7 +498,7 @@ func (c *Converter) AddPulse(out *ingest.Batch, p *Pulse) {
 		sectors = append(sectors, name)
 		id := ingest.ContextID("identity", "sector "+name)
 		b.add(&stix.Identity{Common: newCommon("identity", id), Name: name, IdentityClass: "class",
-			Sectors: []string{sectorOf(name)}})
+			Sectors: []string{ingest.SectorOf(name, sectorVocab)}})
 		sectorRefs = appendRef(sectorRefs, ctxRef{id, "identity"})
 	}
 	// CVEs: CVE indicators and CVE tags.
@@ -803,32 +803,6 @@ func tlpString(l stix.TLP) string {
 		return ""
 	}
 	return strings.ToLower(strings.TrimPrefix(l.String(), "TLP:"))
-}
-
-// sectorOf maps an OTX industry to industry-sector-ov, or a lower-case hyphenated
-// form of the name (the vocabulary is open).
-func sectorOf(name string) string {
-	k := strings.ToLower(strings.TrimSpace(name))
-	if s, ok := sectorVocab[k]; ok {
-		return s
-	}
-	var b strings.Builder
-	dash := false
-	for _, r := range k {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(r)
-		} else {
-			dash = true
-		}
-	}
-	if b.Len() == 0 {
-		return "other"
-	}
-	return b.String()
 }
 
 func labels(tags []string) []string {

@@ -731,30 +731,6 @@ var sectors = map[string]string{
 	"civil society & non-profits": "non-profit", "agriculture": "agriculture", "mining": "mining",
 }
 
-func sectorOf(name string) string {
-	k := strings.ToLower(strings.TrimSpace(name))
-	if s, ok := sectors[k]; ok {
-		return s
-	}
-	var b strings.Builder
-	dash := false
-	for _, r := range k {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(r)
-		} else {
-			dash = true
-		}
-	}
-	if b.Len() == 0 {
-		return "other"
-	}
-	return b.String()
-}
-
 func detailTime(ds []Detail) *stix.Timestamp {
 	for _, d := range ds {
 		if t, err := time.Parse(time.RFC3339, d.str()); err == nil {
@@ -872,7 +848,7 @@ func (c *Converter) addCollection(rec string, o *Object) {
 			}
 			id := ingest.ContextID("identity", "sector "+sector)
 			c.put(&stix.Identity{Common: c.common("identity", id, false), Name: sector, IdentityClass: "class",
-				Sectors: []string{sectorOf(sector)}})
+				Sectors: []string{ingest.SectorOf(sector, sectors)}})
 			c.relate("targets", ref.id, id)
 		}
 	}
