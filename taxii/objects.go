@@ -61,21 +61,46 @@ func objectParam(c echo.Context) (string, error) {
 	return id, nil
 }
 
-// getObjects serves §5.4: an envelope spliced from the stored bytes.
-func (s *Server) getObjects(c echo.Context) error {
+// readRequest is what every read endpoint resolves, in this order, before it
+// asks the store: the readable collection, the object id (per-object endpoints),
+// the validated query with its cursor scope, and the physical collection (the
+// consumer's curation tier, or the collection itself).
+type readRequest struct {
+	col   *Collection
+	id    string
+	q     *query
+	scope cursorScope
+	phys  string
+}
+
+func (s *Server) readRequest(c echo.Context, ep endpoint, perObject bool) (*readRequest, error) {
 	rs, col, err := readable(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	q, scope, err := s.pagedQuery(c, rs, col, epObjects, "")
+	r := &readRequest{col: col}
+	if perObject {
+		if r.id, err = objectParam(c); err != nil {
+			return nil, err
+		}
+	}
+	if r.q, r.scope, err = s.pagedQuery(c, rs, col, ep, r.id); err != nil {
+		return nil, err
+	}
+	if r.phys, err = s.physical(c.Request().Context(), consumer(c), col); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// getObjects serves §5.4: an envelope spliced from the stored bytes.
+func (s *Server) getObjects(c echo.Context) error {
+	r, err := s.readRequest(c, epObjects, false)
 	if err != nil {
 		return err
 	}
-	phys, err := s.physical(c.Request().Context(), consumer(c), col)
-	if err != nil {
-		return err
-	}
-	page, err := s.store.QueryObjects(c.Request().Context(), phys, q.filter)
+	col, q, scope := r.col, r.q, r.scope
+	page, err := s.store.QueryObjects(c.Request().Context(), r.phys, q.filter)
 	if err != nil {
 		return err
 	}
@@ -85,23 +110,12 @@ func (s *Server) getObjects(c echo.Context) error {
 
 // getObject serves §5.6: the versions of one object (default: the last).
 func (s *Server) getObject(c echo.Context) error {
-	rs, col, err := readable(c)
+	r, err := s.readRequest(c, epObject, true)
 	if err != nil {
 		return err
 	}
-	id, err := objectParam(c)
-	if err != nil {
-		return err
-	}
-	q, scope, err := s.pagedQuery(c, rs, col, epObject, id)
-	if err != nil {
-		return err
-	}
-	phys, err := s.physical(c.Request().Context(), consumer(c), col)
-	if err != nil {
-		return err
-	}
-	page, err := s.store.GetObject(c.Request().Context(), phys, id, q.filter)
+	col, q, scope := r.col, r.q, r.scope
+	page, err := s.store.GetObject(c.Request().Context(), r.phys, r.id, q.filter)
 	if err != nil {
 		return err
 	}
@@ -111,19 +125,12 @@ func (s *Server) getObject(c echo.Context) error {
 
 // getManifest serves §5.3 (with `next`, which taxii2-client's as_pages needs).
 func (s *Server) getManifest(c echo.Context) error {
-	rs, col, err := readable(c)
+	r, err := s.readRequest(c, epManifest, false)
 	if err != nil {
 		return err
 	}
-	q, scope, err := s.pagedQuery(c, rs, col, epManifest, "")
-	if err != nil {
-		return err
-	}
-	phys, err := s.physical(c.Request().Context(), consumer(c), col)
-	if err != nil {
-		return err
-	}
-	page, err := s.store.QueryManifest(c.Request().Context(), phys, q.filter)
+	col, q, scope := r.col, r.q, r.scope
+	page, err := s.store.QueryManifest(c.Request().Context(), r.phys, q.filter)
 	if err != nil {
 		return err
 	}
@@ -147,27 +154,15 @@ func (s *Server) getManifest(c echo.Context) error {
 
 // getVersions serves §5.8: the version strings of one object.
 func (s *Server) getVersions(c echo.Context) error {
-	rs, col, err := readable(c)
+	r, err := s.readRequest(c, epVersions, true)
 	if err != nil {
 		return err
 	}
-	id, err := objectParam(c)
+	page, err := s.store.ListVersions(c.Request().Context(), r.phys, r.id, r.q.filter)
 	if err != nil {
 		return err
 	}
-	q, scope, err := s.pagedQuery(c, rs, col, epVersions, id)
-	if err != nil {
-		return err
-	}
-	phys, err := s.physical(c.Request().Context(), consumer(c), col)
-	if err != nil {
-		return err
-	}
-	page, err := s.store.ListVersions(c.Request().Context(), phys, id, q.filter)
-	if err != nil {
-		return err
-	}
-	return s.writePaged(c, q, scope, page, "versions", func(w *bufio.Writer, r *storage.Record) {
+	return s.writePaged(c, r.q, r.scope, page, "versions", func(w *bufio.Writer, r *storage.Record) {
 		w.WriteByte('"')
 		w.WriteString(formatSTIXTime(r.Version))
 		w.WriteByte('"')
