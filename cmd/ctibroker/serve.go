@@ -48,7 +48,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	defer closeAudit()
 
-	store, err := openStore(ctx, cfg.Store, "", false)
+	store, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}

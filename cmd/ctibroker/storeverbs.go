@@ -32,7 +32,7 @@ func (m *Main) openStore(ctx context.Context, cfg *Config) (storage.Store, error
 	if m.shared != nil {
 		return nopClose{m.shared}, nil
 	}
-	return openStore(ctx, cfg.Store, "", false)
+	return openStore(ctx, cfg.Store)
 }
 
 // nopClose keeps a verb run through the admin socket from closing serve's store.
