@@ -41,6 +41,25 @@
 // prevalence (what the other independent sources add), sightings, false
 // positives and the allow-list cap.
 //
+// # Relevance
+//
+// The score says how likely a value is to be malicious whoever we are;
+// [Organisation] (the config's root "organisation:" key: sectors, regions,
+// products, brands) says who we are, and [Organisation.Relevance] gives a
+// separate 0–100 relevance with its reasons: the reports say the value
+// targets our sector or region, a vulnerability it is linked to affects one
+// of our products, or it is a domain, URL or e-mail address containing or
+// imitating one of our brands. Each kind of match has a fixed weight
+// ([RelevanceBrand], ...) and kinds combine as a noisy OR.
+//
+// Relevance never enters the score: a score that depended on the profile
+// could not be shared with partners, would move bands (and write versions)
+// when the profile changes, and would let a brand keyword push a harmless
+// value into the alert band. Instead [Result.WithRelevance] attaches it with a
+// priority, [Prioritize]: the score raised towards 100 by up to
+// [PriorityBoost] of the room left, never above 100 and never from 0. Curated
+// selections can require a minimum relevance; explain shows it.
+//
 // # Properties
 //
 // The tests check, over many random inputs: another independent source never

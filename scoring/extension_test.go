@@ -100,7 +100,12 @@ func TestExtensionMatchesSchema(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 500; i++ {
 		in := randInputs(r)
-		exts, err := scoring.Score(in, scoring.DefaultWeights(), testTime).Extensions()
+		res := scoring.Score(in, scoring.DefaultWeights(), testTime)
+		if i%2 == 1 { // every other one with a relevance, as explain shows it
+			res = res.WithRelevance(testOrg.Relevance(scoring.RelevanceInputs{Type: "domain-name", Value: "acmebank-login.example",
+				Sectors: []string{"financial-services"}}))
+		}
+		exts, err := res.Extensions()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,11 +123,12 @@ func TestExtensionMatchesSchema(t *testing.T) {
 	}
 	// And the validator does reject what the schema forbids.
 	for name, doc := range map[string]string{
-		"missing score":   `{"extension_type":"property-extension","band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
-		"score too high":  `{"extension_type":"property-extension","score":101,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
-		"unknown field":   `{"extension_type":"property-extension","score":1,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[],"x":1}`,
-		"bad timestamp":   `{"extension_type":"property-extension","score":1,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01 00:00","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
-		"bad factor name": `{"extension_type":"property-extension","score":1,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[{"name":"luck","value":1,"explanation":""}],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
+		"missing score":      `{"extension_type":"property-extension","band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
+		"score too high":     `{"extension_type":"property-extension","score":101,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
+		"unknown field":      `{"extension_type":"property-extension","score":1,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[],"x":1}`,
+		"bad timestamp":      `{"extension_type":"property-extension","score":1,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01 00:00","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
+		"bad relevance kind": `{"extension_type":"property-extension","score":1,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[],"relevance":{"value":1,"priority":1,"reasons":[{"kind":"luck","match":"x","evidence":"y","weight":0.5}]}}`,
+		"bad factor name":    `{"extension_type":"property-extension","score":1,"band":"low","alert":false,"confidence":15,"scored_at":"2026-01-01T00:00:00.000Z","factors":[{"name":"luck","value":1,"explanation":""}],"sources":[],"sightings":{"count":0},"false_positives":[],"allow_list_hits":[]}`,
 	} {
 		var d any
 		if err := json.Unmarshal([]byte(doc), &d); err != nil {

@@ -152,6 +152,12 @@ type Result struct {
 	AllowListHits []warninglist.Hit `json:"allow_list_hits"`
 	// CappedBy says which allow-list hit capped the score, if one did.
 	CappedBy string `json:"capped_by,omitempty"`
+	// Relevance is how much the value concerns the organisation and the
+	// priority it gives the score, when an organisation profile is
+	// configured; nil otherwise. Score never sets it (WithRelevance does):
+	// the score itself is the same whoever we are. Curation leaves it out of
+	// published versions, since its reasons reveal the profile.
+	Relevance *Relevance `json:"relevance,omitempty"`
 }
 
 // round2 rounds to 0.01 for reporting; scores use the exact values.

@@ -8,7 +8,8 @@ import (
 
 // WriteText writes r as a breakdown for a person (what `ctibroker explain`
 // prints): the score line, each factor with its contribution, the sources,
-// sightings, false-positive reports and allow-list hits. The output is
+// sightings, false-positive reports, allow-list hits and, when set, the
+// relevance with its reasons. The output is
 // deterministic.
 func (r Result) WriteText(w io.Writer) error {
 	var b strings.Builder
@@ -62,6 +63,12 @@ func (r Result) WriteText(w io.Writer) error {
 			use = "context only"
 		}
 		fmt.Fprintf(&b, "  %s (%s, %s): %s\n", h.List, h.Tier, use, h.Entry)
+	}
+	if r.Relevance != nil {
+		fmt.Fprintf(&b, "relevance %d, priority %d\n", r.Relevance.Value, r.Relevance.Priority)
+		for _, x := range r.Relevance.Reasons {
+			fmt.Fprintf(&b, "  %s %s (%s): %s\n", x.Kind, x.Match, fmtF(x.Weight), x.Evidence)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -26,8 +26,11 @@ type Reliability int
 
 // admiralty maps the Admiralty source-reliability letters to Reliability.
 // F ("reliability cannot be judged") is the neutral middle, above D and E,
-// which are judgements that the source is often wrong.
-var admiralty = map[string]Reliability{"A": 95, "B": 80, "C": 60, "D": 40, "E": 20, "F": 50}
+// which are judgements that the source is often wrong. The table is the
+// feeds' (ingest.Reliability: A=100, B=80, C=60, D=40, E=20, F=50), so a
+// letter means the same number in a feed's reliability, in
+// default_reliability and in a selection's min_reliability.
+var admiralty = map[string]Reliability{"A": 100, "B": 80, "C": 60, "D": 40, "E": 20, "F": 50}
 
 // ParseReliability reads "A".."F" (any case) or an integer 1–100.
 func ParseReliability(s string) (Reliability, error) {

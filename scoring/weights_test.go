@@ -11,7 +11,7 @@ import (
 )
 
 func TestParseReliability(t *testing.T) {
-	for in, want := range map[string]scoring.Reliability{"A": 95, "b": 80, " C ": 60, "D": 40, "E": 20, "F": 50, "1": 1, "100": 100, "73": 73} {
+	for in, want := range map[string]scoring.Reliability{"A": 100, "b": 80, " C ": 60, "D": 40, "E": 20, "F": 50, "1": 1, "100": 100, "73": 73} {
 		got, err := scoring.ParseReliability(in)
 		if err != nil || got != want {
 			t.Errorf("ParseReliability(%q) = %d, %v, want %d", in, got, err, want)
@@ -26,8 +26,8 @@ func TestParseReliability(t *testing.T) {
 	if err := yaml.Unmarshal([]byte("rf: A\nmisp: 70\notx: f\n"), &feeds); err != nil {
 		t.Fatal(err)
 	}
-	if feeds["rf"] != 95 || feeds["misp"] != 70 || feeds["otx"] != 50 {
-		t.Errorf("YAML reliabilities = %v, want rf 95 misp 70 otx 50", feeds)
+	if feeds["rf"] != 100 || feeds["misp"] != 70 || feeds["otx"] != 50 {
+		t.Errorf("YAML reliabilities = %v, want rf 100 misp 70 otx 50", feeds)
 	}
 	if err := yaml.Unmarshal([]byte("rf: Z\n"), &feeds); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("YAML reliability Z: error = %v, want one naming line 1", err)
