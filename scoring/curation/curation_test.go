@@ -403,16 +403,19 @@ func TestSelectionValidate(t *testing.T) {
 		sel   curation.Selection
 		field string // "" means valid
 	}{
-		"empty":          {curation.Selection{}, ""},
-		"full":           {curation.Selection{Types: []string{"indicator"}, ValueTypes: []string{"file"}, MinBand: "high", MaxTLP: "amber+strict", Share: "partners", Feeds: []string{"a"}, ExcludeFeeds: []string{"b"}, Labels: []string{"x"}, Attack: []string{"T1059"}, MaxAge: time.Hour}, ""},
-		"bad type":       {curation.Selection{Types: []string{"Indicator"}}, "selection.types[0]"},
-		"score range":    {curation.Selection{MinScore: 101}, "selection.min_score"},
-		"tlp":            {curation.Selection{MaxTLP: "orange"}, "selection.max_tlp"},
-		"share":          {curation.Selection{Share: "public"}, "selection.share"},
-		"feed both ways": {curation.Selection{Feeds: []string{"a"}, ExcludeFeeds: []string{"a"}}, "selection.feeds[0]"},
-		"empty label":    {curation.Selection{Labels: []string{" "}}, "selection.labels[0]"},
-		"negative age":   {curation.Selection{MaxAge: -time.Hour}, "selection.max_age"},
-		"unknown band":   {curation.Selection{MinBand: "severe"}, "selection.min_band"},
+		"empty":                     {curation.Selection{}, ""},
+		"full":                      {curation.Selection{Types: []string{"indicator"}, ValueTypes: []string{"file"}, MinBand: "high", MaxTLP: "amber+strict", Share: "partners", Feeds: []string{"a"}, ExcludeFeeds: []string{"b"}, Labels: []string{"x"}, Attack: []string{"T1059"}, MaxAge: time.Hour}, ""},
+		"bad type":                  {curation.Selection{Types: []string{"Indicator"}}, "selection.types[0]"},
+		"score range":               {curation.Selection{MinScore: 101}, "selection.min_score"},
+		"tlp":                       {curation.Selection{MaxTLP: "orange"}, "selection.max_tlp"},
+		"share":                     {curation.Selection{Share: "public"}, "selection.share"},
+		"feed both ways":            {curation.Selection{Feeds: []string{"a"}, ExcludeFeeds: []string{"a"}}, "selection.feeds[0]"},
+		"empty label":               {curation.Selection{Labels: []string{" "}}, "selection.labels[0]"},
+		"negative age":              {curation.Selection{MaxAge: -time.Hour}, "selection.max_age"},
+		"unknown band":              {curation.Selection{MinBand: "severe"}, "selection.min_band"},
+		"relevance":                 {curation.Selection{MinRelevance: 101}, "selection.min_relevance"},
+		"reliability":               {curation.Selection{MinReliability: -1}, "selection.min_reliability"},
+		"relevance and reliability": {curation.Selection{MinRelevance: 50, MinReliability: 80}, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tt.sel.Validate()

@@ -59,6 +59,10 @@ type Curator struct {
 	AllowList *warninglist.Set
 	Feeds     map[string]Feed // by feed name
 	Verdict   VerdictFunc     // nil: DefaultVerdict
+	// Organisation, when set, gives every value a relevance (Meta.Relevance,
+	// selected by min_relevance). Relevance never changes the score and is
+	// left out of published versions: the profile stays inside the instance.
+	Organisation *scoring.Organisation
 	// Floor is the lowest score any configured selection uses (see Floor): a
 	// value scoring below it is withdrawn from every collection. Set it from
 	// all curated collections' selections, not only the ones a run
@@ -241,6 +245,11 @@ func (c *Curator) Run(ctx context.Context, store Store, targets []Target, asOf t
 	} else {
 		ru.log = slog.New(slog.DiscardHandler)
 	}
+	ru.inputs = InputOptions{Feeds: c.Feeds, Verdict: ru.verdict, AllowList: c.AllowList, Logger: ru.log}
+	ru.vulns = map[string]*scoring.Vulnerability{}
+	if err := c.Organisation.Validate(); err != nil {
+		return nil, err
+	}
 	var err error
 	if ru.rels, err = loadRelationships(ctx, store, c.pool()); err != nil {
 		return st, err
@@ -292,6 +301,8 @@ type run struct {
 	indicators map[string]struct{}
 	verdict    VerdictFunc
 	log        *slog.Logger
+	inputs     InputOptions
+	vulns      map[string]*scoring.Vulnerability // relevance's vulnerability cache, by CVE
 
 	prevBuf, candBuf []field // reused by publish
 }
@@ -427,131 +438,32 @@ func (ru *run) page(ctx context.Context, recs []storage.Record, sco bool) error 
 	return ru.materialize(ctx, items)
 }
 
-// score builds it's scoring inputs and Meta from provenance, sightings and the
-// allow-lists, and scores it.
+// score builds it's scoring inputs and Meta (InputsFor), scores it, computes
+// its relevance to the organisation and decides whether it is withdrawn.
 func (ru *run) score(ctx context.Context, it *item) error {
-	kind, value := it.meta.ValueType, it.meta.Value
-	recs, err := ru.store.Provenance(ctx, kind, value)
+	typ := it.meta.Type
+	in, m, err := InputsFor(ctx, ru.store, it.meta.ValueType, it.meta.Value, &ru.inputs)
 	if err != nil {
-		return fmt.Errorf("provenance of %s %s: %w", kind, value, err)
+		return err
 	}
-	in := scoring.Inputs{Type: kind, Value: value}
-	type agg struct {
-		first, last time.Time
-		latest      storage.Provenance
-		rec         Record
-		live        Record // the latest record that was not a withdrawal
-		hasLive     bool
-		labels      []string
-		sectors     []string
-		attack      []string
-	}
-	byFeed := map[string]*agg{}
-	var order []string
-	for _, p := range recs {
-		a := byFeed[p.Feed]
-		if a == nil {
-			a = &agg{first: p.Day}
-			byFeed[p.Feed] = a
-			order = append(order, p.Feed)
-		}
-		var r Record
-		if len(p.Verdict) > 0 {
-			if r, err = ParseRecord(p.Verdict); err != nil {
-				ru.log.Warn("provenance verdict unreadable", "feed", p.Feed, "value", value, "err", err)
-			}
-		}
-		seen := r.Seen.Time
-		if seen.IsZero() {
-			seen = p.Day
-		}
-		a.latest, a.rec = p, r
-		if seen.After(a.last) {
-			a.last = seen
-		}
-		if !p.Revoked {
-			a.live, a.hasLive = r, true
-			a.labels = append(a.labels, r.Context.Labels...)
-			a.sectors = append(a.sectors, r.Context.Sectors...)
-			a.attack = append(a.attack, r.Context.AttackIDs...)
-		}
-	}
-	m := &it.meta
-	m.Share, m.TLP = auth.ShareCommunity, stix.TLPNone
-	live := 0
-	for _, feed := range order {
-		a := byFeed[feed]
-		cfg := ru.Feeds[feed]
-		rel := cfg.Reliability
-		if rel == 0 && a.rec.Reliability != nil {
-			rel = scoring.Reliability(*a.rec.Reliability)
-		}
-		vrec := a.rec
-		if a.hasLive {
-			vrec = a.live
-		}
-		rep := scoring.Report{Feed: feed, Provider: cfg.Provider, Reliability: rel, Verdict: ru.verdict(cfg.Provider, &vrec),
-			FirstSeen: a.first, LastSeen: a.last, Revoked: a.latest.Revoked}
-		in.Reports = append(in.Reports, rep)
-		if a.latest.Revoked {
-			continue
-		}
-		live++
-		m.Feeds = append(m.Feeds, feed)
-		if cfg.Share == "" && a.rec.Share == "" {
-			m.Share = auth.ShareInternal // nobody said it may travel
-		}
-		m.Share = max(m.Share, shareOf(cfg.Share), shareOf(a.rec.Share))
-		if a.rec.TLP != "" {
-			l, err := auth.ParseTLP(a.rec.TLP)
-			if err != nil {
-				l = stix.TLPRed // an unreadable marking is treated as the strictest
-			}
-			m.TLP = max(m.TLP, l)
-		}
-		m.Labels = append(m.Labels, a.labels...)
-		m.Sectors = append(m.Sectors, a.sectors...)
-		m.Attack = append(m.Attack, a.attack...)
-	}
-	slices.Sort(m.Feeds)
-	m.Labels, m.Sectors, m.Attack = uniq(m.Labels), uniq(m.Sectors), uniq(m.Attack)
-	sg, err := ru.store.Sightings(ctx, kind, value)
-	if err != nil {
-		return fmt.Errorf("sightings of %s %s: %w", kind, value, err)
-	}
-	fps := map[string]int{}
-	for _, s := range sg {
-		if s.FalsePositive {
-			fps[s.Source] += max(s.Count, 1)
-			continue
-		}
-		in.Sightings.Count += max(s.Count, 1)
-		if !s.FirstSeen.IsZero() && (in.Sightings.FirstSeen.IsZero() || s.FirstSeen.Before(in.Sightings.FirstSeen)) {
-			in.Sightings.FirstSeen = s.FirstSeen
-		}
-		last := s.LastSeen
-		if last.IsZero() {
-			last = s.FirstSeen
-		}
-		if last.After(in.Sightings.LastSeen) {
-			in.Sightings.LastSeen = last
-		}
-	}
-	for from, n := range fps {
-		in.FalsePositives = append(in.FalsePositives, scoring.FalsePositive{From: from, Count: n})
-	}
-	if ru.AllowList != nil {
-		in.AllowListHits = ru.AllowList.Match(kind, value)
-	}
+	m.Type = typ
 	it.res = scoring.Score(in, *ru.w, ru.asOf)
-	m.Score, m.Band = it.res.Value, it.res.Band
-	m.LastSeen = it.res.LastSeen.Time
+	m.scored(&it.res)
+	if !ru.Organisation.IsZero() {
+		rel, err := relevance(ctx, ru.store, ru.pool(), ru.Organisation, &m, ru.vulns)
+		if err != nil {
+			return err
+		}
+		it.res = it.res.WithRelevance(rel)
+		m.Relevance = rel.Value
+	}
+	it.meta = m
 	switch {
 	case it.ind.Revoked:
 		it.withdrawn, it.reason = true, "revoked"
 	case !it.ind.ValidUntil.IsZero() && !it.ind.ValidUntil.After(ru.asOf):
 		it.withdrawn, it.reason = true, "valid_until passed"
-	case live == 0:
+	case len(m.Feeds) == 0:
 		it.withdrawn, it.reason = true, "withdrawn by every source"
 	case m.Score < ru.Floor:
 		it.withdrawn, it.reason = true, "score "+strconv.Itoa(m.Score)+" below the lowest selected score "+strconv.Itoa(ru.Floor)
@@ -640,7 +552,7 @@ func parsePattern(p string) (kind, value string, ok bool) {
 }
 
 // lastVersions returns the last version of each id present in coll.
-func lastVersions(ctx context.Context, store Store, coll string, ids []string) (map[string]storage.Record, error) {
+func lastVersions(ctx context.Context, store storage.ObjectReader, coll string, ids []string) (map[string]storage.Record, error) {
 	out := make(map[string]storage.Record, len(ids))
 	const chunk = 256
 	for i := 0; i < len(ids); i += chunk {

@@ -9,8 +9,11 @@
 // collection (created_by_ref is the instance identity), and every pool SCO of
 // the [ObservableTypes] whose value has no such indicator (an observable:
 // no feed deemed it detection-worthy), rebuilds its
-// scoring.Inputs from provenance, sightings and allow-list hits, scores it as
-// of asOf, and then:
+// scoring.Inputs from provenance, sightings and allow-list hits ([InputsFor],
+// the same function explain and score-eval use), scores it as of asOf, gives
+// it a relevance when [Curator.Organisation] is set ([RelevanceFor]: the
+// score stays independent of who we are, selections may ask for
+// min_relevance), and then:
 //
 //   - publishes it: a version carrying confidence, the TLP marking and the
 //     risk-score property extension (scoring.ExtensionID) is written to the

@@ -217,9 +217,11 @@ func parseTime(v []byte) (time.Time, error) {
 }
 
 // redact removes from a result what must not leave the instance: the
-// internal sightings' count and times and the names of the consumers that
+// relevance (its reasons reveal the organisation profile), the internal
+// sightings' count and times and the names of the consumers that
 // reported false positives. The score and its factors' points stay.
 func redact(r scoring.Result) scoring.Result {
+	r.Relevance = nil // the organisation profile stays inside the instance
 	r.Factors = append([]scoring.Factor(nil), r.Factors...)
 	for i := range r.Factors {
 		f := &r.Factors[i]

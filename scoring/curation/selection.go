@@ -33,6 +33,8 @@ var ErrSelection = errors.New("invalid selection")
 //	  sectors: [financial-services]
 //	  attack: [T1566, T1059.001]
 //	  max_age: 720h             # last seen at most this long ago
+//	  min_relevance: 50         # relevance to the organisation profile, 0-100
+//	  min_reliability: B        # a live report from a feed rated B (80) or better
 type Selection struct {
 	// Types are STIX object types ("indicator").
 	Types []string `yaml:"types"`
@@ -72,6 +74,15 @@ type Selection struct {
 	// MaxAge, when set, requires the value to have been seen (by a feed or a
 	// sighting) at most this long before the pass.
 	MaxAge time.Duration `yaml:"max_age"`
+	// MinRelevance is the lowest relevance to the organisation selected
+	// (0–100, see scoring.Organisation); above 0 it needs an organisation
+	// profile (Curator.Organisation), without one nothing is relevant.
+	MinRelevance int `yaml:"min_relevance"`
+	// MinReliability, when set, requires a live report from a feed at least
+	// this reliable: an Admiralty letter (A=100 ... E=20, F=50) or 1–100,
+	// compared with the reliability the score uses (the feed's, else
+	// scoring's default_reliability).
+	MinReliability scoring.Reliability `yaml:"min_reliability"`
 }
 
 // Validate reports the first malformed field, named as in the config
@@ -121,6 +132,12 @@ func (s *Selection) Validate() error {
 	}
 	if s.MaxAge < 0 {
 		return bad("max_age", "%s is negative", s.MaxAge)
+	}
+	if s.MinRelevance < 0 || s.MinRelevance > 100 {
+		return bad("min_relevance", "%d is outside 0-100", s.MinRelevance)
+	}
+	if s.MinReliability < 0 || s.MinReliability > 100 {
+		return bad("min_reliability", "%d is outside 1-100", s.MinReliability)
 	}
 	return nil
 }
@@ -186,6 +203,8 @@ type matcher struct {
 	labels, sectors   map[string]bool
 	attack            []string
 	maxAge            time.Duration
+	minRelevance      int
+	minReliability    int
 }
 
 func set(v []string, fold bool) map[string]bool {
@@ -214,7 +233,7 @@ func (s *Selection) compile(w *scoring.Weights) (*matcher, error) {
 	}
 	m := &matcher{types: set(s.Types, false), valueTypes: set(s.ValueTypes, true), minScore: min, lim: s.limits(),
 		feeds: set(s.Feeds, false), exclude: set(s.ExcludeFeeds, false), labels: set(s.Labels, true),
-		sectors: set(s.Sectors, true), maxAge: s.MaxAge}
+		sectors: set(s.Sectors, true), maxAge: s.MaxAge, minRelevance: s.MinRelevance, minReliability: int(s.MinReliability)}
 	for _, a := range s.Attack {
 		m.attack = append(m.attack, strings.ToUpper(strings.TrimSpace(a)))
 	}
@@ -276,6 +295,12 @@ func (m *matcher) why(meta *Meta, asOf time.Time) string {
 	if m.maxAge > 0 && (meta.LastSeen.IsZero() || asOf.Sub(meta.LastSeen) > m.maxAge) {
 		return "max_age"
 	}
+	if meta.Relevance < m.minRelevance {
+		return "relevance " + strconv.Itoa(meta.Relevance) + " below " + strconv.Itoa(m.minRelevance)
+	}
+	if m.minReliability > 0 && meta.Reliability < m.minReliability {
+		return "reliability " + strconv.Itoa(meta.Reliability) + " below " + strconv.Itoa(m.minReliability)
+	}
 	return ""
 }
 
@@ -311,4 +336,12 @@ type Meta struct {
 	Sectors   []string        // union of the live reports' targeted sectors
 	Attack    []string        // union of the live reports' ATT&CK ids, with the ids and tactics of the ATT&CK objects it indicates
 	LastSeen  time.Time       // latest report or sighting
+	CVEs      []string        // union of the live reports' CVEs
+	Regions   []string        // union of the live reports' targeted regions
+	// Reliability is the highest reliability (0–100, as scored: the
+	// default for a feed without one) among the live reports.
+	Reliability int
+	// Relevance is the value's relevance to the organisation (0–100; 0
+	// without an organisation profile).
+	Relevance int
 }

@@ -26,7 +26,9 @@ type RecordContext struct {
 	Malware   []string `json:"malware,omitempty"`
 	Actors    []string `json:"actors,omitempty"`
 	AttackIDs []string `json:"attack_ids,omitempty"`
+	CVEs      []string `json:"cves,omitempty"`
 	Sectors   []string `json:"sectors,omitempty"`
+	Regions   []string `json:"regions,omitempty"` // targeted countries or regions (no provider records them yet)
 	Labels    []string `json:"labels,omitempty"`
 }
 
