@@ -67,6 +67,19 @@ type ProvenanceStore interface {
 	PruneProvenance(ctx context.Context, before time.Time) (int, error)
 }
 
+// ProvenanceScanner reads the whole provenance history, value by value (feed
+// quality reports). Without it a caller can read provenance only for values it
+// already knows (ProvenanceStore.Provenance).
+type ProvenanceScanner interface {
+	// ScanProvenance calls fn once per (Type, Value) with all of its records,
+	// ordered by Day then Feed (as Provenance returns them), values in the
+	// backend's order. The slice is fn's to keep. A record added or pruned
+	// during the scan may or may not be seen, but a value is never split
+	// between two calls. fn's error stops the scan and is returned unchanged;
+	// a cancelled ctx stops it with ctx.Err().
+	ScanProvenance(ctx context.Context, fn func(recs []Provenance) error) error
+}
+
 // Sighting is one report that a value was seen.
 type Sighting struct {
 	ID            string // unique id (e.g. the STIX sighting id); re-adding is idempotent

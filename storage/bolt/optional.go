@@ -138,6 +138,77 @@ func (s *Store) Provenance(ctx context.Context, typ, value string) ([]storage.Pr
 	return out, err
 }
 
+// scanChunk is how many values ScanProvenance reads in one read transaction
+// before it hands them to fn outside it: a long scan never holds a transaction
+// open (which would keep the file from reusing freed pages) and fn may write.
+const scanChunk = 4096
+
+// ScanProvenance calls fn for each (Type, Value) with its records ordered by
+// Day then Feed, values in key order (by type, then value).
+func (s *Store) ScanProvenance(ctx context.Context, fn func(recs []storage.Provenance) error) error {
+	var from []byte // where the next chunk starts: after every key with the last prefix
+	for {
+		var groups [][]storage.Provenance
+		var last []byte
+		err := s.view(ctx, func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bktProv).Cursor()
+			var k, v []byte
+			if from == nil {
+				k, v = c.First()
+			} else {
+				k, v = c.Seek(from)
+			}
+			var prefix []byte
+			for ; k != nil; k, v = c.Next() {
+				t := bytes.IndexByte(k, 0)
+				if t < 0 {
+					return fmt.Errorf("provenance key %q: %w", k, errCorrupt)
+				}
+				n := bytes.IndexByte(k[t+1:], 0)
+				if n < 0 || len(k) < t+1+n+1+8 {
+					return fmt.Errorf("provenance key %q: %w", k, errCorrupt)
+				}
+				end := t + 1 + n + 1 // the prefix "type\0value\0"
+				if prefix == nil || !bytes.Equal(k[:end], prefix) {
+					if len(groups) == scanChunk {
+						break
+					}
+					prefix = k[:end]
+					groups = append(groups, nil)
+				}
+				var pv provValue
+				if err := json.Unmarshal(v, &pv); err != nil {
+					return fmt.Errorf("provenance %s %s: %w", k[:t], k[t+1:end-1], errCorrupt)
+				}
+				day := time.Unix(int64(binary.BigEndian.Uint64(k[end:end+8])^(1<<63)), 0).UTC()
+				g := &groups[len(groups)-1]
+				*g = append(*g, storage.Provenance{Feed: string(k[end+8:]), Type: string(k[:t]), Value: string(k[t+1 : end-1]),
+					Day: day, Verdict: []byte(pv.Verdict), Revoked: pv.Revoked})
+			}
+			if k != nil {
+				last = bytes.Clone(prefix)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(g); err != nil {
+				return err
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		last[len(last)-1] = 1 // just past every key that starts with the prefix
+		from = last
+	}
+}
+
 // PruneProvenance deletes records whose Day is before before and returns how many.
 func (s *Store) PruneProvenance(ctx context.Context, before time.Time) (int, error) {
 	n := 0

@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,6 +203,46 @@ func (s *Store) Provenance(ctx context.Context, typ, value string) ([]storage.Pr
 		out[i] = storage.Provenance{Feed: d.F, Type: d.T, Value: d.V, Day: fromNanos(d.D), Verdict: d.Ver, Revoked: d.Rev}
 	}
 	return out, nil
+}
+
+// ScanProvenance calls fn for each (Type, Value) with its records ordered by
+// Day then Feed, values ordered by type then value (the t_v_d_f index). The
+// documents stream through one cursor; a value's records are handed over once
+// its last one is read.
+func (s *Store) ScanProvenance(ctx context.Context, fn func(recs []storage.Provenance) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	f, err := shapeProvScan.filter()
+	if err != nil {
+		return err
+	}
+	cur, err := s.db.Collection(collProvenance).Find(ctx, f, options.Find().SetSort(shapeProvScan.sort(true)).SetBatchSize(1000))
+	if err != nil {
+		return s.wrap(ctx, shapeProvScan.Name, err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	var group []storage.Provenance
+	for cur.Next(ctx) {
+		var d provDoc
+		if err := cur.Decode(&d); err != nil {
+			return s.wrap(ctx, shapeProvScan.Name, err)
+		}
+		if len(group) > 0 && (group[0].Type != d.T || group[0].Value != d.V) {
+			if err := fn(group); err != nil {
+				return err
+			}
+			group = nil
+		}
+		group = append(group, storage.Provenance{Feed: d.F, Type: d.T, Value: d.V, Day: fromNanos(d.D), Verdict: bytes.Clone(d.Ver), Revoked: d.Rev})
+	}
+	if err := cur.Err(); err != nil {
+		return s.wrap(ctx, shapeProvScan.Name, err)
+	}
+	if len(group) > 0 {
+		return fn(group)
+	}
+	return nil
 }
 
 // PruneProvenance deletes records older than before.

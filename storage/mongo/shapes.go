@@ -82,6 +82,7 @@ var (
 	shapeLease      = queryShape{Name: "lease free or ours", Coll: collLeases, Eq: []string{"_id"}, Residual: []string{"holder", "$or"}, Bounded: "one document by _id"}
 	shapeProv       = queryShape{Name: "provenance of a value", Coll: collProvenance, Eq: []string{"t", "v"}, Sort: []string{"d", "f"}}
 	shapeProvPrune  = queryShape{Name: "old provenance", Coll: collProvenance, Range: []string{"d"}}
+	shapeProvScan   = queryShape{Name: "all provenance by value", Coll: collProvenance, Sort: []string{"t", "v", "d", "f"}, Offline: true}
 	shapeSightings  = queryShape{Name: "sightings of a value", Coll: collSightings, Eq: []string{"t", "v"}, Sort: []string{"fs"}}
 	shapeDump       = queryShape{Name: "every document (backup)", Offline: true}
 )
@@ -92,7 +93,7 @@ var allShapes = []queryShape{
 	shapePage, shapePageType, shapePageID, shapeVersions, shapeByOID, shapeRange,
 	shapeFirstLast, shapeCount,
 	shapeStatus, shapeStatusPurg, shapeByKey, shapeLease,
-	shapeProv, shapeProvPrune, shapeSightings, shapeDump,
+	shapeProv, shapeProvPrune, shapeProvScan, shapeSightings, shapeDump,
 }
 
 // cond is one condition of a filter: a field and its value (a plain value for

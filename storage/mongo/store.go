@@ -21,15 +21,16 @@ import (
 
 // Every ability the contract defines.
 var (
-	_ storage.Store           = (*Store)(nil)
-	_ storage.MembershipStore = (*Store)(nil)
-	_ storage.FeedStateStore  = (*Store)(nil)
-	_ storage.ProvenanceStore = (*Store)(nil)
-	_ storage.SightingStore   = (*Store)(nil)
-	_ storage.MISPEventIndex  = (*Store)(nil)
-	_ storage.Leaser          = (*Store)(nil)
-	_ storage.Sequencer       = (*Store)(nil)
-	_ storage.Checker         = (*Store)(nil)
+	_ storage.Store             = (*Store)(nil)
+	_ storage.MembershipStore   = (*Store)(nil)
+	_ storage.FeedStateStore    = (*Store)(nil)
+	_ storage.ProvenanceStore   = (*Store)(nil)
+	_ storage.ProvenanceScanner = (*Store)(nil)
+	_ storage.SightingStore     = (*Store)(nil)
+	_ storage.MISPEventIndex    = (*Store)(nil)
+	_ storage.Leaser            = (*Store)(nil)
+	_ storage.Sequencer         = (*Store)(nil)
+	_ storage.Checker           = (*Store)(nil)
 )
 
 // DefaultDatabase is the database used when neither the URI path nor

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -183,6 +184,83 @@ func testProvenance(t *testing.T, s *Suite) {
 	}
 	if got, _ = ps.Provenance(ctx, "ipv4-addr", "192.0.2.1"); len(got) != 2 {
 		t.Fatalf("after prune: %d records, want 2", len(got))
+	}
+}
+
+// testScanProvenance: every value once with all of its records in Day then
+// Feed order, over more values than one read chunk of the embedded engine; an
+// error from fn stops the scan and comes back unchanged.
+func testScanProvenance(t *testing.T, s *Suite) {
+	st := s.open(t)
+	ps := as[storage.ProvenanceStore](t, st)
+	sc := as[storage.ProvenanceScanner](t, st)
+	day := func(n int) time.Time { return time.Date(2024, 5, 1+n, 0, 0, 0, 0, time.UTC) }
+	const n = 4500
+	var recs []storage.Provenance
+	want := map[string]int{}
+	for i := 0; i < n; i++ {
+		v := fmt.Sprintf("198.51.%d.%d", i/256, i%256)
+		recs = append(recs, storage.Provenance{Feed: "otx", Type: "ipv4-addr", Value: v, Day: day(i % 3), Verdict: []byte(`{"i":1}`)})
+		want["ipv4-addr|"+v] = 1
+		if i%3 == 0 {
+			recs = append(recs, storage.Provenance{Feed: "misp", Type: "ipv4-addr", Value: v, Day: day(0), Revoked: true},
+				storage.Provenance{Feed: "abuse", Type: "ipv4-addr", Value: v, Day: day(5)})
+			want["ipv4-addr|"+v] = 3
+		}
+	}
+	recs = append(recs, storage.Provenance{Feed: "otx", Type: "domain-name", Value: "198.51.0.1", Day: day(1)})
+	want["domain-name|198.51.0.1"] = 1
+	if _, err := ps.AddProvenance(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	total := 0
+	err := sc.ScanProvenance(ctx, func(g []storage.Provenance) error {
+		if len(g) == 0 {
+			return errors.New("empty group")
+		}
+		key := g[0].Type + "|" + g[0].Value
+		if seen[key] {
+			return fmt.Errorf("%s handed over twice", key)
+		}
+		seen[key] = true
+		if len(g) != want[key] {
+			return fmt.Errorf("%s: %d records, want %d", key, len(g), want[key])
+		}
+		for i, p := range g {
+			if p.Type+"|"+p.Value != key {
+				return fmt.Errorf("%s: group holds %s %s", key, p.Type, p.Value)
+			}
+			if i > 0 && (p.Day.Before(g[i-1].Day) || p.Day.Equal(g[i-1].Day) && p.Feed < g[i-1].Feed) {
+				return fmt.Errorf("%s: records not in Day then Feed order: %+v", key, g)
+			}
+		}
+		if len(g) == 3 && (g[0].Feed != "misp" || !g[0].Revoked || g[2].Feed != "abuse") {
+			return fmt.Errorf("%s: fields lost: %+v", key, g)
+		}
+		if g[0].Feed == "otx" && string(g[0].Verdict) != `{"i":1}` && key != "domain-name|198.51.0.1" {
+			return fmt.Errorf("%s: verdict %q", key, g[0].Verdict)
+		}
+		total += len(g)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ScanProvenance: %v", err)
+	}
+	if len(seen) != len(want) || total != len(recs) {
+		t.Fatalf("ScanProvenance saw %d values, %d records; want %d, %d", len(seen), total, len(want), len(recs))
+	}
+	stop := errors.New("stop here")
+	calls := 0
+	err = sc.ScanProvenance(ctx, func([]storage.Provenance) error {
+		calls++
+		if calls == 10 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || calls != 10 {
+		t.Fatalf("ScanProvenance with fn failing on call 10 = %v after %d calls, want the same error after 10", err, calls)
 	}
 }
 

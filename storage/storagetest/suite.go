@@ -86,6 +86,7 @@ func (s Suite) Run(t *testing.T) {
 		{"Membership", testMembership},
 		{"FeedState", testFeedState},
 		{"Provenance", testProvenance},
+		{"ScanProvenance", testScanProvenance},
 		{"Sightings", testSightings},
 		{"Statuses", testStatuses},
 		{"MISPEvents", testMISPEvents},
