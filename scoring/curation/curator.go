@@ -518,7 +518,7 @@ func observable(typ string, fs []field) (kind, value, indID string, ok bool) {
 }
 
 // parsePattern reads the value of a pattern ctibroker authors:
-// [TYPE:value = 'V'] or [file:hashes.'ALG' = 'V'].
+// [TYPE:value = 'V'], [file:hashes.'ALG' = 'V'] or [file:hashes.ALG = 'V'].
 func parsePattern(p string) (kind, value string, ok bool) {
 	if !strings.HasPrefix(p, "[") || !strings.HasSuffix(p, "']") {
 		return "", "", false
@@ -547,6 +547,9 @@ func parsePattern(p string) (kind, value string, ok bool) {
 		return typ, b.String(), true
 	case typ == "file" && strings.HasPrefix(path, "hashes.'") && strings.HasSuffix(path, "'"):
 		return "file:" + strings.ToLower(path[len("hashes.'"):len(path)-1]), b.String(), true
+	case typ == "file" && strings.HasPrefix(path, "hashes.") && !strings.ContainsAny(path[len("hashes."):], "'."):
+		// the pattern builder quotes only keys that need it: hashes.MD5
+		return "file:" + strings.ToLower(path[len("hashes."):]), b.String(), true
 	}
 	return "", "", false
 }
