@@ -2,8 +2,8 @@
 // converter (convert.go, pure), and two sources: a MISP instance's REST API
 // (POST /events/restSearch, paged, incremental by timestamp) and MISP feeds
 // (manifest.json and <uuid>.json, incremental by the manifest's per-event
-// timestamps, with ETag). The STIX → MISP direction (publishing as a MISP feed,
-// pushing to MISP) will live here too, on the same model.
+// timestamps, with ETag). The STIX → MISP direction (Export, publishing as a
+// MISP feed, pushing to MISP) lives here too, on the same model.
 //
 // # Decoding
 //
@@ -79,6 +79,118 @@
 //     event's. It is recorded in Verdict.Share and EventExtension.Share (the
 //     ingest core has no per-observation share yet).
 //
-// client.go is the only file doing HTTP; convert.go is pure; source.go ties them
-// to ingest.Source with a cursor that survives restarts.
+// # Export: STIX → MISP (export.go, export_types.go)
+//
+// Export turns a collection's STIX objects into MISP events for a MISP feed
+// (FeedManifest, MarshalFeedEvent, WriteHashesCSV: manifest.json, <uuid>.json,
+// hashes.csv) or a push (Client.PushEvent, Client.UploadSTIX). It is pure and
+// deterministic: the same objects, in any order, give the same bytes; every
+// uuid it makes is UUIDv5 under a fixed namespace. The rules:
+//
+//   - Events. A report or grouping is an event: info its name, date its
+//     published (grouping: created) day, analysis 2 (completed), published
+//     true, publish_timestamp its published time. Its uuid is the event's own
+//     when ctibroker made the report from a MISP event (the MISP extension's
+//     event_uuid, which also gives back date, analysis and threat level), else
+//     the report's or grouping's own uuid (misp-stix writes report--<event
+//     uuid>, so MISP content comes back under its uuid either way). Orgc is
+//     the instance (ExportOptions.Org). A report's object_refs give the
+//     content: indicators, SCOs (also through observed-data), vulnerabilities,
+//     campaigns, context objects, and relationships, whose ends that are
+//     context objects become the event's galaxy clusters.
+//   - Grouping (ExportOptions.Grouping). Indicators and SCOs that no report or
+//     grouping holds go into one event per collection, UTC day of date_added
+//     (ExportOptions.Added, else the object's created) and TLP level
+//     ("collection", the default), or per collection and TLP level
+//     ("single"). Splitting by TLP keeps a feed's tlp tags exact, so MISP's
+//     feed filter rules (which read the manifest's event tags) select exactly
+//     the values of a level. An SCO some indicator is based on travels with
+//     that indicator. Such an event is named "ctibroker <collection> <day>
+//     <TLP>", its uuid derives from (collection, day, TLP).
+//   - Size cap. An event with more than MaxAttributes attributes (default
+//     5000) is split into parts: attributes ordered oldest first (timestamp,
+//     type, value), so that new values land in the last part and earlier
+//     parts keep their content; part 1 keeps the event's uuid, part k gets
+//     UUIDv5(uuid, k), and info says "(part k of n)".
+//   - Timestamps. An attribute's timestamp is its object's modified (an SCO's
+//     date_added, else the event's); the event's timestamp is the latest
+//     modified of the report, its attributes and its clusters, so MISP's feed
+//     pull sees every change.
+//   - Attributes. One per value and event (uuid = UUIDv5(event uuid, type,
+//     value)); an indicator and an SCO of the same value are one attribute,
+//     the indicator's. Indicators have to_ids true, SCOs false. A simple
+//     pattern gives the type of misp.md §4.1 read backwards: ipv4-addr and
+//     ipv6-addr → ip-dst, domain-name → domain, url → url, email-addr →
+//     email-src, file:hashes.MD5/'SHA-1'/'SHA-256'/'SHA-512'/SSDEEP/TLSH/... →
+//     md5/sha1/sha256/sha512/ssdeep/tlsh/..., file:name → filename, mutex,
+//     regkey, AS, mac-address, x509-fingerprint-*, the email-message
+//     properties, user-agent, port; the misp:type label the MISP converter
+//     puts on indicators it authors, then Native (the MISP type a feed
+//     reported, e.g. ip-src or hostname), override the default when the type
+//     fits the value. Categories are MISP's defaults per type unless a
+//     misp:category label or Native says otherwise. The AND shapes misp-stix
+//     writes for composite types become those types (filename|sha256,
+//     domain|ip, ip-dst|port, hostname|port, regkey|value, and the
+//     network-traffic form of ip-src/ip-dst). Decision: any other pattern
+//     (OR, FOLLOWEDBY, qualifiers, other operators, other properties) is one
+//     stix2-pattern attribute holding the pattern verbatim, with to_ids; a
+//     MISP object would need a template per shape and loses the pattern's
+//     logic. yara, sigma, snort and suricata patterns become attributes of
+//     those types; other pattern languages are warnings. Vulnerabilities are
+//     vulnerability attributes (the CVE), campaigns campaign-name attributes,
+//     both to_ids false.
+//   - Deleted. revoked true, or valid_until at or before Now, makes the
+//     attribute deleted true: MISP feeds carry deleted attributes, and MISP
+//     soft-deletes its copy when it pulls or receives them. Deleted attributes
+//     are not in hashes.csv.
+//   - TLP. TLP 2.0 and 1.0 marking refs give tlp:clear, green, amber,
+//     amber+strict and red (TLP 1.0 white is clear). The event's tag is the
+//     most restrictive of the report and its attributes; an attribute whose
+//     own level differs from the event's carries its own tag.
+//   - Galaxies. Attack patterns with an ATT&CK id, malware, tools, intrusion
+//     sets and threat actors become galaxy clusters, each as a misp-galaxy tag
+//     and in a Galaxy block (cluster uuid = the STIX object's uuid, which for
+//     MITRE's objects is misp-galaxy's own; meta external_id, refs, synonyms):
+//     ATT&CK objects as mitre-attack-pattern ("Access Token Manipulation -
+//     T1134"), mitre-malware, mitre-tool and mitre-intrusion-set ("APT28 -
+//     G0007"); other malware as malpedia, other tools as tool, other intrusion
+//     sets and threat actors as threat-actor. Attack patterns without an
+//     ATT&CK id have no MISP galaxy and are left out. The event's clusters come
+//     from its object_refs and the relationships among them; an attribute's
+//     from its indicator's indicates (and uses, attributed-to, related-to)
+//     relationships, one hop, unless the event already has the cluster. A
+//     misp-galaxy label naming a cluster already written is not repeated.
+//     Objects referenced but not in the input are found through
+//     ExportOptions.Lookup (MITRE's objects live in the ATT&CK collection).
+//   - Score. The risk-score extension (scoring.ExtensionID) sets
+//     threat_level_id (bands critical and high → 1, medium → 2, low → 3; the
+//     strongest among the attributes for grouped events and reports without a
+//     score of their own; 4 without any) and, per attribute,
+//     misp:confidence-level from the band's confidence: ≥88
+//     completely-confident, ≥63 usually-, ≥38 fairly-, ≥13 rarely-confident,
+//     else unconfident (the inverse of misp-stix's 100/75/50/25/0). Decision:
+//     the band's confidence, not the raw score, because confidence is what
+//     the taxonomy and misp-stix mean and it changes only with the band; the
+//     score itself goes into the comment ("ctibroker risk score 72 (high)").
+//     A report's STIX confidence gives the event's tag.
+//   - Tags. Labels become tags, except conversion bookkeeping (misp:type,
+//     misp:category, misp:to_ids, misp:tool, misp:name, misp:meta-category,
+//     Threat-Report).
+//   - Not converted: notes, opinions, sightings, identities, locations,
+//     courses of action (silently); other object types are one warning each.
+//
+// NativeOf reads the MISP type and category out of provenance verdicts for
+// ExportOptions.Native.
+//
+// # Pushing to MISP (push.go)
+//
+// Client.PushEvent adds or edits one event through MISP's REST API as a MISP
+// server does when it syncs (HEAD /events/view/{uuid}, POST /events/add or
+// /events/edit/{uuid}; a "not newer" answer is ErrNotNewer);
+// Client.UploadSTIX posts a bundle to /events/upload_stix/2. Both send the key
+// raw in Authorization with Accept and Content-Type application/json.
+//
+// client.go is the only file making HTTP requests (push.go goes through its
+// Client); convert.go and export.go are pure; source.go ties the converter to
+// ingest.Source with a cursor that survives restarts.
 package misp

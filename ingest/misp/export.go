@@ -1033,3 +1033,29 @@ func (x *exporter) renderAttr(eventUUID string, a *attr, evTLP stix.TLP, evClust
 	}
 	return out
 }
+
+// NativeOf returns the MISP attribute type and category that the latest MISP
+// verdict among verdicts recorded for a value (the Verdict JSON this
+// package's converter keeps in provenance records, oldest first, as
+// storage.ProvenanceStore.Provenance returns them): what ExportOptions.Native
+// wants. Verdicts of other providers (no attribute uuid, no to_ids, or an
+// unknown MISP type) are skipped; ok is false when none is MISP's.
+func NativeOf(verdicts ...[]byte) (attrType, category string, ok bool) {
+	for i := len(verdicts) - 1; i >= 0; i-- {
+		var v struct {
+			Attribute *string `json:"attribute"`
+			Type      string  `json:"type"`
+			Category  string  `json:"category"`
+			ToIDs     *bool   `json:"to_ids"`
+			Share     *string `json:"share"`
+		}
+		if json.Unmarshal(verdicts[i], &v) != nil || v.Attribute == nil || v.ToIDs == nil || v.Share == nil {
+			continue
+		}
+		if _, known := defaultToIDs[v.Type]; !known {
+			continue
+		}
+		return v.Type, v.Category, true
+	}
+	return "", "", false
+}
