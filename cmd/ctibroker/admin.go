@@ -104,6 +104,7 @@ func (m *Main) handleAdmin(ctx context.Context, conn net.Conn, store storage.Sto
 		Stderr: enc.stream("stderr"),
 		Stdin:  strings.NewReader(""),
 		Getenv: m.Getenv,
+		Now:    m.Now,
 		Dir:    req.Dir,
 		shared: store,
 	}

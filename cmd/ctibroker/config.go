@@ -42,6 +42,11 @@ type Config struct {
 	Pool string `yaml:"pool"`
 	// Feeds are the intelligence feeds ctibroker pulls.
 	Feeds []ingest.FeedConfig `yaml:"feeds"`
+	// Indicators tunes the indicators ctibroker authors: the default
+	// valid_until per value type and TLP markings (ingest.Config). Unset keys
+	// keep ingest.DefaultConfig's values (DESIGN.md: IPs days, domains weeks,
+	// hashes months); a feed's own valid_for overrides them.
+	Indicators ingest.Config `yaml:"indicators"`
 
 	TAXII taxii.Config `yaml:",inline"`
 	Auth  auth.Config  `yaml:",inline"`
@@ -115,7 +120,7 @@ func loadConfig(path string) (*Config, error) {
 
 // parseConfig decodes strictly (unknown keys are errors) and validates.
 func parseConfig(b []byte) (*Config, error) {
-	cfg := Config{Scoring: scoring.DefaultConfig()}
+	cfg := Config{Scoring: scoring.DefaultConfig(), Indicators: ingest.DefaultConfig()}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {

@@ -147,6 +147,7 @@ func newCurator(cfg *Config, store storage.Store, logger *slog.Logger, audit *au
 // collections and consumers are read from the running server and
 // authenticator at each pass, so a reload (SIGHUP) applies to the next one.
 type curationLoop struct {
+	now      func() time.Time
 	cur      *curation.Curator
 	store    curation.Store
 	leaser   storage.Leaser // nil: the store hands out no leases
@@ -163,7 +164,7 @@ type curationLoop struct {
 	versions    prometheus.Counter
 }
 
-func newCurationLoop(cfg *Config, store storage.Store, srv *taxii.Server, authn *auth.Authenticator, logger *slog.Logger, audit *auth.AuditLog) (*curationLoop, error) {
+func newCurationLoop(now func() time.Time, cfg *Config, store storage.Store, srv *taxii.Server, authn *auth.Authenticator, logger *slog.Logger, audit *auth.AuditLog) (*curationLoop, error) {
 	cs, ok := store.(curation.Store)
 	if !ok {
 		return nil, errors.New("curation: this store keeps no provenance, sightings or memberships")
@@ -174,7 +175,7 @@ func newCurationLoop(cfg *Config, store storage.Store, srv *taxii.Server, authn 
 	}
 	host, _ := os.Hostname()
 	l := &curationLoop{
-		cur: cur, store: cs, holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), rand.Uint64()),
+		now: now, cur: cur, store: cs, holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), rand.Uint64()),
 		interval: cfg.Curation.interval(), taxii: srv.Config, authn: authn, logger: logger,
 		kick: make(chan struct{}, 1),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -223,7 +224,7 @@ func (l *curationLoop) run(ctx context.Context) {
 		case <-l.kick:
 			t.Stop()
 		}
-		l.pass(ctx, time.Now())
+		l.pass(ctx, l.now())
 		wait = l.interval + jitter(l.interval/10)
 	}
 }

@@ -233,7 +233,7 @@ func TestServeCuratedCollections(t *testing.T) {
 	cfg := curatedConfig(t, dir, 3*time.Second)
 	importEvalCorpus(t, cfg)
 	key := answerKey(t)
-	base := startServe(t, cfg, curatedEnv)
+	base := startServeAt(t, cfg, curatedEnv, evalClock)
 	waitPasses(t, base, 1)
 
 	socHigh, lastHigh := pollAll(t, base, "soc", socHighColl, 1000, "")
@@ -490,7 +490,7 @@ func TestServeCuratesAfterPulls(t *testing.T) {
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := startServe(t, p, curatedEnv)
+	base := startServeAt(t, p, curatedEnv, evalClock)
 	// the interval alone would give one pass in the first hour
 	waitPasses(t, base, 3)
 }

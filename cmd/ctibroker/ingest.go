@@ -507,7 +507,7 @@ func attackIndex(ctx context.Context, store storage.ObjectReader, coll string) (
 }
 
 func (m *Main) runner(store ingest.Store, cfg *Config) *ingest.Runner {
-	return &ingest.Runner{Store: store, Identity: cfg.Identity.ID, Pool: cfg.pool(),
+	return &ingest.Runner{Store: store, Identity: cfg.Identity.ID, Pool: cfg.pool(), Config: cfg.Indicators, Now: m.now,
 		Logger: slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
@@ -562,7 +562,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	batches, _, err := convertFiles(conv, *provider, m.paths(fs.Args()), ix, level, cfg.Identity.ID, time.Now().UTC())
+	batches, _, err := convertFiles(conv, *provider, m.paths(fs.Args()), ix, level, cfg.Identity.ID, m.now())
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -575,6 +575,9 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 		fc.Collection = *coll // objects received as STIX stay in the collection they arrive in
 	}
 	if err := fc.Validate(); err != nil {
+		return err
+	}
+	if err := seedPool(ctx, store, cfg); err != nil {
 		return err
 	}
 	st, err := m.runner(is, cfg).Run(ctx, &ingest.Feed{Config: fc, Source: batchSource(batches)})
@@ -682,6 +685,9 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := seedPool(ctx, store, cfg); err != nil {
+		return err
+	}
 	reg := registry(cfg.Identity.ID)
 	r := m.runner(is, cfg)
 	failed := 0
@@ -763,7 +769,7 @@ func (m *Main) runAttackImport(ctx context.Context, args []string) error {
 		if err := store.EnsureCollection(ctx, cfg.pool(), storage.KindStored); err != nil {
 			return fmt.Errorf("collection %s: %w", cfg.pool(), err)
 		}
-		rp, err := ingest.RepointAttack(ctx, store, cfg.pool(), ix, cfg.Identity.ID, time.Now().UTC())
+		rp, err := ingest.RepointAttack(ctx, store, cfg.pool(), ix, cfg.Identity.ID, m.now())
 		if err != nil {
 			return fmt.Errorf("attack import: re-pointing relationships: %w", err)
 		}

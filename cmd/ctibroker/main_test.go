@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctibroker/ctibroker/scoring"
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage/mongo"
 )
 
@@ -221,10 +223,47 @@ func testServeSample(t *testing.T, store string) {
 			}
 		}
 		if len(authored) == 6 {
-			return
+			break
 		}
 		if len(authored) > 6 || time.Now().After(deadline) {
 			t.Fatalf("pool holds %d ctibroker indicators (%v), want 6: one per sample value", len(authored), authored)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Curation publishes them, scored, into the SOC's curated collection; the
+	// example's sample feed keeps its (dated) values valid, so none of them
+	// is served expired.
+	for {
+		resp, body := get(base+"/intel/collections/soc/objects/?match[type]=indicator", "soc", "s3cret")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("soc objects: status %d: %s", resp.StatusCode, body)
+		}
+		var soc struct {
+			Objects []struct {
+				Pattern    string          `json:"pattern"`
+				ValidUntil stix.Timestamp  `json:"valid_until"`
+				Extensions json.RawMessage `json:"extensions"`
+			} `json:"objects"`
+		}
+		if err := json.Unmarshal(body, &soc); err != nil {
+			t.Fatal(err)
+		}
+		live := map[string]bool{}
+		for _, o := range soc.Objects {
+			if o.ValidUntil.IsZero() || o.ValidUntil.Time.Before(time.Now()) {
+				t.Fatalf("soc serves %s with valid_until %v: the sample expired", o.Pattern, o.ValidUntil)
+			}
+			if !bytes.Contains(o.Extensions, []byte(scoring.ExtensionID)) {
+				t.Fatalf("soc serves %s without the risk score extension", o.Pattern)
+			}
+			live[o.Pattern] = true
+		}
+		if len(live) == 6 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("soc serves %d live indicators (%v), want the 6 sample values", len(live), live)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -281,9 +320,16 @@ func TestServePullsFeeds(t *testing.T) {
 // ends and returns the server's base URL.
 func startServe(t *testing.T, cfgPath string, env map[string]string) string {
 	t.Helper()
+	return startServeAt(t, cfgPath, env, nil)
+}
+
+// startServeAt is startServe with the clock now (nil: time.Now), for dated corpora.
+func startServeAt(t *testing.T, cfgPath string, env map[string]string, now func() time.Time) string {
+	t.Helper()
 	pr, pw := io.Pipe()
 	m := NewMain(pw, io.Discard)
 	m.Getenv = func(k string) string { return env[k] }
+	m.Now = now
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

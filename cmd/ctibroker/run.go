@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ctibroker/ctibroker/storage"
 )
@@ -31,6 +32,10 @@ type Main struct {
 	// Dir is the directory relative paths resolve against; empty: the process's.
 	Dir string
 
+	// Now is the clock of everything the verbs date (imports, curation passes,
+	// scores); nil: time.Now. Tests over dated corpora fix it.
+	Now func() time.Time
+
 	// shared is serve's open store while a verb runs inside serve (admin socket).
 	shared storage.Store
 }
@@ -38,6 +43,14 @@ type Main struct {
 // NewMain returns a Main writing to stdout and stderr and reading the process environment.
 func NewMain(stdout, stderr io.Writer) *Main {
 	return &Main{Stdout: stdout, Stderr: stderr, Stdin: os.Stdin, Getenv: os.Getenv}
+}
+
+// now returns the current time of m's clock, in UTC.
+func (m *Main) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 // verb is one subcommand.

@@ -172,7 +172,7 @@ type pipeline struct {
 	feeds map[string]*sync.Mutex // one push at a time per feed
 }
 
-func newPipeline(ctx context.Context, cfg *Config, store storage.Store, logger *slog.Logger) (*pipeline, error) {
+func newPipeline(ctx context.Context, now func() time.Time, cfg *Config, store storage.Store, logger *slog.Logger) (*pipeline, error) {
 	is, err := ingestStore(store)
 	if err != nil {
 		return nil, err
@@ -180,13 +180,16 @@ func newPipeline(ctx context.Context, cfg *Config, store storage.Store, logger *
 	if err := store.EnsureCollection(ctx, cfg.pool(), storage.KindStored); err != nil {
 		return nil, fmt.Errorf("collection %s: %w", cfg.pool(), err)
 	}
+	if err := seedPool(ctx, store, cfg); err != nil {
+		return nil, err
+	}
 	ix, err := attackIndex(ctx, store, AttackCollection)
 	if err != nil {
 		return nil, err
 	}
 	return &pipeline{
 		cfg:    cfg,
-		runner: &ingest.Runner{Store: is, Identity: cfg.Identity.ID, Pool: cfg.pool(), Logger: logger},
+		runner: &ingest.Runner{Store: is, Identity: cfg.Identity.ID, Pool: cfg.pool(), Config: cfg.Indicators, Now: now, Logger: logger},
 		attack: ix,
 		feeds:  map[string]*sync.Mutex{},
 	}, nil

@@ -347,7 +347,7 @@ func (m *Main) runExplain(ctx context.Context, args []string) error {
 		fs.Usage()
 		return exitError(2)
 	}
-	asOf := time.Now().UTC()
+	asOf := m.now()
 	if *asOfFlag != "" {
 		if asOf, err = parseAsOf(*asOfFlag); err != nil {
 			return err
@@ -513,7 +513,7 @@ func (m *Main) evalLabelled(ctx context.Context, sc *scorer, vals []labelledValu
 	if asOf.IsZero() {
 		asOf = newestSeen
 		if asOf.IsZero() {
-			asOf = time.Now().UTC()
+			asOf = m.now()
 		}
 	}
 	fmt.Fprintf(m.Stdout, "score-eval as of %s: %d benign and %d malicious values found in the pool (%d and %d not found)\n",
@@ -546,7 +546,7 @@ func (m *Main) evalLabelled(ctx context.Context, sc *scorer, vals []labelledValu
 // sections and reports how many change band.
 func (m *Main) compareConfigs(ctx context.Context, old, sc *scorer, asOf time.Time) error {
 	if asOf.IsZero() {
-		asOf = time.Now().UTC()
+		asOf = m.now()
 	}
 	vals, err := poolValues(ctx, sc.store, sc.pool)
 	if err != nil {

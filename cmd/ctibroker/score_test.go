@@ -47,6 +47,10 @@ func evalConfig(t testing.TB, dir, scoringYAML string) string {
 	return p
 }
 
+// evalClock is the clock of tests over the labelled corpus: its README dates
+// it as of 2026-11-01, and its values age (decay, default valid_until) from there.
+func evalClock() time.Time { return time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC) }
+
 // importEvalCorpus imports the corpus's four feeds through `ctibroker import`
 // and returns what the imports wrote to stderr (their warnings).
 func importEvalCorpus(t testing.TB, cfg string) string {
@@ -73,7 +77,9 @@ func importEvalCorpus(t testing.TB, cfg string) string {
 	} {
 		args := append([]string{"import", "--config", cfg, "--provider", p.provider}, glob(p.files)...)
 		var out, errOut bytes.Buffer
-		if err := NewMain(&out, &errOut).Run(context.Background(), args); err != nil {
+		m := NewMain(&out, &errOut)
+		m.Now = evalClock
+		if err := m.Run(context.Background(), args); err != nil {
 			t.Fatalf("import %s: %v\n%s%s", p.provider, err, out.String(), errOut.String())
 		}
 		warnings += errOut.String()

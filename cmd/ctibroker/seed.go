@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,4 +74,32 @@ func readObjects(path string, v *stix.Validator) ([]stix.RawObject, []stix.Findi
 		objs = append(objs, *o)
 	}
 	return objs, bad, nil
+}
+
+// seedPool puts the objects every curated graph refers to into the pool: the
+// instance identity (created_by_ref of everything ctibroker authors) and the
+// TLP 2.0 marking definitions (the markings of authored indicators), so
+// curation can hand consumers a self-contained graph. Idempotent: versions
+// already stored are left alone.
+func seedPool(ctx context.Context, store storage.Store, cfg *Config) error {
+	objs := []stix.Object{identityObject(cfg.Identity)}
+	for _, md := range stix.TLPMarkingDefinitions() {
+		objs = append(objs, md)
+	}
+	raws := make([]stix.RawObject, 0, len(objs))
+	for _, o := range objs {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return fmt.Errorf("pool: %w", err)
+		}
+		r, err := stix.ParseRaw(b)
+		if err != nil {
+			return fmt.Errorf("pool: %w", err)
+		}
+		raws = append(raws, *r)
+	}
+	if _, err := store.PutObjects(ctx, cfg.pool(), raws); err != nil {
+		return fmt.Errorf("pool %s: %w", cfg.pool(), err)
+	}
+	return nil
 }

@@ -72,7 +72,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if len(cursorKey) > 0 && len(cursorKey) < 16 {
 		return errors.New("CTIBROKER_CURSOR_KEY: want at least 16 bytes")
 	}
-	pipe, err := newPipeline(ctx, cfg, store, logger)
+	pipe, err := newPipeline(ctx, m.now, cfg, store, logger)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	// Curation passes fill the curated collections: on their interval and after each pull.
-	cur, err := newCurationLoop(cfg, store, srv, authn, logger, audit)
+	cur, err := newCurationLoop(m.now, cfg, store, srv, authn, logger, audit)
 	if err != nil {
 		return err
 	}
