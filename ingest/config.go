@@ -88,6 +88,10 @@ type FeedConfig struct {
 	Collection string `yaml:"collection"`
 	// Options holds the provider-specific options, decoded with DecodeOptions.
 	Options yaml.Node `yaml:"options"`
+	// Enrich tunes on-demand lookups through this feed (package ingest/enrich)
+	// for providers that have them (Maltiverse, VirusTotal, Recorded Future);
+	// nil: lookups enabled with the defaults of EnrichConfig.
+	Enrich *EnrichConfig `yaml:"enrich"`
 
 	// Attack resolves ATT&CK ids for providers that mention them; cmd sets it.
 	Attack *attack.Index `yaml:"-"`
@@ -98,6 +102,53 @@ type FeedConfig struct {
 	Identity string `yaml:"-"`
 	// Getenv reads credentials named by *_env options; nil means os.Getenv.
 	Getenv func(string) string `yaml:"-"`
+}
+
+// EnrichConfig is a feed's on-demand lookup settings:
+//
+//	feeds:
+//	  - name: maltiverse-c2
+//	    provider: maltiverse
+//	    enrich: {per_minute: 4, per_day: 500}
+//
+// The budget is the lookups' own for Maltiverse and Recorded Future; VirusTotal
+// lookups spend the feed's requests_per_minute and requests_per_day (one budget
+// for pulls and lookups), so per_minute and per_day are errors on a VirusTotal
+// feed.
+type EnrichConfig struct {
+	Enabled   *bool `yaml:"enabled"`    // default true
+	PerMinute int   `yaml:"per_minute"` // lookups per minute; 0: DefaultEnrichPerMinute; -1: unlimited
+	PerDay    int   `yaml:"per_day"`    // lookups per UTC day; 0: DefaultEnrichPerDay; -1: unlimited
+}
+
+// Lookup budget defaults (EnrichConfig), a public-API-sized quota.
+const (
+	DefaultEnrichPerMinute = 4
+	DefaultEnrichPerDay    = 500
+)
+
+// EnrichEnabled reports whether on-demand lookups may go through the feed (the
+// default) .
+func (c *FeedConfig) EnrichEnabled() bool {
+	return c.Enrich == nil || c.Enrich.Enabled == nil || *c.Enrich.Enabled
+}
+
+// EnrichBudget returns a lookup Budget from Enrich (defaults filled in).
+func (c *FeedConfig) EnrichBudget() *Budget {
+	var e EnrichConfig
+	if c.Enrich != nil {
+		e = *c.Enrich
+	}
+	limit := func(v, def int) int {
+		switch {
+		case v == 0:
+			return def
+		case v < 0:
+			return 0
+		}
+		return v
+	}
+	return &Budget{PerMinute: limit(e.PerMinute, DefaultEnrichPerMinute), PerDay: limit(e.PerDay, DefaultEnrichPerDay)}
 }
 
 // Reliability is a feed's source reliability on 0–100. The config gives it as a
@@ -202,6 +253,14 @@ func (c *FeedConfig) Validate() error {
 	for _, t := range c.EnabledTypes {
 		if _, ok := typeAliases[t]; !ok {
 			return bad("enabled_types", "unknown type %q", t)
+		}
+	}
+	if e := c.Enrich; e != nil {
+		if e.PerMinute < -1 {
+			return bad("enrich.per_minute", "%d: want a count, 0 for the default or -1 for unlimited", e.PerMinute)
+		}
+		if e.PerDay < -1 {
+			return bad("enrich.per_day", "%d: want a count, 0 for the default or -1 for unlimited", e.PerDay)
 		}
 	}
 	return nil

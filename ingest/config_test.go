@@ -98,6 +98,8 @@ func TestFeedConfigErrors(t *testing.T) {
 		"bad threshold":  {"- {name: a, provider: otx, detection_threshold: 101}", "detection_threshold"},
 		"bad type":       {"- {name: a, provider: otx, enabled_types: [mutex]}", "enabled_types"},
 		"negative every": {"- {name: a, provider: otx, interval: -1h}", "interval"},
+		"enrich minute":  {"- {name: a, provider: maltiverse, enrich: {per_minute: -2}}", "enrich.per_minute"},
+		"enrich day":     {"- {name: a, provider: maltiverse, enrich: {per_day: -5}}", "enrich.per_day"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := decodeFeeds(t, tt.yaml)[0]

@@ -79,6 +79,16 @@
 //     what the commit's fsync cost in wall time here (a storage-side existence
 //     check in AddProvenance would make both unnecessary).
 //
+// # On-demand lookups
+//
+// A Source that is also a Looker (Maltiverse, VirusTotal, Recorded Future) can
+// look single values up; Runner.Apply stores such an answer as the feed's batch
+// without touching its cursor, and package ingest/enrich ties the two together
+// with a cache. A Budget is a per-minute and per-day request quota (VirusTotal's
+// is shared by its pulls and lookups; FeedConfig.Enrich sets the others');
+// lookups never wait for quota but fail with a *QuotaError naming when the next
+// request is allowed.
+//
 // Provider packages live in ingest/<provider>; ATT&CK resolution lives in
 // ingest/attack. After importing a newer ATT&CK release, RepointAttack revokes
 // the authored relationships that point at ATT&CK objects the release revokes

@@ -52,6 +52,10 @@ type HTTPClient struct {
 	Logger      *slog.Logger  // nil: discard
 	// Sleep waits d or until ctx ends; nil uses a timer. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// NoWait is for on-demand lookups, which must not block on quota: a 429 is
+	// returned at once as a *QuotaError (wrapping ErrRateLimited; Next from its
+	// Retry-After, zero without one). Other failures are retried as usual.
+	NoWait bool
 
 	requests atomic.Int64
 }
@@ -81,7 +85,8 @@ func (c *HTTPClient) sleep(ctx context.Context, d time.Duration) error {
 // exponential backoff with jitter otherwise. A request with a body is retried
 // only when req.GetBody is set (http.NewRequest sets it for in-memory bodies).
 // Errors: *HTTPError for other statuses and for the last failed response, an
-// error wrapping ErrRateLimited, ErrBudget, or ctx's error.
+// error wrapping ErrRateLimited (a *QuotaError when the provider asked to wait
+// longer than MaxWait, or with NoWait), ErrBudget, or ctx's error.
 func (c *HTTPClient) Do(ctx context.Context, req *http.Request) (*http.Response, error) {
 	retries := c.MaxRetries
 	if retries == 0 {
@@ -145,9 +150,19 @@ func (c *HTTPClient) Do(ctx context.Context, req *http.Request) (*http.Response,
 			return resp, nil
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 			lastErr = responseError(req.Method, url, resp)
-			if ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			now := time.Now()
+			ra, hasRA := retryAfter(resp.Header.Get("Retry-After"), now)
+			if resp.StatusCode == http.StatusTooManyRequests && c.NoWait {
+				q := &QuotaError{Err: fmt.Errorf("%w: %w", ErrRateLimited, lastErr)}
+				if hasRA {
+					q.Next = now.Add(ra)
+				}
+				return nil, q
+			}
+			if hasRA {
 				if ra > maxWait {
-					return nil, fmt.Errorf("%w: %v; Retry-After %s exceeds the %s the client waits", ErrRateLimited, lastErr, ra, maxWait)
+					return nil, &QuotaError{Next: now.Add(ra),
+						Err: fmt.Errorf("%w: %v; Retry-After %s exceeds the %s the client waits", ErrRateLimited, lastErr, ra, maxWait)}
 				}
 				wait = ra
 			}

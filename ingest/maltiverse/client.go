@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctibroker/ctibroker/ingest"
 )
 
 // DefaultBaseURL is the Maltiverse API.
@@ -160,7 +162,11 @@ func retryable(ctx context.Context, err error) bool {
 // do performs GET path?query and hands the 200 body to read. It retries network
 // errors, 5xx, 429 and bodies that read fails to finish with a retryable error;
 // read must therefore tolerate being called again from the start.
-func (c *Client) do(ctx context.Context, path string, query url.Values, read func(io.Reader) error) error {
+//
+// noWait is for on-demand lookups, which must not block: a 429 is returned at
+// once as an *ingest.QuotaError (wrapping ErrRateLimited; Next from its
+// Retry-After) and other failures are retried once at most.
+func (c *Client) do(ctx context.Context, path string, query url.Values, noWait bool, read func(io.Reader) error) error {
 	base := c.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -193,6 +199,13 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, read fun
 		case errors.As(err, &stop):
 			return stop.err
 		case errors.As(err, &ra):
+			if noWait {
+				q := &ingest.QuotaError{Err: fmt.Errorf("GET %s: HTTP 429: %w: %w", u, ErrRateLimited, ingest.ErrRateLimited)}
+				if ra.header {
+					q.Next = time.Now().Add(ra.wait)
+				}
+				return q
+			}
 			if ra.wait > c.maxRetryAfter() {
 				return fmt.Errorf("GET %s: Retry-After %s exceeds the %s limit: %w", u, ra.wait, c.maxRetryAfter(), ErrRateLimited)
 			}
@@ -203,7 +216,11 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, read fun
 			return err
 		}
 		lastErr = err
-		if attempt >= c.retries() {
+		retries := c.retries()
+		if noWait {
+			retries = min(retries, 1)
+		}
+		if attempt >= retries {
 			if ra != nil {
 				return fmt.Errorf("GET %s: still 429 after %d retries: %w", u, attempt, ErrRateLimited)
 			}
@@ -224,8 +241,12 @@ type stopError struct{ err error }
 
 func (e *stopError) Error() string { return e.err.Error() }
 
-// retryAfterError is a 429 answer; wait is its Retry-After or the backoff.
-type retryAfterError struct{ wait time.Duration }
+// retryAfterError is a 429 answer; wait is its Retry-After (header set) or the
+// backoff.
+type retryAfterError struct {
+	wait   time.Duration
+	header bool
+}
 
 func (e *retryAfterError) Error() string { return fmt.Sprintf("HTTP 429, retry after %s", e.wait) }
 
@@ -256,7 +277,7 @@ func (c *Client) once(ctx context.Context, u string, read func(io.Reader) error)
 		if !ok {
 			wait = c.backoff(1)
 		}
-		return &retryAfterError{wait: wait}
+		return &retryAfterError{wait: wait, header: ok}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	switch resp.StatusCode {
@@ -286,7 +307,7 @@ func (c *Client) Download(ctx context.Context, collection, rng, field string, fn
 	if field != "" {
 		q.Set("range_field", field)
 	}
-	return c.do(ctx, "/collection/"+url.PathEscape(collection)+"/download", q, func(r io.Reader) error {
+	return c.do(ctx, "/collection/"+url.PathEscape(collection)+"/download", q, false, func(r io.Reader) error {
 		dec := json.NewDecoder(r)
 		tok, err := dec.Token()
 		if err != nil {
@@ -314,8 +335,13 @@ func (c *Client) Download(ctx context.Context, collection, rng, field string, fn
 
 // lookup GETs one document.
 func (c *Client) lookup(ctx context.Context, path string) (json.RawMessage, error) {
+	return c.get(ctx, path, false)
+}
+
+// get GETs one document; noWait as in do.
+func (c *Client) get(ctx context.Context, path string, noWait bool) (json.RawMessage, error) {
 	var out json.RawMessage
-	err := c.do(ctx, path, nil, func(r io.Reader) error {
+	err := c.do(ctx, path, nil, noWait, func(r io.Reader) error {
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return err
@@ -355,18 +381,52 @@ func URLChecksum(rawURL string) string {
 // Sample looks a file up by hash: GET /sample/{sha256}, or /sample/md5/{md5},
 // /sample/sha1/{sha1}, /sample/sha512/{sha512} chosen by the hash's length.
 func (c *Client) Sample(ctx context.Context, hash string) (json.RawMessage, error) {
+	p, err := samplePath(hash)
+	if err != nil {
+		return nil, err
+	}
+	return c.lookup(ctx, p)
+}
+
+// samplePath is the lookup path of a hash, chosen by its length.
+func samplePath(hash string) (string, error) {
 	h := strings.ToLower(strings.TrimSpace(hash))
 	switch len(h) {
 	case 64:
-		return c.lookup(ctx, "/sample/"+url.PathEscape(h))
+		return "/sample/" + url.PathEscape(h), nil
 	case 32:
-		return c.lookup(ctx, "/sample/md5/"+url.PathEscape(h))
+		return "/sample/md5/" + url.PathEscape(h), nil
 	case 40:
-		return c.lookup(ctx, "/sample/sha1/"+url.PathEscape(h))
+		return "/sample/sha1/" + url.PathEscape(h), nil
 	case 128:
-		return c.lookup(ctx, "/sample/sha512/"+url.PathEscape(h))
+		return "/sample/sha512/" + url.PathEscape(h), nil
 	}
-	return nil, fmt.Errorf("maltiverse: sample lookup: %q is not an MD5, SHA-1, SHA-256 or SHA-512 hash", hash)
+	return "", fmt.Errorf("maltiverse: sample lookup: %q is not an MD5, SHA-1, SHA-256 or SHA-512 hash", hash)
+}
+
+// lookupPath is the API path Maltiverse files value v under (IP, hostname,
+// URL checksum, sample hash, e-mail address); ok is false for other values.
+func lookupPath(v ingest.Value) (path string, ok bool) {
+	switch v.Type {
+	case ingest.TypeIPv4, ingest.TypeIPv6:
+		if strings.Contains(v.Value, "/") {
+			return "", false // a CIDR block is no single address
+		}
+		return "/ip/" + url.PathEscape(v.Value), true
+	case ingest.TypeDomain:
+		return "/hostname/" + url.PathEscape(v.Value), true
+	case ingest.TypeURL:
+		return "/url/" + URLChecksum(v.Value), true
+	case ingest.TypeEmail:
+		return "/email/" + url.PathEscape(v.Value), true
+	case ingest.TypeFile:
+		switch v.HashAlgo {
+		case ingest.HashMD5, ingest.HashSHA1, ingest.HashSHA256, ingest.HashSHA512:
+			p, err := samplePath(v.Value)
+			return p, err == nil
+		}
+	}
+	return "", false
 }
 
 // Email looks an e-mail address up: GET /email/{address}.

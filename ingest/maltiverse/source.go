@@ -48,6 +48,9 @@ type Source struct {
 	BatchSize    int
 	Convert      Options          // Feed, Identity, TLP, Detect, Attack
 	Now          func() time.Time // nil: time.Now
+	// Lookups is the budget on-demand lookups spend (FeedConfig.Enrich); nil:
+	// unlimited.
+	Lookups *ingest.Budget
 }
 
 var _ ingest.Source = (*Source)(nil)
@@ -98,7 +101,7 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 		cl.APIKey = key
 	}
 	s := &Source{Client: cl, Collection: c.Collection, RangeField: c.RangeField, InitialRange: c.InitialRange,
-		Overlap: c.Overlap, BatchSize: c.BatchSize,
+		Overlap: c.Overlap, BatchSize: c.BatchSize, Lookups: cfg.EnrichBudget(),
 		Convert: Options{Feed: cfg.Name, TLP: cfg.DefaultTLP, Detect: c.Detect, Attack: cfg.Attack}}
 	if _, err := NewConverter(s.Convert); err != nil {
 		return nil, bad("default_tlp", "%v", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
@@ -68,6 +69,12 @@ type Source struct {
 	Convert    Options          // Feed, Identity, TLP, Threshold, Attack, ...
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now; decides the UTC day of a pull
+	// Lookups is the budget on-demand lookups spend (FeedConfig.Enrich); nil:
+	// unlimited.
+	Lookups *ingest.Budget
+
+	lookupOnce   sync.Once
+	lookupClient *Client // Client for lookups: a 429 is not waited for
 }
 
 var (
@@ -122,6 +129,7 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 		FusionPath: c.FusionPath,
 		BatchSize:  c.BatchSize,
 		SpoolDir:   c.SpoolDir,
+		Lookups:    cfg.EnrichBudget(),
 		Convert: Options{Feed: cfg.Name, TLP: cfg.DefaultTLP, Entity: c.Entity, List: c.List,
 			Threshold: cfg.DetectionThreshold, MaxRelated: c.MaxRelated, Attack: cfg.Attack},
 	}

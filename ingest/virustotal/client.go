@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctibroker/ctibroker/ingest"
 )
 
 // DefaultBaseURL is the VirusTotal API v3 (also Google Threat Intelligence).
@@ -82,39 +84,30 @@ type Client struct {
 	// Sleep waits d or until ctx is done; nil uses a timer. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 
-	mu     sync.Mutex
-	day    string      // the UTC day used counts
-	used   int         // requests made on day
-	recent []time.Time // request times within the last minute
+	budgetOnce sync.Once
+	budget     *ingest.Budget // PerMinute and PerDay, made on first use
+}
+
+// quota returns the request budget, made from PerMinute and PerDay on first use.
+func (c *Client) quota() *ingest.Budget {
+	c.budgetOnce.Do(func() { c.budget = &ingest.Budget{PerMinute: c.PerMinute, PerDay: c.PerDay} })
+	return c.budget
 }
 
 // Usage returns the UTC day ("2006-01-02") and the number of requests made on it.
-func (c *Client) Usage() (string, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.day, c.used
-}
+func (c *Client) Usage() (string, int) { return c.quota().Usage() }
 
 // Remaining returns the requests left in today's budget (UTC), for metrics; ok
 // is false when PerDay is unlimited.
-func (c *Client) Remaining() (left int, ok bool) {
-	if c.PerDay <= 0 {
-		return 0, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.day != c.now().Format(time.DateOnly) {
-		return c.PerDay, true
-	}
-	return max(c.PerDay-c.used, 0), true
-}
+func (c *Client) Remaining() (left int, ok bool) { return c.quota().Remaining(c.now()) }
 
 // SetUsage restores the day's request count (from a feed cursor).
-func (c *Client) SetUsage(day string, used int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.day, c.used = day, used
-}
+func (c *Client) SetUsage(day string, used int) { c.quota().SetUsage(day, used) }
+
+// MergeUsage restores a request count recorded elsewhere (a cursor, the
+// enrichment state) without losing the requests this client made since (see
+// ingest.Budget.MergeUsage): pulls and lookups share the client's budget.
+func (c *Client) MergeUsage(day string, used int) { c.quota().MergeUsage(day, used) }
 
 func (c *Client) now() time.Time {
 	if c.Now != nil {
@@ -144,38 +137,31 @@ func (c *Client) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// take spends one request of the budgets, waiting for the minute's budget.
-func (c *Client) take(ctx context.Context) error {
+// take spends one request of the budgets, waiting for the minute's budget;
+// with noWait a spent minute is an *ingest.QuotaError too. A spent day is an
+// *ingest.QuotaError wrapping ErrQuotaExhausted.
+func (c *Client) take(ctx context.Context, noWait bool) error {
+	b := c.quota()
 	for {
-		c.mu.Lock()
 		now := c.now()
-		if d := now.Format(time.DateOnly); d != c.day {
-			c.day, c.used = d, 0
+		var wait time.Duration
+		var err error
+		if noWait {
+			err = b.TryTake(now)
+		} else {
+			wait, err = b.Take(now)
 		}
-		if c.PerDay > 0 && c.used >= c.PerDay {
-			c.mu.Unlock()
-			return fmt.Errorf("%d requests made on %s, the daily budget: %w", c.PerDay, c.day, ErrQuotaExhausted)
+		var q *ingest.QuotaError
+		if errors.As(err, &q) {
+			return &ingest.QuotaError{Next: q.Next, Err: fmt.Errorf("%w: %w", ErrQuotaExhausted, q.Err)}
 		}
-		if c.PerMinute > 0 {
-			i := 0
-			for i < len(c.recent) && !c.recent[i].After(now.Add(-time.Minute)) {
-				i++
-			}
-			c.recent = c.recent[i:]
-			if len(c.recent) >= c.PerMinute {
-				wait := c.recent[0].Add(time.Minute).Sub(now)
-				c.mu.Unlock()
-				c.logger().Info("per-minute request budget reached; waiting", "wait", wait)
-				if err := c.sleep(ctx, wait); err != nil {
-					return err
-				}
-				continue
-			}
-			c.recent = append(c.recent, now)
+		if err != nil || wait <= 0 {
+			return err
 		}
-		c.used++
-		c.mu.Unlock()
-		return nil
+		c.logger().Info("per-minute request budget reached; waiting", "wait", wait)
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
+		}
 	}
 }
 
@@ -265,7 +251,12 @@ type vtError struct {
 
 // get performs GET path?query and returns the 200 body, read whole. It retries
 // network errors, 5xx, 429 and bodies cut off (not valid JSON at the end).
-func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte, error) {
+//
+// noWait is for on-demand lookups, which must not block: a spent per-minute
+// budget and a 429 are returned at once as an *ingest.QuotaError (wrapping
+// ErrQuotaExhausted; Next from the budget or the Retry-After), and other
+// failures are retried once at most.
+func (c *Client) get(ctx context.Context, path string, query url.Values, noWait bool) ([]byte, error) {
 	base := c.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -287,7 +278,7 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte
 				return nil, err
 			}
 		}
-		if err := c.take(ctx); err != nil {
+		if err := c.take(ctx, noWait); err != nil {
 			return nil, err
 		}
 		body, err := c.once(ctx, u)
@@ -297,6 +288,12 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte
 		var tm *tooMany
 		var se *StatusError
 		switch {
+		case errors.As(err, &tm) && noWait:
+			q := &ingest.QuotaError{Err: fmt.Errorf("GET %s: HTTP 429 %s: %w: %w", u, tm.code, ErrQuotaExhausted, ingest.ErrRateLimited)}
+			if tm.header {
+				q.Next = c.now().Add(tm.wait)
+			}
+			return nil, q
 		case errors.As(err, &tm):
 			if tm.header && tm.wait > c.maxRetryAfter() {
 				return nil, fmt.Errorf("GET %s: Retry-After %s exceeds the %s limit: %w", u, tm.wait, c.maxRetryAfter(), ErrQuotaExhausted)
@@ -308,7 +305,11 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte
 			return nil, err
 		}
 		last = err
-		if attempt >= c.retries() {
+		retries := c.retries()
+		if noWait {
+			retries = min(retries, 1)
+		}
+		if attempt >= retries {
 			if tm != nil {
 				return nil, fmt.Errorf("GET %s: still 429 %s after %d retries: %w", u, tm.code, attempt, ErrQuotaExhausted)
 			}
@@ -416,7 +417,7 @@ func (c *Client) IoCStream(ctx context.Context, q StreamQuery) (*Page, error) {
 	if q.DescriptorsOnly {
 		v.Set("descriptors_only", "true")
 	}
-	b, err := c.get(ctx, "/ioc_stream", v)
+	b, err := c.get(ctx, "/ioc_stream", v, false)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +452,7 @@ func (c *Client) Collections(ctx context.Context, q CollectionsQuery) (*Page, er
 	if len(q.Relationships) > 0 {
 		v.Set("relationships", strings.Join(q.Relationships, ","))
 	}
-	b, err := c.get(ctx, "/collections", v)
+	b, err := c.get(ctx, "/collections", v, false)
 	if err != nil {
 		return nil, err
 	}
@@ -460,7 +461,7 @@ func (c *Client) Collections(ctx context.Context, q CollectionsQuery) (*Page, er
 
 // File returns GET /files/{md5, sha1 or sha256} ({"data": object}).
 func (c *Client) File(ctx context.Context, hash string) (json.RawMessage, error) {
-	return c.get(ctx, "/files/"+url.PathEscape(strings.ToLower(strings.TrimSpace(hash))), nil)
+	return c.get(ctx, "/files/"+url.PathEscape(strings.ToLower(strings.TrimSpace(hash))), nil, false)
 }
 
 // URLID is VirusTotal's identifier of a URL: its unpadded base64url form.
@@ -468,17 +469,17 @@ func URLID(rawURL string) string { return base64.RawURLEncoding.EncodeToString([
 
 // URL returns GET /urls/{id} for a URL.
 func (c *Client) URL(ctx context.Context, rawURL string) (json.RawMessage, error) {
-	return c.get(ctx, "/urls/"+URLID(rawURL), nil)
+	return c.get(ctx, "/urls/"+URLID(rawURL), nil, false)
 }
 
 // Domain returns GET /domains/{domain}.
 func (c *Client) Domain(ctx context.Context, domain string) (json.RawMessage, error) {
-	return c.get(ctx, "/domains/"+url.PathEscape(domain), nil)
+	return c.get(ctx, "/domains/"+url.PathEscape(domain), nil, false)
 }
 
 // IP returns GET /ip_addresses/{ip}.
 func (c *Client) IP(ctx context.Context, ip string) (json.RawMessage, error) {
-	return c.get(ctx, "/ip_addresses/"+url.PathEscape(ip), nil)
+	return c.get(ctx, "/ip_addresses/"+url.PathEscape(ip), nil, false)
 }
 
 // Collection returns GET /collections/{id}, with the relationships named (e.g.
@@ -488,10 +489,10 @@ func (c *Client) Collection(ctx context.Context, id string, relationships ...str
 	if len(relationships) > 0 {
 		v = url.Values{"relationships": {strings.Join(relationships, ",")}}
 	}
-	return c.get(ctx, "/collections/"+url.PathEscape(id), v)
+	return c.get(ctx, "/collections/"+url.PathEscape(id), v, false)
 }
 
 // AttackTechnique returns GET /attack_techniques/{id}.
 func (c *Client) AttackTechnique(ctx context.Context, id string) (json.RawMessage, error) {
-	return c.get(ctx, "/attack_techniques/"+url.PathEscape(id), nil)
+	return c.get(ctx, "/attack_techniques/"+url.PathEscape(id), nil, false)
 }

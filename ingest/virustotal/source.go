@@ -109,6 +109,10 @@ func NewSource(cfg ingest.FeedConfig) (*Source, error) {
 	if c.Limit < 0 || c.Limit > 40 {
 		return nil, bad("limit", "%d is outside 1–40", c.Limit)
 	}
+	if e := cfg.Enrich; e != nil && (e.PerMinute != 0 || e.PerDay != 0) {
+		return nil, fmt.Errorf("feed %q: enrich: per_minute/per_day: VirusTotal lookups spend the feed's budget; set options.requests_per_minute and requests_per_day instead: %w",
+			cfg.Name, ingest.ErrConfig)
+	}
 	if c.Timeout < 0 || c.Backoff < 0 || c.RequestsPerMinute < -1 || c.RequestsPerDay < -1 {
 		return nil, bad("timeout/backoff/requests_per_minute/requests_per_day", "negative")
 	}
@@ -210,7 +214,8 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 			st = cursor{}
 		}
 	}
-	s.Client.SetUsage(st.Day, st.Used)
+	// Merged, not set: lookups through the same client (Lookup) count too.
+	s.Client.MergeUsage(st.Day, st.Used)
 	save := func() ingest.Cursor {
 		st.Day, st.Used = s.Client.Usage()
 		b, _ := json.Marshal(st)

@@ -1,0 +1,99 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/storage"
+)
+
+// TestRunnerApply: Apply stores one batch as the feed's (objects, provenance
+// with the feed's name and share level) and leaves the feed's saved state and
+// cursor as they were; applying it again writes nothing.
+func TestRunnerApply(t *testing.T) {
+	ctx := context.Background()
+	s := testStore(t)
+	cfg := ingest.FeedConfig{Name: "mv", Provider: "maltiverse"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	saved := &storage.FeedState{Feed: "mv", Cursor: []byte(`{"since":"x"}`), LastSuccess: testTime.Add(-time.Hour)}
+	if err := s.PutFeedState(ctx, saved); err != nil {
+		t.Fatal(err)
+	}
+	r := &ingest.Runner{Store: s, Now: func() time.Time { return testTime }, Identity: testIdentity}
+	b := ingest.Batch{Observations: []ingest.Observation{{Type: "ipv4-addr", Value: "198.51.100.7", Detect: true}},
+		Cursor: ingest.Cursor("ignored")}
+	st, err := r.Apply(ctx, &cfg, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.New != 3 || st.Observations != 1 || st.Provenance != 1 || st.Batches != 1 {
+		t.Errorf("stats %s, want 3 new objects, 1 observation, 1 provenance record", st)
+	}
+	got, err := s.FeedState(ctx, "mv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Cursor, saved.Cursor) || !got.LastSuccess.Equal(saved.LastSuccess) {
+		t.Errorf("feed state %+v, want it untouched", got)
+	}
+	recs, err := s.Provenance(ctx, "ipv4-addr", "198.51.100.7")
+	if err != nil || len(recs) != 1 || recs[0].Feed != "mv" {
+		t.Fatalf("provenance %+v, %v", recs, err)
+	}
+	var verdict struct{ Share string }
+	if err := json.Unmarshal(recs[0].Verdict, &verdict); err != nil || verdict.Share != ingest.ShareInternal {
+		t.Errorf("provenance share %q, want internal (%v)", verdict.Share, err)
+	}
+	v, _ := ingest.Normalize("ipv4-addr", "198.51.100.7")
+	if _, err := s.GetObject(ctx, ingest.DefaultPool, ingest.IndicatorID(v), storage.Filter{}); err != nil {
+		t.Errorf("indicator: %v", err)
+	}
+	st, err = r.Apply(ctx, &cfg, b)
+	if err != nil || st.New+st.Changed+st.Provenance != 0 || st.Unchanged != 3 {
+		t.Errorf("again: %s, %v; want nothing written", st, err)
+	}
+	if _, err := (&ingest.Runner{}).Apply(ctx, &cfg, b); err == nil {
+		t.Error("Apply without a store succeeded")
+	}
+}
+
+// TestHTTPClientNoWait: with NoWait a 429 is a QuotaError at once, naming
+// when its Retry-After ends; a 429 asking for longer than MaxWait is one too.
+func TestHTTPClientNoWait(t *testing.T) {
+	sc := &script{steps: []func(http.ResponseWriter, *http.Request){
+		status(http.StatusTooManyRequests, "Retry-After", "90"),
+		status(http.StatusTooManyRequests),
+		status(http.StatusTooManyRequests, "Retry-After", "3600"),
+	}}
+	srv := httptest.NewServer(sc)
+	defer srv.Close()
+	var waits []time.Duration
+	c := newHTTPClient(&waits)
+	c.NoWait = true
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	start := time.Now()
+	_, err := c.Do(context.Background(), req)
+	var q *ingest.QuotaError
+	if !errors.As(err, &q) || !errors.Is(err, ingest.ErrRateLimited) || q.Next.Before(start.Add(90*time.Second)) || q.Next.After(time.Now().Add(90*time.Second)) {
+		t.Fatalf("429 with Retry-After 90: %v", err)
+	}
+	if _, err := c.Do(context.Background(), req); !errors.As(err, &q) || !q.Next.IsZero() {
+		t.Fatalf("429 without Retry-After: %v", err)
+	}
+	if len(waits) != 0 || c.Requests() != 2 {
+		t.Errorf("waits %v, %d requests; want none retried", waits, c.Requests())
+	}
+	c.NoWait = false
+	if _, err := c.Do(context.Background(), req); !errors.As(err, &q) || q.Next.Before(start.Add(time.Hour)) {
+		t.Fatalf("Retry-After beyond MaxWait: %v", err)
+	}
+}
