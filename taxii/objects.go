@@ -2,9 +2,11 @@ package taxii
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -93,11 +95,23 @@ func (s *Server) readRequest(c echo.Context, ep endpoint, perObject bool) (*read
 	return r, nil
 }
 
+// objectScanner is a store that hands out a page's stored bytes without
+// building records (storage/bolt.Store.ScanObjects): fn gets each record's
+// date_added and bytes in page order, valid only during the call, and returns
+// false to end the page after it. Without it getObjects builds the envelope
+// from QueryObjects' records, one more copy and a few allocations a record.
+type objectScanner interface {
+	ScanObjects(ctx context.Context, collection string, f storage.Filter, fn func(dateAdded time.Time, json []byte) bool) (*storage.Page, error)
+}
+
 // getObjects serves §5.4: an envelope spliced from the stored bytes.
 func (s *Server) getObjects(c echo.Context) error {
 	r, err := s.readRequest(c, epObjects, false)
 	if err != nil {
 		return err
+	}
+	if sc, ok := s.store.(objectScanner); ok {
+		return s.scanEnvelope(c, sc, r)
 	}
 	col, q, scope := r.col, r.q, r.scope
 	page, err := s.store.QueryObjects(c.Request().Context(), r.phys, q.filter)
@@ -106,6 +120,82 @@ func (s *Server) getObjects(c echo.Context) error {
 	}
 	s.polled(consumer(c), col, len(page.Records))
 	return s.writeEnvelope(c, q, scope, page)
+}
+
+// Page buffers. A page is built whole in one pooled buffer while the store's
+// read transaction is open, and written after it is closed, so a slow client
+// never holds a transaction (which would hold up the writer's remaps of the
+// file). pageBytes caps a page's objects: the page ends after the object that
+// reaches it, with more set (§3.4.3 lets a server return fewer than limit).
+// Buffers above maxPooledPage go back to the garbage collector.
+const (
+	pageBytes     = MaxObjectSize
+	maxPooledPage = 4 << 20
+	// headRoom is kept free at the front of a page buffer for the envelope's
+	// head ({"more":true,"next":"…","objects":[), written there once the page is
+	// known, so the response is one contiguous write.
+	headRoom = 512
+)
+
+var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// scanEnvelope serves getObjects from an objectScanner: the stored bytes are
+// copied once, from the store's memory map into a pooled buffer, and the
+// response is written with a Content-Length in one write.
+func (s *Server) scanEnvelope(c echo.Context, sc objectScanner, r *readRequest) error {
+	buf := pageBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledPage {
+			pageBuffers.Put(buf)
+		}
+	}()
+	b := (*buf)[:0]
+	b = append(b, make([]byte, headRoom)...) // no allocation: appending zeroes
+	var first, last time.Time
+	n := 0
+	page, err := sc.ScanObjects(c.Request().Context(), r.phys, r.q.filter, func(da time.Time, js []byte) bool {
+		if n == 0 {
+			first = da
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, js...)
+		last = da
+		n++
+		return len(b)-headRoom < pageBytes
+	})
+	*buf = b[:0]
+	if err != nil {
+		return err
+	}
+	s.polled(consumer(c), r.col, n)
+	var next string
+	if page.More && page.Next != "" {
+		next = sealCursor(s.cursorKey, r.scope, page.Next)
+	}
+	var hb [headRoom]byte
+	head := envelopeHead(hb[:0], page.More, next, n, "objects")
+	if n > 0 {
+		b = append(b, ']', '}')
+	} else {
+		b = append(b[:headRoom], '}')
+	}
+	body := b[headRoom:]
+	h := c.Response().Header()
+	pageHeaders(h, r.q, n, first, last)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(head)+len(body)))
+	c.Response().WriteHeader(http.StatusOK)
+	if len(head) <= headRoom {
+		out := b[headRoom-len(head):]
+		copy(out, head)
+		_, err = c.Response().Write(out)
+		return err
+	}
+	if _, err := c.Response().Write(head); err != nil {
+		return err
+	}
+	_, err = c.Response().Write(body)
+	return err
 }
 
 // getObject serves §5.6: the versions of one object (default: the last).
@@ -227,50 +317,72 @@ var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<
 // page with nothing more is {} (§3.7: never "objects": []). On an empty page
 // the headers echo added_after when it was given and are omitted otherwise.
 func (s *Server) writePaged(c echo.Context, q *query, scope cursorScope, page *storage.Page, key string, item func(*bufio.Writer, *storage.Record)) error {
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, MediaTypeTAXII)
-	if n := len(page.Records); n > 0 {
-		h.Set(HeaderDateAddedFirst, formatTAXIITime(page.Records[0].DateAdded))
-		h.Set(HeaderDateAddedLast, formatTAXIITime(page.Records[n-1].DateAdded))
-	} else if !q.addedAfter.IsZero() {
-		h.Set(HeaderDateAddedFirst, formatTAXIITime(q.addedAfter))
-		h.Set(HeaderDateAddedLast, formatTAXIITime(q.addedAfter))
+	n := len(page.Records)
+	var first, last time.Time
+	if n > 0 {
+		first, last = page.Records[0].DateAdded, page.Records[n-1].DateAdded
 	}
+	pageHeaders(c.Response().Header(), q, n, first, last)
 	c.Response().WriteHeader(http.StatusOK)
 	w := writerPool.Get().(*bufio.Writer)
 	w.Reset(c.Response())
 	defer func() { w.Reset(nil); writerPool.Put(w) }()
-	w.WriteByte('{')
-	sep := false
-	if page.More {
-		w.WriteString(`"more":true`)
-		if page.Next != "" {
-			w.WriteString(`,"next":"`)
-			w.WriteString(sealCursor(s.cursorKey, scope, page.Next))
-			w.WriteByte('"')
-		}
-		sep = true
-	} else if len(page.Records) > 0 {
-		w.WriteString(`"more":false`)
-		sep = true
+	var next string
+	if page.More && page.Next != "" {
+		next = sealCursor(s.cursorKey, scope, page.Next)
 	}
-	if len(page.Records) > 0 {
-		if sep {
+	var hb [headRoom]byte
+	w.Write(envelopeHead(hb[:0], page.More, next, n, key))
+	if n == 0 {
+		w.WriteByte('}')
+		return w.Flush()
+	}
+	for i := range page.Records {
+		if i > 0 {
 			w.WriteByte(',')
 		}
-		w.WriteByte('"')
-		w.WriteString(key)
-		w.WriteString(`":[`)
-		for i := range page.Records {
-			if i > 0 {
-				w.WriteByte(',')
-			}
-			item(w, &page.Records[i])
-		}
-		w.WriteByte(']')
+		item(w, &page.Records[i])
 	}
-	w.WriteByte('}')
+	w.WriteString("]}")
 	return w.Flush()
+}
+
+// pageHeaders sets the content type and the X-TAXII-Date-Added-First/Last
+// headers of a page of n records added from first to last (§3.2).
+func pageHeaders(h http.Header, q *query, n int, first, last time.Time) {
+	h.Set(echo.HeaderContentType, MediaTypeTAXII)
+	if n > 0 {
+		h.Set(HeaderDateAddedFirst, formatTAXIITime(first))
+		h.Set(HeaderDateAddedLast, formatTAXIITime(last))
+	} else if !q.addedAfter.IsZero() {
+		h.Set(HeaderDateAddedFirst, formatTAXIITime(q.addedAfter))
+		h.Set(HeaderDateAddedLast, formatTAXIITime(q.addedAfter))
+	}
+}
+
+// envelopeHead appends to dst the front of a paged resource of n items up to
+// its list's opening bracket: {"more":true,"next":"…","<key>":[ — or, with
+// no items, up to where the closing brace goes ({ or {"more":true,…).
+// next is the sealed cursor ("" for none).
+func envelopeHead(dst []byte, more bool, next string, n int, key string) []byte {
+	dst = append(dst, '{')
+	switch {
+	case more:
+		dst = append(dst, `"more":true`...)
+		if next != "" {
+			dst = append(dst, `,"next":"`...)
+			dst = append(dst, next...)
+			dst = append(dst, '"')
+		}
+	case n > 0:
+		dst = append(dst, `"more":false`...)
+	}
+	if n > 0 {
+		dst = append(dst, `,"`...)
+		dst = append(dst, key...)
+		dst = append(dst, `":[`...)
+	}
+	return dst
 }
 
 // writeJSONString writes s as a JSON string.

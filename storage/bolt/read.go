@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -163,32 +164,39 @@ func (g *seqGetter) get(key []byte) []byte {
 	return v
 }
 
-// pager builds one page inside a read transaction.
+// pager builds one page inside a read transaction: records (QueryObjects and
+// the other Record queries), or calls to emit (ScanObjects).
 type pager struct {
 	s       *Store
 	q       *query
 	c       *coll
 	tx      *bbolt.Tx
 	recs    []storage.Record
-	offs    []int
+	offs    []int // start of each record's bytes in arena
 	arena   []byte
+	idOffs  []int // end of each record's id in ids
+	ids     []byte
+	n       int    // records on the page
 	pos     uint64 // last date_added returned or examined
 	scanned int
 	more    bool
+	// emit, when set, receives each record instead of recs; false ends the page.
+	emit    func(dateAdded time.Time, json []byte) bool
 	sources map[string]*seqGetter
-	strs    map[string]string
+	typ     string // the last type and spec_version interned
+	spec    string
 	h       header
 	es      []entry
 }
 
-// intern returns a shared string for small repeated values (type, spec_version).
-func (p *pager) intern(b []byte) string {
-	if s, ok := p.strs[string(b)]; ok {
-		return s
+// intern returns last when b spells it, else a new string stored in last: a
+// page mostly holds one type and one spec_version, so this allocates a few
+// strings a page instead of two a record.
+func intern(last *string, b []byte) string {
+	if *last != string(b) { // no allocation: the conversion is only compared
+		*last = string(b)
 	}
-	s := string(b)
-	p.strs[s] = s
-	return s
+	return *last
 }
 
 // body returns the JSON of the record in p.h, following a membership pointer.
@@ -199,6 +207,9 @@ func (p *pager) body() []byte {
 	}
 	src, ok := p.sources[string(p.h.src)]
 	if !ok {
+		if p.sources == nil {
+			p.sources = map[string]*seqGetter{}
+		}
 		if b := p.tx.Bucket(bktColls).Bucket(p.h.src); b != nil {
 			if l := b.Bucket(subLog); l != nil {
 				src = &seqGetter{cur: l.Cursor()}
@@ -259,16 +270,19 @@ func (p *pager) visit(da uint64, v []byte) (bool, error) {
 	if p.match(da) {
 		body := p.body()
 		if body != nil || p.h.flags&flagRef == 0 {
-			if len(p.recs) == p.q.limit {
+			if p.n == p.q.limit {
 				p.more = true
 				return true, nil
 			}
-			p.add(da, body)
+			if !p.add(da, body) {
+				p.more = true
+				return true, nil
+			}
 		}
 	}
 	if p.scanned >= p.s.opt.ScanBudget {
 		p.more = true
-		if len(p.recs) < p.q.limit {
+		if p.n < p.q.limit {
 			p.pos = da
 		}
 		return true, nil
@@ -276,24 +290,41 @@ func (p *pager) visit(da uint64, v []byte) (bool, error) {
 	return false, nil
 }
 
-func (p *pager) add(da uint64, body []byte) {
+// add puts the record in p.h at da on the page; it returns false when the
+// page must end after it (emit said so).
+func (p *pager) add(da uint64, body []byte) bool {
+	p.n++
+	p.pos = da
+	if p.emit != nil {
+		return p.emit(daTime(da), body)
+	}
 	h := &p.h
 	p.recs = append(p.recs, storage.Record{
-		ID:          string(h.id),
-		Type:        p.intern(h.typ),
-		SpecVersion: p.intern(h.spec),
+		Type:        intern(&p.typ, h.typ),
+		SpecVersion: intern(&p.spec, h.spec),
 		Version:     getVer(h.ver),
 		DateAdded:   daTime(da),
 	})
+	// The ids share one string and the bytes one buffer, cut in page().
+	p.ids = append(p.ids, h.id...)
+	p.idOffs = append(p.idOffs, len(p.ids))
 	if p.q.withJSON {
 		p.offs = append(p.offs, len(p.arena))
 		p.arena = append(p.arena, body...)
 	}
-	p.pos = da
+	return true
 }
 
 func (p *pager) page() *storage.Page {
 	pg := &storage.Page{Records: p.recs, More: p.more}
+	ids := string(p.ids)
+	for i := range p.recs {
+		start := 0
+		if i > 0 {
+			start = p.idOffs[i-1]
+		}
+		p.recs[i].ID = ids[start:p.idOffs[i]]
+	}
 	if p.q.withJSON {
 		for i := range p.recs {
 			end := len(p.arena)
@@ -376,11 +407,9 @@ func (p *pager) visitDecoded(da uint64) error {
 	if body == nil && p.h.flags&flagRef != 0 {
 		return nil
 	}
-	if len(p.recs) == p.q.limit {
+	if p.n == p.q.limit || !p.add(da, body) {
 		p.more = true
-		return nil
 	}
-	p.add(da, body)
 	return nil
 }
 
@@ -426,6 +455,11 @@ func (p *pager) runTypes() error {
 }
 
 func (s *Store) query(ctx context.Context, collection string, f storage.Filter, withJSON bool, id string) (*storage.Page, error) {
+	return s.run(ctx, collection, f, withJSON, id, nil)
+}
+
+// run reads one page: records, or calls to emit when it is set.
+func (s *Store) run(ctx context.Context, collection string, f storage.Filter, withJSON bool, id string, emit func(time.Time, []byte) bool) (*storage.Page, error) {
 	q, err := s.newQuery(f, withJSON)
 	if err != nil {
 		return nil, err
@@ -447,11 +481,16 @@ func (s *Store) query(ctx context.Context, collection string, f storage.Filter, 
 		if id != "" && len(s.readVersions(c, nil, id)) == 0 {
 			return fmt.Errorf("object %q in collection %q: %w", id, collection, storage.ErrNotFound)
 		}
-		p := &pager{s: s, q: q, c: c, tx: tx, sources: map[string]*seqGetter{}, strs: map[string]string{}}
-		if withJSON {
-			p.arena = make([]byte, 0, min(q.limit, 1000)*1024)
+		p := &pager{s: s, q: q, c: c, tx: tx, emit: emit}
+		if emit == nil {
+			n := min(q.limit, 1000)
+			if withJSON {
+				p.arena = make([]byte, 0, n*1024)
+			}
+			p.recs = make([]storage.Record, 0, n)
+			p.idOffs = make([]int, 0, n)
+			p.ids = make([]byte, 0, n*48)
 		}
-		p.recs = make([]storage.Record, 0, min(q.limit, 1000))
 		if err := p.run(); err != nil {
 			return err
 		}
@@ -472,6 +511,17 @@ func (s *Store) query(ctx context.Context, collection string, f storage.Filter, 
 // storage.ErrNotFound, storage.ErrInvalidCursor, storage.ErrInvalidFilter.
 func (s *Store) QueryObjects(ctx context.Context, collection string, f storage.Filter) (*storage.Page, error) {
 	return s.query(ctx, collection, f, true, "")
+}
+
+// ScanObjects is QueryObjects for a caller that needs only each record's
+// date_added and bytes, such as a TAXII server splicing them into an envelope:
+// fn gets them in page order inside the read transaction, and no Record is
+// built. json aliases the memory-mapped file: it is valid only during the call
+// and must not be modified. fn returns false to end the page after that record
+// (the page then has More set, and Next continues after it). The returned page
+// has More and Next and no Records. Errors are those of QueryObjects.
+func (s *Store) ScanObjects(ctx context.Context, collection string, f storage.Filter, fn func(dateAdded time.Time, json []byte) bool) (*storage.Page, error) {
+	return s.run(ctx, collection, f, true, "", fn)
 }
 
 // QueryManifest is QueryObjects without the bytes (TAXII 2.1 §5.3).
