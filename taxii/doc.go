@@ -19,10 +19,14 @@
 //	GET    /{root}/collections/{id}/objects/{object}/           one object (§5.6)
 //	DELETE /{root}/collections/{id}/objects/{object}/           delete (§5.7)
 //	GET    /{root}/collections/{id}/objects/{object}/versions/  versions (§5.8)
+//	GET    /{root}/collections/{id}/misp/manifest.json          MISP feed manifest, ETag/304 (file names: no slash)
+//	GET    /{root}/collections/{id}/misp/{uuid}.json            MISP feed event
+//	GET    /{root}/collections/{id}/misp/hashes.csv             MISP feed hashes (Deps.MISPFeed)
 //	GET    /healthz, /readyz, /metrics
 //
 // Every response, errors included, carries Content-Type
-// application/taxii+json;version=2.1 (except /metrics); every error is a
+// application/taxii+json;version=2.1 (except /metrics, and the MISP feeds:
+// application/json, errors {"name","message","url","request_id"}); every error is a
 // TAXII error message (§3.6.1) whose error_id is the request id of the access
 // log line and of the X-Request-Id response header. Accept is served when it
 // offers application/taxii+json (version 2.1 or none), */* or application/*

@@ -46,5 +46,7 @@ func (s *Server) routes() *echo.Echo {
 	both(http.MethodGet, "/:root/collections/:collection/objects/:object/versions", negotiate(false, s.getVersions))
 	// MISP server sync (misp.go)
 	s.mispRoutes(e)
+	// MISP feeds of collections (mispfeed.go)
+	s.mispFeedRoutes(e)
 	return e
 }

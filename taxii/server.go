@@ -72,6 +72,9 @@ type Deps struct {
 	// intelligence pool (cmd wires it to the ingest Runner); nil: pushes are
 	// stored in their collection only.
 	PoolSink PoolSink
+	// MISPFeed configures the MISP feeds of collections (mispfeed.go); the
+	// zero value turns them off (404).
+	MISPFeed MISPFeed
 }
 
 // Server is the TAXII 2.1 server. Create it with NewServer; it is safe for
@@ -94,6 +97,8 @@ type Server struct {
 	mispConv  func(feed string) misp.Converter
 	poolSink  PoolSink
 	tiers     sync.Map // tier collection ids known to exist (curated.go)
+	// mispfeed.go
+	mispFeed *mispFeedState
 }
 
 type authHolder struct{ a Authenticator }
@@ -130,6 +135,7 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		registry: deps.Registry,
 		poolSink: deps.PoolSink,
 		mispConv: deps.MISPConverter,
+		mispFeed: newMISPFeedState(deps.MISPFeed),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,0 +1,409 @@
+package taxii_test
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/ingesttest"
+	"github.com/ctibroker/ctibroker/ingest/misp"
+	"github.com/ctibroker/ctibroker/scoring/curation"
+	"github.com/ctibroker/ctibroker/stix"
+	"github.com/ctibroker/ctibroker/storage"
+	"github.com/ctibroker/ctibroker/taxii"
+	"github.com/ctibroker/ctibroker/taxii/auth"
+)
+
+// feedOrg is the instance organisation of the MISP feed tests.
+var feedOrg = misp.Org{Name: "ACME CTI", UUID: "6a5f5a1e-1b1d-4c4a-9e8f-2b7c7d0e5f11"}
+
+// feedEnv is tieredEnv (soc: internal/amber, partner: partners/green,
+// community: community/clear; collCurated with curatedSel) with MISP feeds on.
+func feedEnv(t testing.TB) *env {
+	t.Helper()
+	cc := testAuthConfig()
+	cc.Consumers[1].Read = append(cc.Consumers[1].Read, collCurated)
+	cc.Consumers[1].MaxShare, cc.Consumers[1].MaxTLP = "partners", "green"
+	cc.Consumers = append(cc.Consumers, auth.ConsumerConfig{Name: "community", PasswordEnv: "SOC_PASSWORD",
+		Read: []string{collCurated}, MaxShare: "community", MaxTLP: "clear"})
+	a, err := auth.New(cc, auth.Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnv(t, func(c *taxii.Config, d *taxii.Deps) {
+		sel := curatedSel
+		c.Collections[2].Selection = &sel
+		d.Auth = a
+		d.MISPFeed = taxii.MISPFeed{Org: feedOrg}
+	})
+}
+
+// markedIndicator is an indicator of 198.51.100.<n> marked with tlp (none:
+// unmarked).
+func markedIndicator(n int, tlp stix.TLP) stix.RawObject {
+	marks := ""
+	if tlp != stix.TLPNone {
+		marks = fmt.Sprintf(`,"object_marking_refs":[%q]`, tlp.MarkingRef())
+	}
+	raw := fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-1111-4000-8000-%012x","created":"2025-06-01T00:00:00.000Z","modified":"2025-06-01T00:00:00.000Z","name":"tlp %s","pattern":"[ipv4-addr:value = '198.51.100.%d']","pattern_type":"stix","valid_from":"2025-06-01T00:00:00Z"%s}`,
+		n, n, tlp, n, marks)
+	o, err := stix.ParseRaw([]byte(raw))
+	if err != nil {
+		panic(err)
+	}
+	return *o
+}
+
+func (e *env) put(collection string, objs ...stix.RawObject) {
+	e.t.Helper()
+	if _, err := e.store.PutObjects(e.t.Context(), collection, objs); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// feedPath is the MISP feed base path of a collection.
+func feedPath(collection string) string { return "/intel/collections/" + collection + "/misp/" }
+
+// mustFeedStatus fails unless r has status want and a JSON body (MISP's
+// error shape for errors).
+func mustFeedStatus(t testing.TB, r *resp, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d; body %s", r.status, want, r.body)
+	}
+	if want == http.StatusNotModified {
+		return
+	}
+	ct := r.header.Get("Content-Type")
+	if want == 200 && strings.HasPrefix(ct, "text/csv") {
+		return
+	}
+	if !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type %q, want application/json", ct)
+	}
+	if want >= 400 {
+		m := r.json(t)
+		if m["name"] == nil || m["message"] == nil || m["request_id"] != r.header.Get(taxii.HeaderRequestID) {
+			t.Fatalf("error body %s: want name, message and the request id", r.body)
+		}
+	}
+}
+
+// feedValues returns the attribute values of every event of a feed as user
+// sees it, fetching the manifest and each event it lists.
+func feedValues(t *testing.T, e *env, user, collection string) []string {
+	t.Helper()
+	r := e.get(user, feedPath(collection)+"manifest.json")
+	mustFeedStatus(t, r, 200)
+	var man misp.Manifest
+	if err := json.Unmarshal(r.body, &man); err != nil {
+		t.Fatalf("manifest: %v\n%s", err, r.body)
+	}
+	var values []string
+	for id, entry := range man {
+		if entry.Orgc == nil || entry.Orgc.UUID != feedOrg.UUID {
+			t.Errorf("manifest entry %s: Orgc %+v, want the instance org", id, entry.Orgc)
+		}
+		r := e.get(user, feedPath(collection)+id+".json")
+		mustFeedStatus(t, r, 200)
+		var doc struct{ Event misp.Event }
+		if err := json.Unmarshal(r.body, &doc); err != nil || doc.Event.UUID != id {
+			t.Fatalf("event %s: %v (uuid %q)\n%.300s", id, err, doc.Event.UUID, r.body)
+		}
+		for _, a := range doc.Event.Attribute {
+			values = append(values, a.Value)
+		}
+		for _, o := range doc.Event.Object {
+			for _, a := range o.Attribute {
+				values = append(values, a.Value)
+			}
+		}
+	}
+	slices.Sort(values)
+	return values
+}
+
+func hashLines(values ...string) []string {
+	var out []string
+	for _, v := range values {
+		h := md5.Sum([]byte(v))
+		out = append(out, hex.EncodeToString(h[:]))
+	}
+	return out
+}
+
+// TestMISPFeedAccess: the feed URLs follow the objects endpoint's access
+// rules and answer MISP-readable JSON: 401 with a challenge without
+// credentials, 404 for an invisible collection, 403 for a write-only one;
+// a Token header authenticates like Basic; an unknown event is 404; feeds are
+// 404 without an instance organisation.
+func TestMISPFeedAccess(t *testing.T) {
+	e := feedEnv(t)
+	e.put(collPublished, markedIndicator(1, stix.TLPGreen))
+	man := feedPath(collPublished) + "manifest.json"
+
+	r := e.get("", man)
+	mustFeedStatus(t, r, 401)
+	if r.header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	mustFeedStatus(t, e.get("partner", feedPath(collSecret)+"manifest.json"), 404)
+	mustFeedStatus(t, e.get("writer", feedPath(collInbox)+"manifest.json"), 403)
+	mustFeedStatus(t, e.get("writer", feedPath(collInbox)+"hashes.csv"), 403)
+	mustFeedStatus(t, e.get("soc", feedPath(collPublished)+"00000000-0000-4000-8000-000000000000.json"), 404)
+	mustFeedStatus(t, e.get("soc", feedPath(collPublished)+"notes.txt"), 404)
+	mustFeedStatus(t, e.do(req{path: man, headers: map[string]string{"Authorization": "Basic " +
+		base64.StdEncoding.EncodeToString([]byte("partner:wrong"))}}), 401)
+	// MISP sends its Accept; the alias resolves like on the objects endpoint
+	r = e.do(req{path: feedPath("inbox") + "manifest.json", user: "soc", headers: map[string]string{"Accept": "application/json, text/plain, text/*"}})
+	mustFeedStatus(t, r, 200)
+	r = e.get("partner", man)
+	mustFeedStatus(t, r, 200)
+	if tag := r.header.Get("ETag"); !strings.HasPrefix(tag, `"`) || len(tag) < 10 {
+		t.Errorf("ETag %q, want a strong entity tag", tag)
+	}
+	mustFeedStatus(t, e.get("partner", feedPath(collPublished)+"hashes.csv"), 200)
+
+	off := newEnv(t, nil)
+	mustFeedStatus(t, off.get("soc", man), 404)
+}
+
+// TestMISPFeedTLP: from a stored collection each consumer gets the values
+// marked at most its max_tlp: partner (green) never sees AMBER, AMBER+STRICT
+// or RED, soc (amber) sees AMBER but not AMBER+STRICT or RED; hashes.csv
+// follows the same cut.
+func TestMISPFeedTLP(t *testing.T) {
+	e := feedEnv(t)
+	levels := []stix.TLP{stix.TLPNone, stix.TLPClear, stix.TLPGreen, stix.TLPAmber, stix.TLPAmberStrict, stix.TLPRed}
+	for i, l := range levels {
+		e.put(collPublished, markedIndicator(i+1, l))
+	}
+	ip := func(ns ...int) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, fmt.Sprintf("198.51.100.%d", n))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for user, want := range map[string][]string{"partner": ip(1, 2, 3), "soc": ip(1, 2, 3, 4)} {
+		got := feedValues(t, e, user, collPublished)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: feed values %v, want %v", user, got, want)
+		}
+		r := e.get(user, feedPath(collPublished)+"hashes.csv")
+		mustFeedStatus(t, r, 200)
+		for i, l := range levels {
+			h := hashLines(fmt.Sprintf("198.51.100.%d", i+1))[0]
+			if in := strings.Contains(string(r.body), h); in != slices.Contains(want, fmt.Sprintf("198.51.100.%d", i+1)) {
+				t.Errorf("%s: hashes.csv lists the %s value: %v, want %v", user, l, in, !in)
+			}
+		}
+	}
+}
+
+// TestMISPFeedCuratedTier: a curated collection is served in the consumer's
+// tier, which the curation pass fills without the values partner may not
+// receive (internal share, TLP above green): partner's feed has only its
+// tier's values, soc's has its own; community's empty tier is an empty feed.
+func TestMISPFeedCuratedTier(t *testing.T) {
+	e := feedEnv(t)
+	var objs []stix.RawObject
+	for i := range 4 {
+		objs = append(objs, markedIndicator(10+i, stix.TLPNone))
+	}
+	e.put(collPublished, objs...)
+	refs := manifestRefs(t, e, collPublished)
+	socTier := curation.TierID(collCurated, curatedSel, curation.Limits{MaxShare: auth.ShareInternal, MaxTLP: stix.TLPAmber})
+	partnerTier := curation.TierID(collCurated, curatedSel, curation.Limits{MaxShare: auth.SharePartners, MaxTLP: stix.TLPGreen})
+	// as a curation pass would: values 12 and 13 are internal-share, so only soc's tier has them
+	for tier, rs := range map[string][]storage.VersionRef{socTier: refs, partnerTier: refs[:2]} {
+		if err := e.store.EnsureCollection(t.Context(), tier, storage.KindCurated); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := storage.MembershipStore(e.store).AddMembers(t.Context(), tier, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := feedValues(t, e, "partner", collCurated), []string{"198.51.100.10", "198.51.100.11"}; !slices.Equal(got, want) {
+		t.Errorf("partner's curated feed %v, want %v (its tier)", got, want)
+	}
+	if got := feedValues(t, e, "soc", collCurated); len(got) != 4 {
+		t.Errorf("soc's curated feed %v, want the 4 values of its tier", got)
+	}
+	r := e.get("community", feedPath(collCurated)+"manifest.json")
+	mustFeedStatus(t, r, 200)
+	if string(r.body) != "{}" {
+		t.Errorf("community's empty tier: manifest %s, want {}", r.body)
+	}
+}
+
+// feedBuilds counts the feed builds in the server's log.
+func (e *env) feedBuilds() int { return strings.Count(e.logs.String(), `"msg":"MISP feed built"`) }
+
+// TestMISPFeedCacheAndETag: repeated polls are served from one build; the
+// manifest's ETag answers If-None-Match with 304; a write to the collection
+// builds again and changes the ETag; consumers with different limits get
+// separate builds.
+func TestMISPFeedCacheAndETag(t *testing.T) {
+	e := feedEnv(t)
+	e.put(collPublished, markedIndicator(1, stix.TLPClear), markedIndicator(2, stix.TLPAmber))
+	man := feedPath(collPublished) + "manifest.json"
+	r := e.get("soc", man)
+	mustFeedStatus(t, r, 200)
+	tag := r.header.Get("ETag")
+	for range 3 {
+		r = e.do(req{path: man, user: "soc", headers: map[string]string{"If-None-Match": tag}})
+		mustFeedStatus(t, r, 304)
+		if r.header.Get("ETag") != tag || len(r.body) != 0 {
+			t.Fatalf("304 with ETag %q and body %q", r.header.Get("ETag"), r.body)
+		}
+	}
+	mustFeedStatus(t, e.do(req{path: man, user: "soc", headers: map[string]string{"If-None-Match": `"other", W/` + tag}}), 304)
+	mustFeedStatus(t, e.do(req{path: man, user: "soc", headers: map[string]string{"If-None-Match": `"other"`}}), 200)
+	mustFeedStatus(t, e.get("soc", feedPath(collPublished)+"hashes.csv"), 200)
+	if n := e.feedBuilds(); n != 1 {
+		t.Fatalf("%d builds for 7 requests of one consumer on an unchanged collection, want 1", n)
+	}
+	mustFeedStatus(t, e.get("partner", man), 200)
+	if n := e.feedBuilds(); n != 2 {
+		t.Fatalf("%d builds after partner's first poll, want 2 (another max_tlp)", n)
+	}
+	e.put(collPublished, markedIndicator(3, stix.TLPGreen))
+	r = e.do(req{path: man, user: "soc", headers: map[string]string{"If-None-Match": tag}})
+	mustFeedStatus(t, r, 200)
+	if r.header.Get("ETag") == tag {
+		t.Error("the ETag did not change after a write")
+	}
+	if n := e.feedBuilds(); n != 3 {
+		t.Fatalf("%d builds after a write, want 3", n)
+	}
+}
+
+// TestMISPFeedSubscribe is the "MISP can subscribe" proof: ctibroker's own
+// MISP feed ingester (misp.Source, mode feed, the key sent as the
+// Authorization header like a MISP feed's custom header) pulls partner's
+// feed of a collection to the end, into another store: the values partner
+// may receive become indicators of the pool, the others do not; a second
+// pull gets 304 on the manifest and fetches nothing else.
+func TestMISPFeedSubscribe(t *testing.T) {
+	e := feedEnv(t)
+	e.put(collPublished, markedIndicator(1, stix.TLPClear), markedIndicator(2, stix.TLPGreen),
+		markedIndicator(3, stix.TLPRed), markedIndicator(4, stix.TLPAmberStrict))
+	var fetched []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched = append(fetched, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
+		e.srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	key := "Basic " + base64.StdEncoding.EncodeToString([]byte("partner:"+passwords["partner"]))
+	cfg := ingesttest.MustFeedConfig(t, fmt.Sprintf("name: acme-feed\nprovider: misp\nshare: partners\noptions:\n  mode: feed\n  base_url: %s%s\n  api_key_env: ACME_FEED_KEY\n  backoff: 1ms\n",
+		proxy.URL, strings.TrimSuffix(feedPath(collPublished), "/")), map[string]string{"ACME_FEED_KEY": key})
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sub := ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "subscriber"))
+	defer sub.Close()
+	pull := func() *ingest.Stats {
+		f := ingesttest.MustNewFeed(t, misp.New, cfg)
+		st, err := (&ingest.Runner{Store: sub, Identity: ingesttest.Identity}).Run(t.Context(), f)
+		if err != nil {
+			t.Fatalf("pulling ctibroker's MISP feed: %v", err)
+		}
+		return st
+	}
+	st := pull()
+	if st.Observations != 2 {
+		t.Errorf("observations %d, want 2 (the clear and green values)", st.Observations)
+	}
+	for n, want := range map[int]bool{1: true, 2: true, 3: false, 4: false} {
+		v, err := ingest.Normalize("ipv4-addr", fmt.Sprintf("198.51.100.%d", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sub.GetObject(t.Context(), ingest.DefaultPool, ingest.IndicatorID(v), storage.Filter{})
+		if got := err == nil; got != want {
+			t.Errorf("198.51.100.%d in the subscriber's pool: %v, want %v (%v)", n, got, want, err)
+		}
+	}
+	if len(fetched) < 2 || fetched[0] != "manifest.json" {
+		t.Fatalf("first pull fetched %v, want the manifest then the events", fetched)
+	}
+	before := len(fetched)
+	pull()
+	if got := fetched[before:]; len(got) != 1 || got[0] != "manifest.json" {
+		t.Errorf("second pull fetched %v, want the manifest only (304)", got)
+	}
+}
+
+// BenchmarkMISPFeed measures a feed build of a collection of N indicators
+// (CTIBROKER_BENCH_MISPFEED_N, default 10 000; the report quotes 100 000):
+// "build" is a cold manifest.json (a new server, so an empty cache: read every
+// latest version, misp.Export, marshal), "cached" the same request answered
+// from the cache. Reported: objects/s of a build, and the ratio build/cached.
+func BenchmarkMISPFeed(b *testing.B) {
+	n := 10000
+	if v := os.Getenv("CTIBROKER_BENCH_MISPFEED_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := feedEnv(b)
+	e.seed(collPublished, n)
+	a, err := auth.New(testAuthConfig(), auth.Options{Getenv: getenv})
+	if err != nil {
+		b.Fatal(err)
+	}
+	newSrv := func() http.Handler {
+		srv, err := taxii.NewServer(testConfig(), taxii.Deps{Store: e.store, Auth: a, CursorKey: []byte(testCursorKey),
+			MISPFeed: taxii.MISPFeed{Org: feedOrg}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return srv.Handler()
+	}
+	get := func(h http.Handler) {
+		r := httptest.NewRequest(http.MethodGet, feedPath(collPublished)+"manifest.json", nil)
+		r.SetBasicAuth("soc", passwords["soc"])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 || w.Body.Len() < 2 {
+			b.Fatalf("manifest: %d %.200s", w.Code, w.Body.String())
+		}
+	}
+	var build, cached time.Duration
+	b.Run("build", func(b *testing.B) {
+		start := time.Now()
+		for range b.N {
+			get(newSrv())
+		}
+		build = time.Since(start) / time.Duration(b.N)
+		b.ReportMetric(float64(n)/build.Seconds(), "objects/s")
+	})
+	b.Run("cached", func(b *testing.B) {
+		h := newSrv()
+		get(h)
+		b.ResetTimer()
+		start := time.Now()
+		for range b.N {
+			get(h)
+		}
+		cached = time.Since(start) / time.Duration(b.N)
+		if cached > 0 && build > 0 {
+			b.ReportMetric(float64(build)/float64(cached), "build/cached")
+		}
+	})
+}
