@@ -67,6 +67,10 @@ type Config struct {
 	Collections []Collection `yaml:"collections"`
 	// MISPSync configures the MISP server-sync endpoints (see MISPSync).
 	MISPSync MISPSync `yaml:"misp_sync"`
+	// MaxSightings bounds the items (STIX sightings and opinions, or JSON
+	// list entries) of one POST /{root}/sightings/ (default
+	// DefaultMaxSightings); more is 413 and nothing is stored.
+	MaxSightings int `yaml:"max_sightings"`
 }
 
 // Discovery holds the Server Discovery resource's properties (§4.1.1).
@@ -188,6 +192,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit.RequestsPerSecond < 0 || c.RateLimit.Burst < 0 {
 		bad("rate_limit: requests_per_second and burst must not be negative")
+	}
+	if c.MaxSightings < 0 {
+		bad("max_sightings %d: must not be negative", c.MaxSightings)
 	}
 	if c.StatusRetention < MinStatusRetention {
 		bad("status_retention %s: must be at least %s (TAXII 2.1 §4.3)", c.StatusRetention, MinStatusRetention)

@@ -22,6 +22,8 @@
 //	GET    /{root}/collections/{id}/misp/manifest.json          MISP feed manifest, ETag/304 (file names: no slash)
 //	GET    /{root}/collections/{id}/misp/{uuid}.json            MISP feed event
 //	GET    /{root}/collections/{id}/misp/hashes.csv             MISP feed hashes (Deps.MISPFeed)
+//	POST   /{root}/sightings/                                   report sightings and false positives
+//	GET    /{root}/sightings/?value=V[&type=T]                  the stored reports of one value
 //	GET    /healthz, /readyz, /metrics
 //
 // Every response, errors included, carries Content-Type
@@ -61,6 +63,22 @@
 // only, for Config.StatusRetention (≥ 24 h). Bodies above the API root's
 // max_content_length are 413 (Content-Length checked and the reader bounded),
 // bodies that are not an envelope 422.
+//
+// Sightings and false positives (the feedback loop): a consumer with the
+// sightings right (auth: `sightings: true`, or admin) posts a JSON list
+// [{"type","value","count","first_seen","last_seen","verdict","note"}] or a
+// STIX envelope or bundle of sightings (of indicators, or of observed data)
+// and opinions (disagree, strongly-disagree: false positives) to
+// /{root}/sightings/. Values are normalised as the ingest Runner normalises
+// pool values and stored in the storage.SightingStore as internal sightings
+// of the consumer (never served in a collection); a sighting raises the
+// value's score and a false positive lowers it at the next curation pass,
+// which Deps.OnSightings lets cmd start at once. Each item is checked on its
+// own: the 200 answer lists the accepted values and the refused items with
+// their index, field and reason; malformed list entries are 400 naming both,
+// bodies above max_content_length or Config.MaxSightings items 413. Re-posts
+// are idempotent, and a consumer's false positive on a value counts once.
+// See sightings.go for the rules in full.
 //
 // Writes, deletions and reloads go to the audit log; each request to the
 // slog access log; Prometheus metrics (requests by route and status, latency,

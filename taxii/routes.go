@@ -48,5 +48,7 @@ func (s *Server) routes() *echo.Echo {
 	s.mispRoutes(e)
 	// MISP feeds of collections (mispfeed.go)
 	s.mispFeedRoutes(e)
+	// sightings and false positives (sightings.go)
+	s.sightingRoutes(e)
 	return e
 }

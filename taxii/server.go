@@ -75,6 +75,19 @@ type Deps struct {
 	// MISPFeed configures the MISP feeds of collections (mispfeed.go); the
 	// zero value turns them off (404).
 	MISPFeed MISPFeed
+	// OnSightings is called after POST /{root}/sightings/ stored new
+	// sightings or false-positive reports (only the new ones; nil: nothing),
+	// synchronously with the request's context, before the answer is
+	// written: cmd triggers a curation pass and on-demand enrichment of the
+	// values. It must not block for long; background work should use
+	// context.WithoutCancel(ctx).
+	OnSightings func(ctx context.Context, s []storage.Sighting)
+	// SightingCollections are the store collections searched for the
+	// indicator, sighting or observed-data a posted sighting or opinion
+	// refers to when the body does not carry it, before the stored
+	// collections the consumer may read; nil: the pool and the published
+	// collection (ingest.DefaultPool, curation.DefaultPublished).
+	SightingCollections []string
 }
 
 // Server is the TAXII 2.1 server. Create it with NewServer; it is safe for
@@ -99,6 +112,9 @@ type Server struct {
 	tiers     sync.Map // tier collection ids known to exist (curated.go)
 	// mispfeed.go
 	mispFeed *mispFeedState
+	// sightings.go
+	onSightings   func(ctx context.Context, s []storage.Sighting)
+	sightingColls []string
 }
 
 type authHolder struct{ a Authenticator }
@@ -136,6 +152,9 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		poolSink: deps.PoolSink,
 		mispConv: deps.MISPConverter,
 		mispFeed: newMISPFeedState(deps.MISPFeed),
+
+		onSightings:   deps.OnSightings,
+		sightingColls: deps.SightingCollections,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -62,6 +62,12 @@ type ConsumerConfig struct {
 	MaxTLP string `yaml:"max_tlp"`
 	// Admin grants read and write on every collection and the admin API.
 	Admin bool `yaml:"admin"`
+	// Sightings lets the consumer report sightings and false positives
+	// (POST /{root}/sightings/ on the taxii server) and read back its own
+	// reports. They move the score of a value for every consumer, so the
+	// right is granted explicitly, apart from the collection write grants.
+	// Admin implies it (and reads every consumer's reports). Default: false.
+	Sightings bool `yaml:"sightings"`
 }
 
 // JWTConfig configures Bearer JWT verification (RFC 7519) and IssueToken.

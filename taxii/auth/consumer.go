@@ -28,6 +28,9 @@ type Consumer struct {
 	Anonymous bool
 	// Admin consumers may read and write every collection.
 	Admin bool
+	// Sightings consumers may report sightings and false positives
+	// (ConsumerConfig.Sightings); Admin implies it.
+	Sightings bool
 	// MaxShare is the most restricted share level the consumer may receive.
 	MaxShare ShareLevel
 	// MaxTLP is the highest TLP level the consumer may receive.

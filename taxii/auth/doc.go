@@ -21,6 +21,7 @@
 //	    misp_key_env: SOC_MISP_KEY      # MISP server sync key
 //	    read: [3b5c2a7e-1f4d-4c8e-9a61-2d7f0c9e8b11]
 //	    write: [3b5c2a7e-1f4d-4c8e-9a61-2d7f0c9e8b11]
+//	    sightings: true                 # may report sightings and false positives
 //	  - name: partner
 //	    password_hash: $argon2id$v=19$m=19456,t=2,p=1$...$...
 //	    jwt_subject: partner@idp.example.org

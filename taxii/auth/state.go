@@ -189,7 +189,7 @@ func (a *Authenticator) addConsumer(st *state, cc ConsumerConfig) error {
 	if _, dup := st.consumers[cc.Name]; dup {
 		return errors.New("name: declared twice")
 	}
-	c := &Consumer{Name: cc.Name, Admin: cc.Admin, MaxShare: ShareInternal, MaxTLP: stix.TLPAmber,
+	c := &Consumer{Name: cc.Name, Admin: cc.Admin, Sightings: cc.Sightings, MaxShare: ShareInternal, MaxTLP: stix.TLPAmber,
 		read: map[string]bool{}, write: map[string]bool{}}
 	var err error
 	if cc.MaxShare != "" {
