@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
 )
 
@@ -67,6 +68,10 @@ type Pusher struct {
 	// Name is the feed-state key of the cursor; "" means PushName(Collection,
 	// APIRoot, CollectionID).
 	Name string
+	// MaxTLP withholds the objects whose object or granular markings are above
+	// it (the partner's max_tlp; TLP 1.0 read as 2.0): they are counted in
+	// PushStats.Withheld and never sent. TLPNone (the zero value): no TLP cut.
+	MaxTLP stix.TLP
 	// MaxObjects caps the objects per envelope; 0 means DefaultPushObjects.
 	MaxObjects int
 	// PageSize is the store query size; 0 means DefaultPushPage.
@@ -88,6 +93,7 @@ type Pusher struct {
 type PushStats struct {
 	Read      int // object versions read from the collection
 	Sent      int // object versions POSTed
+	Withheld  int // object versions above MaxTLP, not sent
 	Envelopes int // envelopes POSTed and completed
 	Succeeded int // success_count summed over the envelopes' final statuses
 	// Failed lists the objects the partner refused (its status messages) and
@@ -249,6 +255,14 @@ func (p *Pusher) push(ctx context.Context, fs *storage.FeedState, stats *PushSta
 			r := &page.Records[i]
 			stats.Read++
 			ref := storage.StatusDetails{ID: r.ID, Version: r.Version.UTC().Format(time.RFC3339Nano)}
+			if p.MaxTLP != stix.TLPNone {
+				tlp, err := markedTLP(r.JSON)
+				if err != nil || tlp > p.MaxTLP {
+					stats.Withheld++
+					consumed = r.DateAdded
+					continue
+				}
+			}
 			if int64(wrap+len(r.JSON)) > maxLen {
 				ref.Message = fmt.Sprintf("not sent: %d bytes exceed the partner's max_content_length %d", len(r.JSON), maxLen)
 				stats.Failed = append(stats.Failed, ref)
@@ -310,4 +324,25 @@ func (p *Pusher) await(ctx context.Context, st *taxiiStatus) (*taxiiStatus, erro
 		st = next
 	}
 	return st, nil
+}
+
+// markedTLP is the most restrictive TLP among the object and granular
+// markings of stored bytes.
+func markedTLP(js []byte) (stix.TLP, error) {
+	var m struct {
+		ObjectMarkingRefs []string `json:"object_marking_refs"`
+		GranularMarkings  []struct {
+			MarkingRef string `json:"marking_ref"`
+		} `json:"granular_markings"`
+	}
+	if err := json.Unmarshal(js, &m); err != nil {
+		return stix.TLPNone, err
+	}
+	l := stix.MaxTLP(m.ObjectMarkingRefs)
+	for _, g := range m.GranularMarkings {
+		if t, ok := stix.TLPFromMarkingRef(g.MarkingRef); ok && t > l {
+			l = t
+		}
+	}
+	return l, nil
 }

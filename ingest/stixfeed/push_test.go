@@ -351,3 +351,54 @@ func TestPushRetriesAndPolls(t *testing.T) {
 		t.Fatalf("push with nothing new: %+v, %v", st, err)
 	}
 }
+
+// TestPushWithholdsTLP: with MaxTLP green, objects marked AMBER+STRICT or
+// RED (also as a granular marking) are never sent, the cursor passes them,
+// and the partner holds only what it may receive.
+func TestPushWithholdsTLP(t *testing.T) {
+	p := newPartner(t, 1<<20)
+	local := ingesttest.MustStore(t)
+	if err := local.EnsureCollection(t.Context(), outbox, storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	mark := func(n int, extra string) stix.RawObject {
+		o := pushIndicator(n, false)
+		o.JSON = []byte(strings.Replace(string(o.JSON), `"name":`, extra+`"name":`, 1))
+		r, err := stix.ParseRaw(o.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *r
+	}
+	green := mark(1, `"object_marking_refs":["`+stix.TLPGreen.MarkingRef()+`"],`)
+	mustPut(t, local, outbox, green,
+		mark(2, `"object_marking_refs":["`+stix.TLPRed.MarkingRef()+`"],`),
+		mark(3, `"granular_markings":[{"marking_ref":"`+stix.TLPAmberStrict.MarkingRef()+`","selectors":["name"]}],`),
+		pushIndicator(4, false))
+	pu := pusherFor(local, p.URL+"/api1/", partnerInbox)
+	pu.MaxTLP = stix.TLPGreen
+	st, err := pu.Push(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Read != 4 || st.Withheld != 2 || st.Sent != 2 || st.Succeeded != 2 {
+		t.Fatalf("stats %+v: want 4 read, 2 withheld, 2 sent", st)
+	}
+	page, err := p.store.QueryObjects(t.Context(), partnerInbox, storage.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range page.Records {
+		ids = append(ids, r.ID)
+	}
+	slices.Sort(ids)
+	want := []string{green.ID, pushIndicator(4, false).ID}
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("partner holds %v, want %v", ids, want)
+	}
+	if st, err := pu.Push(t.Context()); err != nil || st.Read != 0 {
+		t.Fatalf("second push %+v, %v: want nothing read", st, err)
+	}
+}
