@@ -298,13 +298,13 @@ func (r *resolver) decode(body []byte, consumer string, max int, ans *sightingsA
 			ans.Refused = append(ans.Refused, ref)
 			return
 		}
+		r.body[obj.ID] = obj.JSON // an opinion may be about a sighting of the body
 		switch obj.Type {
 		case "sighting", "opinion":
 			ans.Items++
 			items = append(items, item{i, obj})
 		default:
 			ans.ContextObjects++
-			r.body[obj.ID] = obj.JSON
 		}
 	})
 	if err != nil {
