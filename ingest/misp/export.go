@@ -1034,14 +1034,21 @@ func (x *exporter) renderAttr(eventUUID string, a *attr, evTLP stix.TLP, evClust
 	return out
 }
 
-// NativeOf returns the MISP attribute type and category that the latest MISP
-// verdict among verdicts recorded for a value (the Verdict JSON this
-// package's converter keeps in provenance records, oldest first, as
-// storage.ProvenanceStore.Provenance returns them): what ExportOptions.Native
-// wants. Verdicts of other providers (no attribute uuid, no to_ids, or an
+// NativeOf returns the MISP attribute type and category of the latest MISP
+// verdict among verdicts recorded for a value, oldest first, as
+// storage.ProvenanceStore.Provenance returns them: each is a provenance
+// record's Verdict (the Runner's {"verdict": <this package's Verdict>, ...})
+// or a Verdict itself. It is what ExportOptions.Native wants. Verdicts of other providers (no attribute uuid, no to_ids, or an
 // unknown MISP type) are skipped; ok is false when none is MISP's.
 func NativeOf(verdicts ...[]byte) (attrType, category string, ok bool) {
 	for i := len(verdicts) - 1; i >= 0; i-- {
+		raw := verdicts[i]
+		var wrapper struct {
+			Verdict json.RawMessage `json:"verdict"`
+		}
+		if json.Unmarshal(raw, &wrapper) == nil && len(wrapper.Verdict) > 0 && wrapper.Verdict[0] == '{' {
+			raw = wrapper.Verdict // the Runner's provenance record around the converter's Verdict
+		}
 		var v struct {
 			Attribute *string `json:"attribute"`
 			Type      string  `json:"type"`
@@ -1049,7 +1056,7 @@ func NativeOf(verdicts ...[]byte) (attrType, category string, ok bool) {
 			ToIDs     *bool   `json:"to_ids"`
 			Share     *string `json:"share"`
 		}
-		if json.Unmarshal(verdicts[i], &v) != nil || v.Attribute == nil || v.ToIDs == nil || v.Share == nil {
+		if json.Unmarshal(raw, &v) != nil || v.Attribute == nil || v.ToIDs == nil || v.Share == nil {
 			continue
 		}
 		if _, known := defaultToIDs[v.Type]; !known {
