@@ -140,7 +140,8 @@ func sameExceptModified(a, b []byte) (bool, error) {
 
 // feedPool wraps the add-objects handler (§5.5): when a PoolSink is set, after
 // a 202 the simple-pattern indicators the status lists as successes (as
-// stixfeed.Converter reads them) go to the pool as the pushing consumer's feed
+// stixfeed.Converter reads them, with the context the pushed graph gives them:
+// Converter.Relate) go to the pool as the pushing consumer's feed
 // (MISPSync's feed for a MISP instance pushing over TAXII, else
 // "taxii-<consumer>"). The objects are stored and acknowledged already, so a
 // sink error is logged, not answered.
@@ -179,7 +180,15 @@ func (s *Server) feedPool(h echo.HandlerFunc) echo.HandlerFunc {
 		_ = decodeEnvelope(bytes.NewReader(body.Bytes()), func(raw json.RawMessage) {
 			i++
 			obj := &stix.RawObject{JSON: raw}
-			if json.Unmarshal(raw, &obj.Common) != nil || obj.Type != "indicator" {
+			if json.Unmarshal(raw, &obj.Common) != nil {
+				return
+			}
+			switch obj.Type {
+			case "indicator":
+			case "relationship", "report", "grouping", "malware", "tool", "intrusion-set", "threat-actor", "attack-pattern", "vulnerability":
+				batch.Objects = append(batch.Objects, obj) // the graph Relate reads context from
+				return
+			default:
 				return
 			}
 			var head struct { // the status lists versions as posted
@@ -199,6 +208,7 @@ func (s *Server) feedPool(h echo.HandlerFunc) echo.HandlerFunc {
 		if len(batch.Observations) == 0 {
 			return nil
 		}
+		conv.Relate(&batch) // the push's malware, actors, techniques and reports become the values' context
 		cons := consumer(c)
 		push := &PoolPush{Consumer: cons.Name, Feed: cfgState(c).cfg.MISPSync.feedOf(cons.Name), Provider: stixfeed.Provider,
 			Collection: c.Param("collection"), Batch: ingest.Batch{Observations: batch.Observations, Warnings: batch.Warnings}}

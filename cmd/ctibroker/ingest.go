@@ -152,7 +152,12 @@ func converterFor(provider string) (fileConverter, error) {
 		}, nil
 	case stixfeed.Provider:
 		return func(path string, _ *attack.Index, tlp, _ string, now time.Time, b *ingest.Batch) error {
-			return stixfeed.ReadFile(path, &stixfeed.Converter{Now: now, DefaultTLP: tlp}, stix.Limits{}, b, 0, nil)
+			conv := &stixfeed.Converter{Now: now, DefaultTLP: tlp}
+			if err := stixfeed.ReadFile(path, conv, stix.Limits{}, b, 0, nil); err != nil {
+				return err
+			}
+			conv.Relate(b) // the file is one batch: its whole graph gives the context
+			return nil
 		}, nil
 	case misp.Provider:
 		return func(path string, ix *attack.Index, tlp, identity string, now time.Time, b *ingest.Batch) error {

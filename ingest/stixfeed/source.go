@@ -157,7 +157,8 @@ func (s *Source) batchSize() int {
 	return 500
 }
 
-// Pull reads the files or polls the collection from cur on.
+// Pull reads the files or polls the collection from cur on; each batch's
+// observations get their context from the batch's graph (Converter.Relate).
 func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.Batch) error) error {
 	var c cursor
 	if len(cur) > 0 {
@@ -167,6 +168,11 @@ func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.B
 	}
 	conv := s.Converter
 	conv.Now = s.now()
+	next := emit
+	emit = func(b ingest.Batch) error {
+		conv.Relate(&b)
+		return next(b)
+	}
 	if len(s.Options.Files) > 0 {
 		return s.pullFiles(ctx, c, &conv, emit)
 	}
