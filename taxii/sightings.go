@@ -87,7 +87,10 @@ import (
 // Re-posting is idempotent: a sighting's id is its STIX id (with
 // "#type:value" when it stands for several values) or, for a list entry, a
 // hash of consumer, type, value, verdict and first_seen (last_seen, else
-// the UTC day received, when absent). A false positive is a verdict, not an
+// the UTC day received, when absent). A later version of a STIX sighting
+// whose count exceeds what was recorded under its id adds the increase
+// (a record "id@count", answered as "stored": "updated"), so producers that
+// raise count as they see a value again are counted once per sighting. A false positive is a verdict, not an
 // event: whatever its form, a consumer's false positive on a value is one
 // record with count 1 (its id hashes consumer, type and value only), so
 // repeating it does not compound the score penalty; several consumers'
@@ -160,7 +163,7 @@ type acceptedValue struct {
 	FirstSeen string `json:"first_seen"`
 	LastSeen  string `json:"last_seen"`
 	Note      string `json:"note,omitempty"`
-	Stored    string `json:"stored"`          // "new" or "existing"
+	Stored    string `json:"stored"`          // "new", "updated" (a STIX sighting's count rose) or "existing"
 	Known     *bool  `json:"known,omitempty"` // a feed reports the value (its score can move)
 }
 
@@ -183,6 +186,11 @@ type report struct {
 	last     time.Time
 	note     string
 	id       string
+	// versioned marks a STIX sighting, whose later versions may raise its
+	// count: the increase is recorded as "id@total" (see versions).
+	versioned bool
+	updated   bool // recorded as an increase of a stored sighting's count
+	total     int  // versioned: the count posted (count is then the increase)
 }
 
 // sightingsAPI serves the sightings endpoints.
@@ -363,6 +371,9 @@ func (h *sightingsAPI) store(ctx context.Context, ss storage.SightingStore, cons
 	if len(reps) == 0 {
 		return nil
 	}
+	if err := versions(ctx, ss, reps); err != nil {
+		return err
+	}
 	recs := make([]storage.Sighting, 0, len(reps))
 	seen := map[string]bool{}
 	for _, rp := range reps {
@@ -403,8 +414,14 @@ func (h *sightingsAPI) store(ctx context.Context, ss storage.SightingStore, cons
 		} else {
 			ans.Sightings++
 		}
+		if rp.versioned {
+			a.Count = rp.total
+		}
 		if added[rp.id] {
 			a.Stored = "new"
+			if rp.updated {
+				a.Stored = "updated"
+			}
 			delete(added, rp.id) // a second item with the same id is a re-post
 			ans.New++
 		} else {
@@ -417,6 +434,49 @@ func (h *sightingsAPI) store(ctx context.Context, ss storage.SightingStore, cons
 	}
 	if h.onSightings != nil && len(fresh) > 0 {
 		h.onSightings(ctx, fresh)
+	}
+	return nil
+}
+
+// versions turns the later versions of stored STIX sightings into their
+// count increase: a sighting is a STIX object with versions, and a producer
+// (an EDR, OpenCTI) raises count as it sees the value again. The first
+// version is recorded under its id; a version whose count exceeds the total
+// already recorded under that id adds the difference as "id@total"; one that
+// does not is an existing record. A re-post of any version is idempotent.
+func versions(ctx context.Context, ss storage.SightingStore, reps []report) error {
+	type key struct{ kind, value string }
+	stored := map[key][]storage.Sighting{}
+	for i := range reps {
+		rp := &reps[i]
+		if !rp.versioned {
+			continue
+		}
+		rp.total = rp.count
+		k := key{rp.v.Kind(), rp.v.Value}
+		list, ok := stored[k]
+		if !ok {
+			var err error
+			if list, err = ss.Sightings(ctx, k.kind, k.value); err != nil {
+				return fmt.Errorf("reading the sightings of %s %s: %w", k.kind, k.value, err)
+			}
+			stored[k] = list
+		}
+		sum := 0
+		for _, sg := range list {
+			if sg.ID == rp.id || strings.HasPrefix(sg.ID, rp.id+"@") {
+				sum += sg.Count
+			}
+		}
+		switch {
+		case sum == 0:
+			stored[k] = append(list, storage.Sighting{ID: rp.id, Count: rp.count}) // a later version in the same body
+		case rp.count > sum:
+			rp.id = rp.id + "@" + strconv.Itoa(rp.count)
+			rp.count -= sum
+			rp.updated = true
+			stored[k] = append(list, storage.Sighting{ID: rp.id, Count: rp.count})
+		}
 	}
 	return nil
 }

@@ -702,9 +702,9 @@ func (r *resolver) sighting(it item, consumer string) ([]report, []refusedItem, 
 		case rp.fp:
 			rp.count, rp.id = 1, falsePositiveID(consumer, v)
 		case len(vals) == 1:
-			rp.id = it.obj.ID
+			rp.id, rp.versioned = it.obj.ID, true
 		default:
-			rp.id = it.obj.ID + "#" + v.Kind() + ":" + v.Value
+			rp.id, rp.versioned = it.obj.ID+"#"+v.Kind()+":"+v.Value, true
 		}
 		reps = append(reps, rp)
 	}

@@ -689,3 +689,55 @@ func BenchmarkPostSightings(b *testing.B) {
 		}
 	})
 }
+
+// TestSightingsVersions: a later version of a STIX sighting with a higher
+// count records the increase; older or repeated versions record nothing.
+func TestSightingsVersions(t *testing.T) {
+	se := newSightEnv(t, nil)
+	poolInd := ingest.IndicatorID(ingest.Value{Type: ingest.TypeIPv4, Value: "198.51.100.1"})
+	const sg = "sighting--2d3e7c3e-5d8e-4c1a-9f00-000000000001"
+	version := func(modified string, count int) string {
+		return fmt.Sprintf(`{"objects":[{"type":"sighting","spec_version":"2.1","id":%q,"created":"2026-03-02T06:00:00.000Z","modified":%q,"sighting_of_ref":%q,"count":%d}]}`,
+			sg, modified, poolInd, count)
+	}
+	total := func() int {
+		r := se.get("edr", "/intel/sightings/?value=198.51.100.1")
+		mustStatus(t, r, http.StatusOK)
+		var v struct{ Count int }
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Count
+	}
+	for i, step := range []struct {
+		modified string
+		count    int
+		stored   string
+		total    int
+	}{
+		{"2026-03-02T06:00:00.000Z", 3, "new", 3},
+		{"2026-03-02T07:00:00.000Z", 5, "updated", 5},
+		{"2026-03-02T07:00:00.000Z", 5, "existing", 5},
+		{"2026-03-02T06:00:00.000Z", 3, "existing", 5},
+		{"2026-03-02T08:00:00.000Z", 9, "updated", 9},
+	} {
+		r, a := se.post(t, "edr", "application/taxii+json", version(step.modified, step.count))
+		mustStatus(t, r, http.StatusOK)
+		if len(a.Accepted) != 1 || a.Accepted[0].Stored != step.stored || a.Accepted[0].Count != step.count {
+			t.Errorf("step %d: %s; want stored %q, count %d", i, r.body, step.stored, step.count)
+		}
+		if got := total(); got != step.total {
+			t.Errorf("step %d: total count %d, want %d", i, got, step.total)
+		}
+	}
+	// Two versions in one body count once, at the higher count.
+	const sg2 = "sighting--2d3e7c3e-5d8e-4c1a-9f00-000000000002"
+	body := fmt.Sprintf(`{"objects":[`+
+		`{"type":"sighting","spec_version":"2.1","id":%[1]q,"created":"2026-03-02T06:00:00.000Z","modified":"2026-03-02T06:00:00.000Z","sighting_of_ref":%[2]q,"count":2},`+
+		`{"type":"sighting","spec_version":"2.1","id":%[1]q,"created":"2026-03-02T06:00:00.000Z","modified":"2026-03-02T07:00:00.000Z","sighting_of_ref":%[2]q,"count":4}]}`, sg2, poolInd)
+	r, _ := se.post(t, "edr", "application/taxii+json", body)
+	mustStatus(t, r, http.StatusOK)
+	if got := total(); got != 13 {
+		t.Errorf("total count %d after two versions (2, then 4) of another sighting, want 9+4", got)
+	}
+}
