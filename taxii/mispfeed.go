@@ -144,7 +144,7 @@ func (s *Server) mispFeedFor(c echo.Context) (*builtFeed, error) {
 	key := feedKey{phys: phys, maxTLP: maxTLP}
 	mark := feedMark{lastAdded: info.LastAdded, count: info.Count}
 	feed, err := s.mispFeed.cache.get(ctx, key, mark, s.now(), func(ctx context.Context) (*builtFeed, error) {
-		return s.buildMISPFeed(ctx, col.ID, phys, maxTLP)
+		return s.buildMISPFeed(ctx, col.ID, phys, maxTLP, info.Count)
 	})
 	if err != nil {
 		return nil, err
@@ -210,11 +210,13 @@ func etagMatches(header, etag string) bool {
 
 // buildMISPFeed reads the latest version of every object of phys, drops those
 // marked above maxTLP, and converts them with misp.Export. collection (the
-// configured id, also for a tier) seeds the uuids of grouped events.
-func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, maxTLP stix.TLP) (*builtFeed, error) {
+// configured id, also for a tier) seeds the uuids of grouped events; count
+// (the collection's advisory count) sizes the buffers.
+func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, maxTLP stix.TLP, count int64) (*builtFeed, error) {
 	start := time.Now()
-	var objs []stix.RawObject
-	added := map[string]time.Time{}
+	hint := int(min(max(count, 0), 1<<20))
+	objs := make([]stix.RawObject, 0, hint)
+	added := make(map[string]time.Time, hint)
 	dropped := 0
 	f := storage.Filter{Limit: mispFeedPage}
 	for {

@@ -29,6 +29,9 @@ import (
 // feedOrg is the instance organisation of the MISP feed tests.
 var feedOrg = misp.Org{Name: "ACME CTI", UUID: "6a5f5a1e-1b1d-4c4a-9e8f-2b7c7d0e5f11"}
 
+// partnerFeedKey is partner's API key ("Authorization: Token <key>").
+const partnerFeedKey = "partner-feed-key-0123456789"
+
 // feedEnv is tieredEnv (soc: internal/amber, partner: partners/green,
 // community: community/clear; collCurated with curatedSel) with MISP feeds on.
 func feedEnv(t testing.TB) *env {
@@ -36,9 +39,15 @@ func feedEnv(t testing.TB) *env {
 	cc := testAuthConfig()
 	cc.Consumers[1].Read = append(cc.Consumers[1].Read, collCurated)
 	cc.Consumers[1].MaxShare, cc.Consumers[1].MaxTLP = "partners", "green"
+	cc.Consumers[1].APIKeyEnv = "PARTNER_FEED_KEY"
 	cc.Consumers = append(cc.Consumers, auth.ConsumerConfig{Name: "community", PasswordEnv: "SOC_PASSWORD",
 		Read: []string{collCurated}, MaxShare: "community", MaxTLP: "clear"})
-	a, err := auth.New(cc, auth.Options{Getenv: getenv})
+	a, err := auth.New(cc, auth.Options{Getenv: func(name string) string {
+		if name == "PARTNER_FEED_KEY" {
+			return partnerFeedKey
+		}
+		return getenv(name)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +156,7 @@ func hashLines(values ...string) []string {
 // TestMISPFeedAccess: the feed URLs follow the objects endpoint's access
 // rules and answer MISP-readable JSON: 401 with a challenge without
 // credentials, 404 for an invisible collection, 403 for a write-only one;
-// a Token header authenticates like Basic; an unknown event is 404; feeds are
+// an API key (Authorization: Token) authenticates like Basic; an unknown event is 404; feeds are
 // 404 without an instance organisation.
 func TestMISPFeedAccess(t *testing.T) {
 	e := feedEnv(t)
@@ -175,6 +184,10 @@ func TestMISPFeedAccess(t *testing.T) {
 		t.Errorf("ETag %q, want a strong entity tag", tag)
 	}
 	mustFeedStatus(t, e.get("partner", feedPath(collPublished)+"hashes.csv"), 200)
+	// the API key as a MISP feed's custom header
+	r = e.do(req{path: man, headers: map[string]string{"Authorization": "Token " + partnerFeedKey}})
+	mustFeedStatus(t, r, 200)
+	mustFeedStatus(t, e.do(req{path: man, headers: map[string]string{"Authorization": "Token wrong-key-0123456789"}}), 401)
 
 	off := newEnv(t, nil)
 	mustFeedStatus(t, off.get("soc", man), 404)
