@@ -608,11 +608,14 @@ func (ru *run) verdict(o *Observation) ([]byte, error) {
 	b = strconv.AppendBool(b, o.Detect)
 	if len(o.Verdict) > 0 {
 		b = append(b, `,"verdict":`...)
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, o.Verdict); err != nil {
+		// Compacted in place at the end of b (its capacity holds the verdict):
+		// no buffer of its own, no second copy; large verdicts (Recorded
+		// Future's evidence) made that a tenth of a new value's cost.
+		buf := bytes.NewBuffer(b)
+		if err := json.Compact(buf, o.Verdict); err != nil {
 			return nil, fmt.Errorf("provenance verdict of %s: %w", o.Value, err)
 		}
-		b = append(b, buf.Bytes()...)
+		b = buf.Bytes()
 	}
 	c := &o.Context
 	if len(c.Malware)+len(c.Actors)+len(c.AttackIDs)+len(c.CVEs)+len(c.Sectors)+len(c.Labels)+len(c.ReportRefs) > 0 {

@@ -356,14 +356,20 @@ func (c *Converter) summarize(record, field string, raw json.RawMessage) evidenc
 	return c.check(record, field, raw, list)
 }
 
+// evidenceField returns a function naming entry i of field in warnings
+// ("EvidenceDetails[2]"), so that rows without problems format nothing.
+func evidenceField(field string, i int) func() string {
+	return func() string { return field + "[" + strconv.Itoa(i) + "]" }
+}
+
 // check summarises decoded evidence entries, warning about bad ones.
 func (c *Converter) check(record, field string, raw json.RawMessage, list []Evidence) evidenceSummary {
 	s := evidenceSummary{raw: raw}
 	for i, e := range list {
-		ef := fmt.Sprintf("%s[%d]", field, i)
+		ef := evidenceField(field, i) // formatted only for a warning
 		rule := ingest.CleanText(e.Rule)
 		if rule == "" {
-			c.warn(record, ef+".Rule", "missing")
+			c.warn(record, ef()+".Rule", "missing")
 		} else {
 			s.rules = appendUnique(s.rules, rule)
 		}
@@ -371,16 +377,16 @@ func (c *Converter) check(record, field string, raw json.RawMessage, list []Evid
 			s.ruleIDs = appendUnique(s.ruleIDs, id)
 		}
 		if len(e.Criticality) == 0 || string(e.Criticality) == "null" {
-			c.warn(record, ef+".Criticality", "missing")
+			c.warn(record, ef()+".Criticality", "missing")
 		} else if f, err := strconv.ParseFloat(strings.Trim(string(e.Criticality), `"`), 64); err != nil || f < 0 || f > 5 || f != float64(int(f)) {
-			c.warn(record, ef+".Criticality", "%s is not a criticality 0–5", e.Criticality)
+			c.warn(record, ef()+".Criticality", "%s is not a criticality 0–5", e.Criticality)
 		} else if int(f) > s.criticality || s.label == "" && int(f) == s.criticality {
 			s.criticality, s.label = int(f), ingest.CleanText(e.CriticalityLabel)
 		}
 		if ts := strings.TrimSpace(e.Timestamp); ts != "" {
 			t, err := time.Parse(time.RFC3339Nano, ts)
 			if err != nil {
-				c.warn(record, ef+".Timestamp", "%q is not an RFC 3339 time", e.Timestamp)
+				c.warn(record, ef()+".Timestamp", "%q is not an RFC 3339 time", e.Timestamp)
 			} else if t.After(s.latest) {
 				s.latest = t.UTC()
 			}
