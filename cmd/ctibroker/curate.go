@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -287,4 +289,133 @@ func (l *curationLoop) pass(ctx context.Context, asOf time.Time) (*curation.Stat
 	l.logger.Info("curation pass", "values", st.Values, "new_versions", st.NewVersions, "withdrawals", st.Withdrawals,
 		"deferred", st.Deferred, "collections", len(st.Collections), "members", members, "took", st.Duration.Round(time.Millisecond))
 	return st, nil
+}
+
+// runCurate is `ctibroker curate`: one curation pass now, under the same lease
+// as serve's passes (so it never runs beside one), and its statistics. While
+// serve holds the embedded store the pass runs inside serve (admin socket).
+// --force lifts curation.max_new_versions_per_run for this pass: after a
+// change of weights or bands that re-scores the whole pool, the operator
+// decides to publish everything at once.
+func (m *Main) runCurate(ctx context.Context, args []string) error {
+	fs := m.flagSet("curate", "--config FILE [--force] [--as-of TIME] [--json]")
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	force := fs.Bool("force", false, "write every new scored version, beyond curation.max_new_versions_per_run")
+	asOfFlag := fs.String("as-of", "", "score as of this time (RFC 3339 or a date); default: now")
+	asJSON := fs.Bool("json", false, "print the pass's statistics as JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if *cfgPath == "" || len(pos) != 0 {
+		fs.Usage()
+		return exitError(2)
+	}
+	asOf := m.now()
+	if *asOfFlag != "" {
+		if asOf, err = parseAsOf(*asOfFlag); err != nil {
+			return err
+		}
+	}
+	cfg, store, err := m.openForScoring(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	cs, ok := store.(curation.Store)
+	if !ok {
+		return errors.New("curate: this store keeps no provenance, sightings or memberships")
+	}
+	audit, closeAudit, err := m.auditLog(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	logger := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cur, err := newCurator(cfg, store, logger, audit)
+	if err != nil {
+		return err
+	}
+	cur.Force = *force
+	// The consumers' limits give the tiers; their secrets are not needed.
+	ac := cfg.Auth
+	ac.JWT = auth.JWTConfig{}
+	authn, err := auth.New(ac, auth.Options{Getenv: m.Getenv, SkipConsumerSecrets: true})
+	if err != nil {
+		return fmt.Errorf("curate: consumers: %w", err)
+	}
+	var cons []*auth.Consumer
+	for _, name := range authn.Consumers() {
+		if c, ok := authn.Consumer(name); ok {
+			cons = append(cons, c)
+		}
+	}
+	tc := cfg.TAXII.WithDefaults()
+	targets := tc.CurationTargets(cons)
+	if len(targets) == 0 {
+		fmt.Fprintln(m.Stderr, "curate: the configuration has no curated collection")
+		return exitError(1)
+	}
+	var st *curation.Stats
+	if leaser, ok := store.(storage.Leaser); ok {
+		host, _ := os.Hostname()
+		holder := fmt.Sprintf("%s/%d/curate", host, os.Getpid())
+		st, err = cur.RunLeased(ctx, cs, leaser, holder, 2*cfg.Curation.interval()+time.Minute, targets, asOf)
+	} else {
+		st, err = cur.Run(ctx, cs, targets, asOf)
+	}
+	if errors.Is(err, storage.ErrLeaseHeld) {
+		fmt.Fprintln(m.Stderr, "curate: a curation pass is running (another process holds the lease); try again when it ends")
+		return exitError(1)
+	}
+	if err != nil {
+		return fmt.Errorf("curate: %w", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		out := curateJSON{Values: st.Values, NewVersions: st.NewVersions, Withdrawals: st.Withdrawals,
+			Deferred: st.Deferred, Collections: map[string]collectionJSON{}, Seconds: st.Duration.Seconds()}
+		for id, c := range st.Collections {
+			out.Collections[id] = collectionJSON(*c)
+		}
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(m.Stdout, "curation pass as of %s: %d values, %d new versions (%d withdrawals), %d deferred, %s\n",
+		asOf.Format(time.RFC3339), st.Values, st.NewVersions, st.Withdrawals, st.Deferred, st.Duration.Round(time.Millisecond))
+	ids := make([]string, 0, len(st.Collections))
+	for id := range st.Collections {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c := st.Collections[id]
+		fmt.Fprintf(m.Stdout, "  %s: %d members (%d entered, %d updated, %d left, %d returned, %d withdrawn, %d context)\n",
+			id, c.Members, c.Entered, c.Updated, c.Left, c.Returned, c.Withdrawn, c.Context)
+	}
+	if st.Deferred > 0 {
+		fmt.Fprintf(m.Stdout, "%d changed values wait for the next pass (curation.max_new_versions_per_run); --force writes them now\n", st.Deferred)
+	}
+	return nil
+}
+
+// curateJSON is `curate --json`'s output.
+type curateJSON struct {
+	Values      int                       `json:"values"`
+	NewVersions int                       `json:"new_versions"`
+	Withdrawals int                       `json:"withdrawals"`
+	Deferred    int                       `json:"deferred"`
+	Collections map[string]collectionJSON `json:"collections"`
+	Seconds     float64                   `json:"seconds"`
+}
+
+// collectionJSON is one collection in curateJSON (curation.CollectionStats).
+type collectionJSON struct {
+	Entered   int `json:"entered"`
+	Updated   int `json:"updated"`
+	Left      int `json:"left"`
+	Returned  int `json:"returned"`
+	Withdrawn int `json:"withdrawn"`
+	Context   int `json:"context"`
+	Members   int `json:"members"`
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -493,4 +494,49 @@ func TestServeCuratesAfterPulls(t *testing.T) {
 	base := startServeAt(t, p, curatedEnv, evalClock)
 	// the interval alone would give one pass in the first hour
 	waitPasses(t, base, 3)
+}
+
+// TestCurateForce: a pass writes at most curation.max_new_versions_per_run
+// scored versions and says how many wait; `curate --force` writes the rest at
+// once, and a pass after it has nothing left to write.
+func TestCurateForce(t *testing.T) {
+	dir := t.TempDir()
+	p := curatedConfig(t, dir, time.Hour)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), "max_new_versions_per_run: 100000", "max_new_versions_per_run: 25", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	importEvalCorpus(t, p)
+	curate := func(args ...string) curateJSON {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		m := NewMain(&out, &errOut)
+		m.Getenv = func(string) string { return "" } // no consumer secret is needed
+		m.Now = evalClock
+		if err := m.Run(t.Context(), append([]string{"curate", "--config", p, "--json"}, args...)); err != nil {
+			t.Fatalf("curate %v: %v\n%s", args, err, errOut.String())
+		}
+		var st curateJSON
+		if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+			t.Fatalf("curate --json: %v: %s", err, out.String())
+		}
+		return st
+	}
+	first := curate()
+	if first.NewVersions != 25 || first.Deferred == 0 {
+		t.Fatalf("capped pass: %d new versions, %d deferred; want 25 and the rest deferred", first.NewVersions, first.Deferred)
+	}
+	forced := curate("--force")
+	if forced.Deferred != 0 || forced.NewVersions != first.Deferred {
+		t.Fatalf("forced pass: %d new versions, %d deferred; want the %d deferred ones and none left", forced.NewVersions, forced.Deferred, first.Deferred)
+	}
+	if forced.Collections["6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b"].Members == 0 {
+		t.Fatalf("forced pass: soc-high has no members: %+v", forced.Collections)
+	}
+	if again := curate(); again.NewVersions != 0 || again.Deferred != 0 {
+		t.Fatalf("pass after --force: %d new versions, %d deferred; want none", again.NewVersions, again.Deferred)
+	}
 }
