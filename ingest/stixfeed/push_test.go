@@ -43,6 +43,10 @@ type partner struct {
 }
 
 func newPartner(t *testing.T, maxContentLength int64) *partner {
+	return newPartnerTB(t, maxContentLength)
+}
+
+func newPartnerTB(t testing.TB, maxContentLength int64) *partner {
 	t.Helper()
 	p := &partner{store: ingesttest.MustOpenStore(t, filepath.Join(t.TempDir(), "partner"))}
 	t.Cleanup(func() { p.store.Close() })
