@@ -23,7 +23,7 @@ import (
 	"github.com/ctibroker/ctibroker/taxii/auth"
 )
 
-// Sightings and false positives: the feedback loop (issue #10).
+// Sightings and false positives: the feedback loop.
 //
 //	POST /{root}/sightings/   report sightings and false positives
 //	GET  /{root}/sightings/?value=V[&type=T]   the stored reports of one value
@@ -103,9 +103,11 @@ import (
 // ctibroker_sightings_refused_total{consumer}.
 //
 // GET answers a consumer's own reports of the value, and an admin every
-// report (feeds' internal sightings included).
-
-// Limits and names of the sightings endpoints.
+// report (feeds' internal sightings included), as
+// {"type","value","scope":"own"|"all","count","false_positives",
+// "sightings":[{"id","source","internal","verdict","count","first_seen","last_seen"}]}.
+//
+// The constants below are the endpoints' limits and names.
 const (
 	// DefaultMaxSightings is the default Config.MaxSightings.
 	DefaultMaxSightings = 10000
@@ -286,6 +288,9 @@ const (
 	formJSON        // application/json: a list, or an envelope
 )
 
+// sightingsForm reads the Content-Type of a sightings POST: a TAXII or STIX
+// media type (version 2.1 or none), application/json, or (lenient profile)
+// none; anything else is 415.
 func sightingsForm(header string, lenient bool) (int, error) {
 	if strings.TrimSpace(header) == "" {
 		if lenient {

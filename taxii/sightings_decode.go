@@ -234,6 +234,7 @@ type resolver struct {
 	ctx     context.Context
 	now     time.Time
 	colls   []string                   // search order in the store
+	named   []string                   // the configured ones among colls (for messages)
 	body    map[string]json.RawMessage // the body's valid objects by id
 	refused map[string]string          // the body's refused objects: why
 	cache   map[string]json.RawMessage // store lookups; nil: not found
@@ -248,6 +249,7 @@ func (h *sightingsAPI) newResolver(ctx context.Context, cons *auth.Consumer, st 
 	if colls == nil {
 		colls = []string{ingest.DefaultPool, curation.DefaultPublished}
 	}
+	named := colls
 	colls = slices.Clone(colls)
 	for _, rs := range st.rootOrder {
 		for _, col := range rs.colls {
@@ -257,7 +259,7 @@ func (h *sightingsAPI) newResolver(ctx context.Context, cons *auth.Consumer, st 
 		}
 	}
 	lenient := st.cfg.LenientProfile()
-	return &resolver{store: h.Server.store, ctx: ctx, now: h.now().UTC(), colls: colls,
+	return &resolver{store: h.Server.store, ctx: ctx, now: h.now().UTC(), colls: colls, named: named,
 		body: map[string]json.RawMessage{}, refused: map[string]string{}, cache: map[string]json.RawMessage{},
 		check: func(raw json.RawMessage) (*stix.RawObject, string, error) {
 			obj, d, err := h.checkObject(raw, lenient, "")
@@ -447,7 +449,7 @@ func (r *resolver) values(id string, depth int) ([]ingest.Value, []string, error
 		if why, ok := r.refused[id]; ok {
 			return nil, []string{fmt.Sprintf("%s was refused: %s", id, why)}, nil
 		}
-		return nil, []string{fmt.Sprintf("%s not found in the body, the pool, the published collection or a collection you may read", id)}, nil
+		return nil, []string{fmt.Sprintf("%s not found in the body, in %s or in a collection you may read", id, strings.Join(r.named, ", "))}, nil
 	}
 	switch {
 	case typ == "indicator":
