@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -582,28 +581,18 @@ func (c *Converter) native(d *Document, sources int) (json.RawMessage, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// header returns the objects every conversion carries once: the provider
+// header describes the objects every conversion carries once: the provider
 // identity, the TLP marking definition and, with an instance identity, the
 // extension-definition.
-func (c *Converter) header() []stix.Object {
-	ct := definitionTime
-	idn := &stix.Identity{Common: stix.Common{Type: "identity", SpecVersion: stix.SpecVersion, ID: ProviderIdentityID,
-		CreatedByRef: c.opts.Identity, Created: &ct, Modified: &ct}, Name: "Maltiverse", IdentityClass: "organization",
-		Description: "Maltiverse threat intelligence (api.maltiverse.com)."}
-	out := []stix.Object{idn, c.tlp.MarkingDefinition()}
-	if c.opts.Identity != "" {
-		ct2 := ct
-		out = append(out, &stix.ExtensionDefinition{
-			Common: stix.Common{Type: "extension-definition", SpecVersion: stix.SpecVersion, ID: ExtensionID,
-				CreatedByRef: c.opts.Identity, Created: &ct, Modified: &ct2},
-			Name:           "ctibroker Maltiverse native fields",
-			Description:    "The native fields of a Maltiverse IoC document (classification, blacklist, tags, flags), kept for audit. provider_ref is the Maltiverse identity.",
-			Schema:         ExtensionSchemaURL,
-			Version:        "1.0.0",
-			ExtensionTypes: []string{"property-extension"},
-		})
-	}
-	return out
+var header = ingest.ProviderHeader{
+	IdentityID:           ProviderIdentityID,
+	Name:                 "Maltiverse",
+	Description:          "Maltiverse threat intelligence (api.maltiverse.com).",
+	ExtensionID:          ExtensionID,
+	ExtensionName:        "ctibroker Maltiverse native fields",
+	ExtensionDescription: "The native fields of a Maltiverse IoC document (classification, blacklist, tags, flags), kept for audit. provider_ref is the Maltiverse identity.",
+	ExtensionSchema:      ExtensionSchemaURL,
+	Created:              definitionTime,
 }
 
 // Flush returns what was converted since the last Flush and resets: the context
@@ -611,28 +600,12 @@ func (c *Converter) header() []stix.Object {
 // TLP marking and the extension-definition), the observations in document order
 // and the warnings.
 func (c *Converter) Flush() ([]stix.Object, []ingest.Observation, []ingest.Warning) {
-	stamp := c.latest
-	if c.opts.Now != nil {
-		stamp = c.opts.Now().UTC()
-	}
-	if stamp.IsZero() {
-		stamp = definitionTime.Time
-	}
-	ts := stix.NewTimestamp(stamp)
-	objs := make([]stix.Object, 0, len(c.objs)+3)
+	var head []stix.Object
 	if !c.headerOut {
-		objs = append(objs, c.header()...)
+		head = header.Objects(c.opts.Identity, c.tlp)
 		c.headerOut = true
 	}
-	for _, o := range c.objs {
-		b := o.Base()
-		if b.Created == nil && b.Type != "ipv4-addr" && b.Type != "ipv6-addr" {
-			t1, t2 := ts, ts
-			b.Created, b.Modified = &t1, &t2
-		}
-		objs = append(objs, o)
-	}
-	sort.Slice(objs, func(i, j int) bool { return objs[i].Base().ID < objs[j].Base().ID })
+	objs := ingest.FlushObjects(head, c.objs, ingest.FlushStamp(c.opts.Now, c.latest, definitionTime.Time))
 	obs, warns := c.obs, c.warns
 	c.objs, c.obs, c.warns = map[string]stix.Object{}, nil, nil
 	return objs, obs, warns

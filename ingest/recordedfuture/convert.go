@@ -944,28 +944,18 @@ func appendUnique(list []string, v string) []string {
 	return append(list, v)
 }
 
-// header returns the objects every conversion carries once: the provider
+// header describes the objects every conversion carries once: the provider
 // identity, the TLP marking definition and, with an instance identity, the
 // extension-definition.
-func (c *Converter) header() []stix.Object {
-	ct, mt := definitionTime, definitionTime
-	idn := &stix.Identity{Common: stix.Common{Type: "identity", SpecVersion: stix.SpecVersion, ID: ProviderIdentityID,
-		CreatedByRef: c.opts.Identity, Created: &ct, Modified: &mt}, Name: "Recorded Future", IdentityClass: "organization",
-		Description: "Recorded Future threat intelligence (api.recordedfuture.com): risk lists and Connect API."}
-	out := []stix.Object{idn, c.tlp.MarkingDefinition()}
-	if c.opts.Identity != "" {
-		ct2, mt2 := definitionTime, definitionTime
-		out = append(out, &stix.ExtensionDefinition{
-			Common: stix.Common{Type: "extension-definition", SpecVersion: stix.SpecVersion, ID: ExtensionID,
-				CreatedByRef: c.opts.Identity, Created: &ct2, Modified: &mt2},
-			Name:           "ctibroker Recorded Future native fields",
-			Description:    "The native fields of a Recorded Future risk-list row or Connect API entity (Risk, RiskString, criticality, EvidenceDetails), kept for audit. provider_ref is the Recorded Future identity.",
-			Schema:         ExtensionSchemaURL,
-			Version:        "1.0.0",
-			ExtensionTypes: []string{"property-extension"},
-		})
-	}
-	return out
+var header = ingest.ProviderHeader{
+	IdentityID:           ProviderIdentityID,
+	Name:                 "Recorded Future",
+	Description:          "Recorded Future threat intelligence (api.recordedfuture.com): risk lists and Connect API.",
+	ExtensionID:          ExtensionID,
+	ExtensionName:        "ctibroker Recorded Future native fields",
+	ExtensionDescription: "The native fields of a Recorded Future risk-list row or Connect API entity (Risk, RiskString, criticality, EvidenceDetails), kept for audit. provider_ref is the Recorded Future identity.",
+	ExtensionSchema:      ExtensionSchemaURL,
+	Created:              definitionTime,
 }
 
 // Flush returns what was converted since the last Flush and resets: the objects
@@ -973,28 +963,12 @@ func (c *Converter) header() []stix.Object {
 // marking and the extension-definition), the observations in input order and
 // the warnings.
 func (c *Converter) Flush() ([]stix.Object, []ingest.Observation, []ingest.Warning) {
-	stamp := c.latest
-	if c.opts.Now != nil {
-		stamp = c.opts.Now().UTC()
-	}
-	if stamp.IsZero() {
-		stamp = definitionTime.Time
-	}
-	ts := stix.NewTimestamp(stamp)
-	objs := make([]stix.Object, 0, len(c.objs)+3)
+	var head []stix.Object
 	if !c.headerOut {
-		objs = append(objs, c.header()...)
+		head = header.Objects(c.opts.Identity, c.tlp)
 		c.headerOut = true
 	}
-	for _, o := range c.objs {
-		b := o.Base()
-		if b.Created == nil {
-			t1, t2 := ts, ts
-			b.Created, b.Modified = &t1, &t2
-		}
-		objs = append(objs, o)
-	}
-	sort.Slice(objs, func(i, j int) bool { return objs[i].Base().ID < objs[j].Base().ID })
+	objs := ingest.FlushObjects(head, c.objs, ingest.FlushStamp(c.opts.Now, c.latest, definitionTime.Time))
 	obs, warns := c.obs, c.warns
 	c.objs, c.obs, c.warns = map[string]stix.Object{}, nil, nil
 	return objs, obs, warns

@@ -1012,29 +1012,18 @@ func (c *Converter) native(o *Object, sc int, scored bool, gtiVerdict string, co
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// header returns the provider identity, the TLP marking definition and, with an
-// instance identity, the extension-definition.
-func (c *Converter) header() []stix.Object {
-	ct, ct2 := definitionTime, definitionTime
-	out := []stix.Object{
-		&stix.Identity{Common: stix.Common{Type: "identity", SpecVersion: stix.SpecVersion, ID: ProviderIdentityID,
-			CreatedByRef: c.opts.Identity, Created: &ct, Modified: &ct2}, Name: "VirusTotal", IdentityClass: "organization",
-			Description: "VirusTotal / Google Threat Intelligence (www.virustotal.com, API v3)."},
-		c.tlp.MarkingDefinition(),
-	}
-	if c.opts.Identity != "" {
-		ct3, ct4 := definitionTime, definitionTime
-		out = append(out, &stix.ExtensionDefinition{
-			Common: stix.Common{Type: "extension-definition", SpecVersion: stix.SpecVersion, ID: ExtensionID,
-				CreatedByRef: c.opts.Identity, Created: &ct3, Modified: &ct4},
-			Name:           "ctibroker VirusTotal native fields",
-			Description:    "The native verdict fields of a VirusTotal v3 / GTI object (last_analysis_stats, reputation, threat severity, GTI assessment, popular threat classification, IoC stream context), kept for audit. provider_ref is the VirusTotal identity.",
-			Schema:         ExtensionSchemaURL,
-			Version:        "1.0.0",
-			ExtensionTypes: []string{"property-extension"},
-		})
-	}
-	return out
+// header describes the objects every conversion carries once: the provider
+// identity, the TLP marking definition and, with an instance identity, the
+// extension-definition.
+var header = ingest.ProviderHeader{
+	IdentityID:           ProviderIdentityID,
+	Name:                 "VirusTotal",
+	Description:          "VirusTotal / Google Threat Intelligence (www.virustotal.com, API v3).",
+	ExtensionID:          ExtensionID,
+	ExtensionName:        "ctibroker VirusTotal native fields",
+	ExtensionDescription: "The native verdict fields of a VirusTotal v3 / GTI object (last_analysis_stats, reputation, threat severity, GTI assessment, popular threat classification, IoC stream context), kept for audit. provider_ref is the VirusTotal identity.",
+	ExtensionSchema:      ExtensionSchemaURL,
+	Created:              definitionTime,
 }
 
 // Flush returns what was converted since the last Flush and resets: context
@@ -1042,32 +1031,12 @@ func (c *Converter) header() []stix.Object {
 // TLP marking and the extension-definition), observations in input order, and
 // warnings.
 func (c *Converter) Flush() ([]stix.Object, []ingest.Observation, []ingest.Warning) {
-	stamp := c.latest
-	if c.opts.Now != nil {
-		stamp = c.opts.Now().UTC()
-	}
-	if stamp.IsZero() {
-		stamp = definitionTime.Time
-	}
-	ts := stix.NewTimestamp(stamp)
-	objs := make([]stix.Object, 0, len(c.objs)+3)
+	var head []stix.Object
 	if !c.headerOut {
-		objs = append(objs, c.header()...)
+		head = header.Objects(c.opts.Identity, c.tlp)
 		c.headerOut = true
 	}
-	for _, o := range c.objs {
-		b := o.Base()
-		switch b.Type {
-		case "ipv4-addr", "ipv6-addr", "autonomous-system":
-		default:
-			if b.Created == nil {
-				t1, t2 := ts, ts
-				b.Created, b.Modified = &t1, &t2
-			}
-		}
-		objs = append(objs, o)
-	}
-	sort.Slice(objs, func(i, j int) bool { return objs[i].Base().ID < objs[j].Base().ID })
+	objs := ingest.FlushObjects(head, c.objs, ingest.FlushStamp(c.opts.Now, c.latest, definitionTime.Time))
 	obs, warns := c.obs, c.warns
 	c.objs, c.obs, c.warns = map[string]stix.Object{}, nil, nil
 	return objs, obs, warns
