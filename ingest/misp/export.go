@@ -75,9 +75,16 @@ func exportUUID(parts ...string) string {
 	return uuid.NewSHA1(exportNS, []byte(strings.Join(parts, "\x1f"))).String()
 }
 
-// xobj is the part of a STIX object Export reads.
+// xobj is the part of a STIX object Export reads: the common properties
+// (already parsed in a stix.RawObject) and the few others of its type.
 type xobj struct {
 	stix.Common
+	xfields
+	raw []byte
+}
+
+// xfields are the type-specific properties Export reads.
+type xfields struct {
 	Name             string          `json:"name"`
 	Description      string          `json:"description"`
 	Pattern          string          `json:"pattern"`
@@ -93,9 +100,31 @@ type xobj struct {
 	Hashes           map[string]string
 	Key              string   `json:"key"`
 	Aliases          []string `json:"aliases"`
-	Abstract         string   `json:"abstract"`
-	Content          string   `json:"content"`
-	raw              []byte
+}
+
+// skipTypes are the object types Export never reads beyond their common
+// properties.
+var skipTypes = map[string]bool{"identity": true, "marking-definition": true, "extension-definition": true,
+	"language-content": true, "opinion": true, "sighting": true, "location": true, "course-of-action": true, "note": true}
+
+// parseObject reads r: its Common as parsed (or from the bytes when r carries
+// none) and the fields of its type.
+func parseObject(r *stix.RawObject) (*xobj, error) {
+	o := &xobj{raw: r.JSON}
+	if r.ID == "" || r.Type == "" {
+		if err := json.Unmarshal(r.JSON, &o.Common); err != nil {
+			return nil, err
+		}
+	} else {
+		o.Common = r.Common
+	}
+	if skipTypes[o.Type] {
+		return o, nil
+	}
+	if err := json.Unmarshal(r.JSON, &o.xfields); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // scoreExt is the part of the risk-score extension Export reads.
@@ -264,8 +293,11 @@ func Export(objs []stix.RawObject, opt ExportOptions) ([]Event, []ingest.Warning
 func (x *exporter) load(objs []stix.RawObject) {
 	for i := range objs {
 		r := &objs[i]
-		var o xobj
-		if err := json.Unmarshal(r.JSON, &o); err != nil {
+		if old, ok := x.objs[r.ID]; ok && r.ID != "" && r.Modified != nil && old.Modified != nil && old.Modified.After(r.Modified.Time) {
+			continue // an older version: no need to read it
+		}
+		o, err := parseObject(r)
+		if err != nil {
 			x.warn(r.ID, "", "not a STIX object: %v; skipped", err)
 			continue
 		}
@@ -273,14 +305,13 @@ func (x *exporter) load(objs []stix.RawObject) {
 			x.warn(fmt.Sprintf("objs[%d]", i), "id", "missing; skipped")
 			continue
 		}
-		o.raw = r.JSON
 		if old, ok := x.objs[o.ID]; ok {
 			om, nm := old.modified(), o.modified()
 			if om > nm || om == nm && bytes.Compare(old.raw, o.raw) >= 0 {
 				continue
 			}
 		}
-		x.objs[o.ID] = &o
+		x.objs[o.ID] = o
 	}
 	x.ids = make([]string, 0, len(x.objs))
 	for id, o := range x.objs {
@@ -314,13 +345,12 @@ func (x *exporter) get(id string) *xobj {
 	if !ok {
 		return nil
 	}
-	var o xobj
-	if json.Unmarshal(r.JSON, &o) != nil || o.ID != id {
+	o, err := parseObject(&r)
+	if err != nil || o.ID != id {
 		return nil
 	}
-	o.raw = r.JSON
-	x.objs[id] = &o
-	return &o
+	x.objs[id] = o
+	return o
 }
 
 func idUUID(id string) string {
