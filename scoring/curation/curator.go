@@ -246,7 +246,7 @@ func (c *Curator) Run(ctx context.Context, store Store, targets []Target, asOf t
 		ru.log = slog.New(slog.DiscardHandler)
 	}
 	ru.inputs = InputOptions{Feeds: c.Feeds, Verdict: ru.verdict, AllowList: c.AllowList, Logger: ru.log}
-	ru.vulns = map[string]*scoring.Vulnerability{}
+	ru.relCache = newRelCache()
 	if err := c.Organisation.Validate(); err != nil {
 		return nil, err
 	}
@@ -302,7 +302,7 @@ type run struct {
 	verdict    VerdictFunc
 	log        *slog.Logger
 	inputs     InputOptions
-	vulns      map[string]*scoring.Vulnerability // relevance's vulnerability cache, by CVE
+	relCache   *relCache // what relevance read from the pool
 
 	prevBuf, candBuf []field // reused by publish
 }
@@ -450,7 +450,7 @@ func (ru *run) score(ctx context.Context, it *item) error {
 	it.res = scoring.Score(in, *ru.w, ru.asOf)
 	m.scored(&it.res)
 	if !ru.Organisation.IsZero() {
-		rel, err := relevance(ctx, ru.store, ru.pool(), ru.Organisation, &m, ru.vulns)
+		rel, err := relevance(ctx, ru.store, ru.pool(), ru.Organisation, &m, ru.relCache)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package curation
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,6 +117,7 @@ func InputsFor(ctx context.Context, store storage.ProvenanceStore, kind, value s
 			a.ctx.AttackIDs = append(a.ctx.AttackIDs, c.AttackIDs...)
 			a.ctx.CVEs = append(a.ctx.CVEs, c.CVEs...)
 			a.ctx.Regions = append(a.ctx.Regions, c.Regions...)
+			a.ctx.ReportRefs = append(a.ctx.ReportRefs, c.ReportRefs...)
 		}
 	}
 	m.Share, m.TLP = auth.ShareCommunity, stix.TLPNone
@@ -152,9 +154,11 @@ func InputsFor(ctx context.Context, store storage.ProvenanceStore, kind, value s
 		m.Attack = append(m.Attack, a.ctx.AttackIDs...)
 		m.CVEs = append(m.CVEs, a.ctx.CVEs...)
 		m.Regions = append(m.Regions, a.ctx.Regions...)
+		m.ReportRefs = append(m.ReportRefs, a.ctx.ReportRefs...)
 	}
 	slices.Sort(m.Feeds)
 	m.Labels, m.Sectors, m.Attack, m.CVEs, m.Regions = uniq(m.Labels), uniq(m.Sectors), uniq(m.Attack), uniq(m.CVEs), uniq(m.Regions)
+	m.ReportRefs = uniq(m.ReportRefs)
 	if ss, ok := store.(storage.SightingStore); ok {
 		sg, err := ss.Sightings(ctx, kind, value)
 		if err != nil {
@@ -216,17 +220,27 @@ func (m *Meta) scored(res *scoring.Result) {
 // third-party objects carry them in custom properties or extensions).
 var cpeRe = regexp.MustCompile(`cpe:2\.3:[aho\*]:[^"\s]+`)
 
+// relCache holds what relevance read from the pool during one pass.
+type relCache struct {
+	vulns   map[string]*scoring.Vulnerability // by CVE
+	reports map[string][]string               // targeted countries by report id
+}
+
+func newRelCache() *relCache {
+	return &relCache{vulns: map[string]*scoring.Vulnerability{}, reports: map[string][]string{}}
+}
+
 // vulnerabilities reads the pool's vulnerability objects of cves (the ids
-// ingest authors, ingest.ContextID), caching them in cache: name and
-// description as text, CPE 2.3 names found anywhere in the object. A CVE
-// without an object in the pool still counts, with its id as text.
-func vulnerabilities(ctx context.Context, store storage.ObjectReader, pool string, cves []string, cache map[string]*scoring.Vulnerability) ([]scoring.Vulnerability, error) {
+// ingest authors, ingest.ContextID): name and description as text, CPE 2.3
+// names found anywhere in the object. A CVE without an object in the pool
+// still counts, with its id as text.
+func (c *relCache) vulnerabilities(ctx context.Context, store storage.ObjectReader, pool string, cves []string) ([]scoring.Vulnerability, error) {
 	var missing []string
 	idOf := map[string]string{}
-	for _, c := range cves {
-		if _, ok := cache[c]; !ok {
-			id := ingest.ContextID("vulnerability", c)
-			idOf[id] = c
+	for _, cve := range cves {
+		if _, ok := c.vulns[cve]; !ok {
+			id := ingest.ContextID("vulnerability", cve)
+			idOf[id] = cve
 			missing = append(missing, id)
 		}
 	}
@@ -235,8 +249,8 @@ func vulnerabilities(ctx context.Context, store storage.ObjectReader, pool strin
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
-		for id, c := range idOf {
-			v := &scoring.Vulnerability{CVE: c, Text: c}
+		for id, cve := range idOf {
+			v := &scoring.Vulnerability{CVE: cve, Text: cve}
 			if r, ok := got[id]; ok {
 				fs, err := split(r.JSON, nil)
 				if err == nil {
@@ -246,35 +260,83 @@ func vulnerabilities(ctx context.Context, store storage.ObjectReader, pool strin
 					v.CPEs = append(v.CPEs, string(bytes.TrimRight(m, `\`)))
 				}
 			}
-			cache[c] = v
+			c.vulns[cve] = v
 		}
 	}
 	out := make([]scoring.Vulnerability, 0, len(cves))
-	for _, c := range cves {
-		out = append(out, *cache[c])
+	for _, cve := range cves {
+		out = append(out, *c.vulns[cve])
+	}
+	return out, nil
+}
+
+// regions returns the countries the pool's reports refs say they target: the
+// targeted_countries of any of their property extensions (OTX pulses carry
+// them there). A report missing from the pool says nothing.
+func (c *relCache) regions(ctx context.Context, store storage.ObjectReader, pool string, refs []string) ([]string, error) {
+	var missing []string
+	for _, id := range refs {
+		if _, ok := c.reports[id]; !ok && strings.HasPrefix(id, "report--") {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := lastVersions(ctx, store, pool, missing)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+		for _, id := range missing {
+			var countries []string
+			if r, ok := got[id]; ok && bytes.Contains(r.JSON, []byte(`"targeted_countries"`)) {
+				var d struct {
+					Extensions map[string]struct {
+						TargetedCountries []string `json:"targeted_countries"`
+					} `json:"extensions"`
+				}
+				if err := json.Unmarshal(r.JSON, &d); err == nil {
+					for _, x := range d.Extensions {
+						countries = append(countries, x.TargetedCountries...)
+					}
+				}
+			}
+			c.reports[id] = countries
+		}
+	}
+	var out []string
+	for _, id := range refs {
+		out = append(out, c.reports[id]...)
 	}
 	return out, nil
 }
 
 // RelevanceFor computes the relevance of the value m describes (as InputsFor
-// returns it) to org: its sectors, regions and labels, the vulnerability
-// objects of its CVEs in the pool collection, and the value itself. It reads
-// store only when org has products and the value names CVEs.
+// returns it) to org: its sectors, regions and labels, the regions its reports
+// (m.ReportRefs) in the pool collection say they target, the vulnerability
+// objects of its CVEs there, and the value itself. It reads store only when
+// org has products and the value names CVEs, or org has regions and the value
+// names reports.
 func RelevanceFor(ctx context.Context, store storage.ObjectReader, pool string, org *scoring.Organisation, m *Meta) (scoring.Relevance, error) {
-	return relevance(ctx, store, pool, org, m, map[string]*scoring.Vulnerability{})
+	return relevance(ctx, store, pool, org, m, newRelCache())
 }
 
-func relevance(ctx context.Context, store storage.ObjectReader, pool string, org *scoring.Organisation, m *Meta, cache map[string]*scoring.Vulnerability) (scoring.Relevance, error) {
+func relevance(ctx context.Context, store storage.ObjectReader, pool string, org *scoring.Organisation, m *Meta, cache *relCache) (scoring.Relevance, error) {
 	if org.IsZero() {
 		return scoring.Relevance{Reasons: []scoring.RelevanceReason{}}, nil
 	}
 	in := scoring.RelevanceInputs{Type: baseType(m.ValueType), Value: m.Value, Sectors: m.Sectors, Regions: m.Regions, Labels: m.Labels}
 	if len(org.Products) > 0 && len(m.CVEs) > 0 {
-		vs, err := vulnerabilities(ctx, store, pool, m.CVEs, cache)
+		vs, err := cache.vulnerabilities(ctx, store, pool, m.CVEs)
 		if err != nil {
 			return scoring.Relevance{}, fmt.Errorf("vulnerabilities of %s %s: %w", m.ValueType, m.Value, err)
 		}
 		in.Vulnerabilities = vs
+	}
+	if len(org.Regions) > 0 && len(m.ReportRefs) > 0 {
+		rs, err := cache.regions(ctx, store, pool, m.ReportRefs)
+		if err != nil {
+			return scoring.Relevance{}, fmt.Errorf("reports of %s %s: %w", m.ValueType, m.Value, err)
+		}
+		in.Regions = append(slices.Clip(in.Regions), rs...)
 	}
 	return org.Relevance(in), nil
 }

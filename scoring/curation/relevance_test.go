@@ -20,6 +20,8 @@ import (
 	"github.com/ctibroker/ctibroker/storage"
 )
 
+const pulseID = "report--5b0e0a52-8c4a-4f7e-9b0e-6f4a3c2d1e10"
+
 // bank is the organisation profile of these tests.
 var bank = &scoring.Organisation{
 	Sectors:  []string{"financial-services"},
@@ -33,16 +35,31 @@ var bank = &scoring.Organisation{
 //	acmebank-login.example  otx-a            brand look-alike host   relevance 90
 //	203.0.113.30            rf, CVE-2024-3400 PAN-OS (CPE in the pool) relevance 80
 //	198.51.100.20           rf, targets financial-services           relevance 60
+//	192.0.2.88              otx-a, a pulse targeting Germany         relevance 40
 //	192.0.2.77              otx-a, healthcare                       relevance 0
 func mustRelevancePool(tb testing.TB) *env {
 	e := mustEnv(tb)
+	// An OTX pulse's report, as the otx converter writes it: the targeted
+	// countries sit in its property extension.
+	created := stix.NewTimestamp(testTime.Add(-time.Hour))
+	pulse, _ := json.Marshal(map[string]any{"type": "report", "spec_version": "2.1", "id": pulseID, "created": created,
+		"modified": created, "name": "pulse", "published": created, "object_refs": []string{identity},
+		"extensions": map[string]any{"extension-definition--c063a405-04dd-54fd-8582-d816705623f6": map[string]any{
+			"extension_type": "property-extension", "pulse_id": "p", "public": true, "indicator_count": 1,
+			"targeted_countries": []string{"Germany", "Austria"}}}})
+	if _, err := e.store.PutObjects(context.Background(), ingest.DefaultPool, []stix.RawObject{{JSON: pulse}}); err != nil {
+		tb.Fatal(err)
+	}
 	e.ingest("otx-a", "otx", "community", "green",
 		ingest.Observation{Type: "domain-name", Value: "acmebank-login.example", Detect: true,
 			Verdict: json.RawMessage(`{"pulse":"p","indicator":"acmebank-login.example","type":"domain","role":"phishing","is_active":1}`),
 			Context: ingest.Context{Labels: []string{"phishing"}}},
 		ingest.Observation{Type: "ipv4-addr", Value: "192.0.2.77", Detect: true,
 			Verdict: json.RawMessage(`{"pulse":"p","indicator":"192.0.2.77","type":"IPv4","role":"command_and_control","is_active":1}`),
-			Context: ingest.Context{Sectors: []string{"healthcare"}}})
+			Context: ingest.Context{Sectors: []string{"healthcare"}}},
+		ingest.Observation{Type: "ipv4-addr", Value: "192.0.2.88", Detect: true,
+			Verdict: json.RawMessage(`{"pulse":"p","indicator":"192.0.2.88","type":"IPv4","role":"command_and_control","is_active":1}`),
+			Context: ingest.Context{ReportRefs: []string{pulseID}}})
 	e.ingest("rf", "recordedfuture", "internal", "amber",
 		ingest.Observation{Type: "ipv4-addr", Value: "203.0.113.30", Detect: true, Verdict: json.RawMessage(`{"risk":80,"criticality":3}`),
 			Context: ingest.Context{CVEs: []string{"CVE-2024-3400"}}},
@@ -70,6 +87,7 @@ func TestMinRelevanceSelectsDifferentMembers(t *testing.T) {
 	c.Organisation = bank
 	targets := []curation.Target{
 		{Collection: "all", Selection: curation.Selection{Types: []string{"indicator"}}},
+		{Collection: "regional", Selection: curation.Selection{Types: []string{"indicator"}, MinRelevance: 30}},
 		{Collection: "concerns-us", Selection: curation.Selection{Types: []string{"indicator"}, MinRelevance: 50}},
 		{Collection: "targets-us", Selection: curation.Selection{Types: []string{"indicator"}, MinRelevance: 75}},
 	}
@@ -78,7 +96,8 @@ func TestMinRelevanceSelectsDifferentMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"all":         {"192.0.2.77", "198.51.100.20", "203.0.113.30", "acmebank-login.example"},
+		"all":         {"192.0.2.77", "192.0.2.88", "198.51.100.20", "203.0.113.30", "acmebank-login.example"},
+		"regional":    {"192.0.2.88", "198.51.100.20", "203.0.113.30", "acmebank-login.example"},
 		"concerns-us": {"198.51.100.20", "203.0.113.30", "acmebank-login.example"},
 		"targets-us":  {"203.0.113.30", "acmebank-login.example"},
 	}
@@ -138,7 +157,7 @@ func TestMinReliability(t *testing.T) {
 	for coll, w := range map[string][]string{
 		"rel-a": nil,
 		"rel-b": {"198.51.100.20", "203.0.113.30"},
-		"rel-n": {"192.0.2.77", "198.51.100.20", "203.0.113.30", "acmebank-login.example"},
+		"rel-n": {"192.0.2.77", "192.0.2.88", "198.51.100.20", "203.0.113.30", "acmebank-login.example"},
 	} {
 		if got := names(indicatorValues(t, records(t, e.store, coll, storage.Filter{}))); !slices.Equal(got, w) && len(got)+len(w) > 0 {
 			t.Errorf("%s holds %v, want %v", coll, got, w)
@@ -210,6 +229,16 @@ func TestInputsFor(t *testing.T) {
 	with := res.WithRelevance(rel)
 	if with.Value != res.Value || with.Relevance.Priority < res.Value {
 		t.Errorf("with relevance: score %d priority %d, want score %d and priority at least it", with.Value, with.Relevance.Priority, res.Value)
+	}
+	// The region comes from the pulse's report in the pool.
+	_, m, err = curation.InputsFor(ctx, e.store, "ipv4-addr", "192.0.2.88", &curation.InputOptions{Feeds: c.Feeds})
+	if err != nil || !slices.Equal(m.ReportRefs, []string{pulseID}) {
+		t.Fatalf("192.0.2.88: report refs %v, %v; want [%s]", m.ReportRefs, err, pulseID)
+	}
+	rel, err = curation.RelevanceFor(ctx, e.store, ingest.DefaultPool, bank, &m)
+	if err != nil || rel.Value != 40 || len(rel.Reasons) != 1 || rel.Reasons[0].Match != "germany" ||
+		!strings.Contains(rel.Reasons[0].Evidence, "Germany") {
+		t.Errorf("192.0.2.88: relevance %+v, %v; want 40 from the pulse targeting Germany", rel, err)
 	}
 	// A value nobody reported has no reports.
 	in, m, err = curation.InputsFor(ctx, e.store, "ipv4-addr", "192.0.2.200", nil)

@@ -338,6 +338,9 @@ type Meta struct {
 	LastSeen  time.Time       // latest report or sighting
 	CVEs      []string        // union of the live reports' CVEs
 	Regions   []string        // union of the live reports' targeted regions
+	// ReportRefs are the union of the live reports' report ids (pulses,
+	// events naming the value).
+	ReportRefs []string
 	// Reliability is the highest reliability (0–100, as scored: the
 	// default for a feed without one) among the live reports.
 	Reliability int

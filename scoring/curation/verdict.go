@@ -30,6 +30,8 @@ type RecordContext struct {
 	Sectors   []string `json:"sectors,omitempty"`
 	Regions   []string `json:"regions,omitempty"` // targeted countries or regions (no provider records them yet)
 	Labels    []string `json:"labels,omitempty"`
+	// ReportRefs are the STIX ids of the reports (pulses, events) naming the value.
+	ReportRefs []string `json:"report_refs,omitempty"`
 }
 
 // ParseRecord decodes a provenance record's verdict JSON. It reads the
