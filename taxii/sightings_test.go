@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/scoring"
 	"github.com/ctibroker/ctibroker/scoring/curation"
@@ -739,5 +741,20 @@ func TestSightingsVersions(t *testing.T) {
 	mustStatus(t, r, http.StatusOK)
 	if got := total(); got != 13 {
 		t.Errorf("total count %d after two versions (2, then 4) of another sighting, want 9+4", got)
+	}
+}
+
+// TestSightingsConfigKeys: the YAML keys of the sightings right and limit.
+func TestSightingsConfigKeys(t *testing.T) {
+	var ac auth.Config
+	if err := yaml.Unmarshal([]byte("consumers:\n  - name: edr\n    api_key_hash: sha256:00\n    sightings: true\n"), &ac); err != nil {
+		t.Fatal(err)
+	}
+	if len(ac.Consumers) != 1 || !ac.Consumers[0].Sightings {
+		t.Errorf("sightings: true decoded as %+v", ac.Consumers)
+	}
+	var tc taxii.Config
+	if err := yaml.Unmarshal([]byte("max_sightings: 500\n"), &tc); err != nil || tc.MaxSightings != 500 {
+		t.Errorf("max_sightings: 500 decoded as %d (%v)", tc.MaxSightings, err)
 	}
 }
