@@ -224,6 +224,16 @@ func foldCPE(s string) string {
 // fold lower-cases s and keeps only its letters and digits, so "PAN-OS",
 // "pan_os" and "Pan OS" compare equal.
 func fold(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range strings.ToLower(s) {
@@ -277,6 +287,14 @@ func (o *Organisation) Relevance(in RelevanceInputs) Relevance {
 			}
 		}
 	}
+	// The labels' values, folded once for regions and products.
+	var labels []string
+	if len(in.Labels) > 0 && len(o.Regions)+len(o.Products) > 0 {
+		labels = make([]string, len(in.Labels))
+		for i, l := range in.Labels {
+			labels[i] = labelValue(l)
+		}
+	}
 	// Regions: targeted regions, then labels.
 	for _, want := range o.Regions {
 		nw := fold(want)
@@ -289,9 +307,9 @@ func (o *Organisation) Relevance(in RelevanceInputs) Relevance {
 				break
 			}
 		}
-		for _, l := range in.Labels {
-			if labelValue(l) == nw {
-				add(ReasonRegion, want, "report label "+strconv.Quote(l), RelevanceRegion)
+		for i, lv := range labels {
+			if lv == nw {
+				add(ReasonRegion, want, "report label "+strconv.Quote(in.Labels[i]), RelevanceRegion)
 				break
 			}
 		}
@@ -308,10 +326,9 @@ func (o *Organisation) Relevance(in RelevanceInputs) Relevance {
 				break
 			}
 		}
-		for _, l := range in.Labels {
-			lv := labelValue(l)
+		for i, lv := range labels {
 			if lv == p.name || p.vendor != "" && p.vendor != "*" && lv == p.vendor+p.name {
-				add(ReasonProduct, raw, "report label "+strconv.Quote(l), RelevanceProduct)
+				add(ReasonProduct, raw, "report label "+strconv.Quote(in.Labels[i]), RelevanceProduct)
 				break
 			}
 		}
