@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctibroker/ctibroker/ingest"
@@ -57,9 +56,12 @@ func (e *StatusError) Error() string {
 
 // Client talks to the Maltiverse API (reference/providers.md §1). It is the only
 // part of the package that does HTTP. Requests carry "Authorization: Bearer
-// <APIKey>" when APIKey is set. Network errors, 5xx answers and responses cut off
-// mid-body are retried with exponential backoff; a 429 waits for its Retry-After
-// (seconds or an HTTP date), else backs off. A Client is safe for concurrent use.
+// <APIKey>" when APIKey is set. Status retries are ingest.HTTPClient's (network
+// errors and 5xx with exponential backoff and jitter, a 429 waiting for its
+// Retry-After, seconds or an HTTP date, else backing off); on top of them a
+// response cut off mid-body is fetched again after the backoff. The fields
+// are read on first use; a Client is safe for concurrent use and must not be
+// copied after first use.
 type Client struct {
 	BaseURL       string        // empty: DefaultBaseURL
 	APIKey        string        // permanent API key or JWT; empty sends no Authorization header
@@ -74,6 +76,33 @@ type Client struct {
 	// Sleep waits d or until ctx is done; nil uses a timer. Tests replace it to
 	// record the waits instead of sleeping.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	init         sync.Once
+	pulls, looks *ingest.HTTPClient // made on first use: downloads, and lookups that must not wait
+}
+
+// clients returns the HTTP clients, made from the fields on first use: one for
+// downloads and lookups, and one for on-demand lookups (ingest.HTTPClient.NoWait,
+// one retry at most).
+func (c *Client) clients() (pulls, looks *ingest.HTTPClient) {
+	c.init.Do(func() {
+		b, mx := c.Backoff, c.MaxBackoff
+		if b == 0 {
+			b = DefaultBackoff
+		}
+		if mx == 0 {
+			mx = DefaultMaxBackoff
+		}
+		retries := c.retries()
+		if retries == 0 {
+			retries = -1 // ingest.HTTPClient reads 0 as its default
+		}
+		c.pulls = &ingest.HTTPClient{Client: c.httpClient(), MaxRetries: retries, MinBackoff: b, MaxBackoff: mx,
+			MaxWait: c.maxRetryAfter(), Logger: c.logger(), Sleep: c.Sleep}
+		c.looks = &ingest.HTTPClient{Client: c.httpClient(), MaxRetries: min(retries, 1), MinBackoff: b, MaxBackoff: mx,
+			MaxWait: c.maxRetryAfter(), Logger: c.logger(), Sleep: c.Sleep, NoWait: true}
+	})
+	return c.pulls, c.looks
 }
 
 func (c *Client) httpClient() *http.Client {
@@ -134,34 +163,11 @@ func (c *Client) backoff(n int) time.Duration {
 	return d
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// retryable reports whether err is a transport failure or a body cut off mid-way.
-func retryable(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	var ne net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
-		errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "connection reset")
-}
-
-// do performs GET path?query and hands the 200 body to read. It retries network
-// errors, 5xx, 429 and bodies that read fails to finish with a retryable error;
-// read must therefore tolerate being called again from the start.
+// do performs GET path?query and hands the 200 body to read. Status retries
+// are the HTTP client's; a body that read fails to finish because the
+// transfer broke off (or that read reports as io.ErrUnexpectedEOF) is fetched
+// again after the backoff, read called again from the start, up to MaxRetries
+// times. An error of read's own is returned as is.
 //
 // noWait is for on-demand lookups, which must not block: a 429 is returned at
 // once as an *ingest.QuotaError (wrapping ErrRateLimited; Next from its
@@ -175,56 +181,23 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, noWait b
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	var lastErr error
+	hc, looks := c.clients()
+	retries := c.retries()
+	if noWait {
+		hc, retries = looks, min(retries, 1)
+	}
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			wait := c.backoff(attempt)
-			var ra *retryAfterError
-			if errors.As(lastErr, &ra) {
-				wait = ra.wait
-			}
-			c.logger().Warn("retrying", "url", u, "attempt", attempt, "wait", wait, "err", lastErr)
-			if err := c.sleep(ctx, wait); err != nil {
-				return err
-			}
-		}
-		err := c.once(ctx, u, read)
-		if err == nil {
-			return nil
-		}
-		var ra *retryAfterError
-		var se *StatusError
-		var stop *stopError
-		switch {
-		case errors.As(err, &stop):
-			return stop.err
-		case errors.As(err, &ra):
-			if noWait {
-				q := &ingest.QuotaError{Err: fmt.Errorf("GET %s: HTTP 429: %w: %w", u, ErrRateLimited, ingest.ErrRateLimited)}
-				if ra.header {
-					q.Next = time.Now().Add(ra.wait)
-				}
-				return q
-			}
-			if ra.wait > c.maxRetryAfter() {
-				return fmt.Errorf("GET %s: Retry-After %s exceeds the %s limit: %w", u, ra.wait, c.maxRetryAfter(), ErrRateLimited)
-			}
-		case errors.As(err, &se) && se.Status >= 500:
-		case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnauthorized), errors.As(err, &se):
+		err, cutOff := c.once(ctx, hc, u, read)
+		if !cutOff || ctx.Err() != nil {
 			return err
-		case !retryable(ctx, err):
-			return err
-		}
-		lastErr = err
-		retries := c.retries()
-		if noWait {
-			retries = min(retries, 1)
 		}
 		if attempt >= retries {
-			if ra != nil {
-				return fmt.Errorf("GET %s: still 429 after %d retries: %w", u, attempt, ErrRateLimited)
-			}
 			return fmt.Errorf("GET %s: giving up after %d retries: %w", u, attempt, err)
+		}
+		wait := c.backoff(attempt + 1)
+		c.logger().Warn("answer cut off; fetching again", "url", u, "attempt", attempt+1, "wait", wait, "err", err)
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
 		}
 	}
 }
@@ -241,19 +214,27 @@ type stopError struct{ err error }
 
 func (e *stopError) Error() string { return e.err.Error() }
 
-// retryAfterError is a 429 answer; wait is its Retry-After (header set) or the
-// backoff.
-type retryAfterError struct {
-	wait   time.Duration
-	header bool
+// bodyReader remembers whether reading the response body failed, to tell an
+// answer cut off mid-way (fetched again) from an error of the caller's read.
+type bodyReader struct {
+	r   io.Reader
+	err error
 }
 
-func (e *retryAfterError) Error() string { return fmt.Sprintf("HTTP 429, retry after %s", e.wait) }
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
 
-func (c *Client) once(ctx context.Context, u string, read func(io.Reader) error) error {
+// once makes one request through hc (which retries statuses) and reads its
+// body; cutOff reports a body that broke off.
+func (c *Client) once(ctx context.Context, hc *ingest.HTTPClient, u string, read func(io.Reader) error) (err error, cutOff bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return err, false
 	}
 	req.Header.Set("Accept", "application/json")
 	ua := c.UserAgent
@@ -264,29 +245,51 @@ func (c *Client) once(ctx context.Context, u string, read func(io.Reader) error)
 	if c.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.APIKey)
 	}
-	resp, err := c.httpClient().Do(req)
+	resp, err := hc.Do(ctx, req)
 	if err != nil {
-		return err
+		return mapError(u, err), false
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{Method: http.MethodGet, URL: u, Status: resp.StatusCode, Body: "unexpected status"}, false
+	}
+	br := &bodyReader{r: resp.Body}
+	err = read(br)
+	var stop *stopError
 	switch {
-	case resp.StatusCode == http.StatusOK:
-		return read(resp.Body)
-	case resp.StatusCode == http.StatusTooManyRequests:
-		wait, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if !ok {
-			wait = c.backoff(1)
+	case err == nil:
+		return nil, false
+	case errors.As(err, &stop):
+		return stop.err, false
+	case ctx.Err() != nil:
+		return ctx.Err(), false
+	case br.err != nil || errors.Is(err, io.ErrUnexpectedEOF):
+		return err, true
+	}
+	return err, false
+}
+
+// mapError turns the HTTP client's errors into the package's: 404 ErrNotFound,
+// 401 and 403 ErrUnauthorized, other statuses *StatusError, rate limits
+// ErrRateLimited (an *ingest.QuotaError stays one).
+func mapError(u string, err error) error {
+	var he *ingest.HTTPError
+	var q *ingest.QuotaError
+	switch {
+	case errors.As(err, &q):
+		return &ingest.QuotaError{Next: q.Next, Err: fmt.Errorf("GET %s: %w: %w", u, ErrRateLimited, q.Err)}
+	case errors.Is(err, ingest.ErrRateLimited):
+		return fmt.Errorf("%w: %w", ErrRateLimited, err)
+	case errors.As(err, &he):
+		switch he.Status {
+		case http.StatusNotFound:
+			return fmt.Errorf("GET %s: %w", u, ErrNotFound)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("GET %s: HTTP %d: %s: %w", u, he.Status, strings.TrimSpace(he.Body), ErrUnauthorized)
 		}
-		return &retryAfterError{wait: wait, header: ok}
+		return &StatusError{Method: http.MethodGet, URL: u, Status: he.Status, Body: strings.TrimSpace(he.Body)}
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return fmt.Errorf("GET %s: %w", u, ErrNotFound)
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Errorf("GET %s: HTTP %d: %s: %w", u, resp.StatusCode, strings.TrimSpace(string(body)), ErrUnauthorized)
-	}
-	return &StatusError{Method: http.MethodGet, URL: u, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	return err
 }
 
 // Download streams GET /collection/{id}/download?range=…&range_field=… (a JSON

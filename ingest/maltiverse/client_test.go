@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -79,6 +78,21 @@ func testClient(r *replay, sl *ingesttest.Clock) *maltiverse.Client {
 	return &maltiverse.Client{BaseURL: r.srv.URL, APIKey: "test-key", Backoff: time.Second, MaxRetries: 3, Sleep: sl.Sleep}
 }
 
+// jittered reports whether got are the waits want, each allowing the jitter
+// of ingest.HTTPClient's backoff (a wait in [w/2, w]); a Retry-After is
+// waited exactly, which the range includes.
+func jittered(got, want []time.Duration) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] < want[i]/2 || got[i] > want[i] {
+			return false
+		}
+	}
+	return true
+}
+
 func countElements(t testing.TB, body []byte) int {
 	var docs []json.RawMessage
 	if err := json.Unmarshal(body, &docs); err != nil {
@@ -131,8 +145,8 @@ func TestClientDownload(t *testing.T) {
 			if tt.wantSeen < 0 && (seen <= n || seen >= 2*n) {
 				t.Errorf("cut-off: saw %d elements, want more than %d (a partial answer, then the whole) and fewer than %d", seen, n, 2*n)
 			}
-			if got := sl.Sleeps(); fmt.Sprint(got) != fmt.Sprint(tt.wantWait) {
-				t.Errorf("waits %v, want %v", got, tt.wantWait)
+			if got := sl.Sleeps(); !jittered(got, tt.wantWait) {
+				t.Errorf("waits %v, want %v (backoffs with ingest.HTTPClient's jitter: each in [w/2, w])", got, tt.wantWait)
 			}
 			last := r.Requests()[len(r.Requests())-1]
 			if last.URL.Path != "/collection/coll-1/download" || last.URL.Query().Get("range") != "now-1h" ||
