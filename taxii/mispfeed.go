@@ -77,9 +77,11 @@ type MISPFeed struct {
 // consumer may not read 403. A curated collection is served in the
 // consumer's tier (curated.go), so its share level and TLP apply; from a
 // stored collection the objects whose TLP marking exceeds the consumer's
-// max_tlp are left out. Answers are application/json (text/csv for
-// hashes.csv); errors are JSON {"name","message","url"} MISP can show, never
-// TAXII error messages.
+// max_tlp are left out. An event's manifest timestamp moves forward whenever
+// its content changes (mispfeed_stamp.go), so MISP fetches it again. Answers
+// are application/json (text/csv for hashes.csv); errors are JSON
+// {"name","message","url","request_id"} MISP can show, never TAXII error
+// messages.
 func (s *Server) mispFeedRoutes(e *echo.Echo) {
 	base := "/:root/collections/:collection/misp/"
 	e.GET(base+"manifest.json", s.mispFeedHandle(s.mispFeedManifest))
@@ -252,6 +254,9 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 	})
 	if err != nil {
 		return nil, fmt.Errorf("MISP feed of collection %s: %w", collection, err)
+	}
+	if err := s.stampEvents(ctx, feedKey{phys: phys, maxTLP: maxTLP}, events, s.now()); err != nil {
+		return nil, err
 	}
 	feed := &builtFeed{events: make(map[string][]byte, len(events)), objects: len(objs)}
 	if feed.manifest, err = json.Marshal(misp.FeedManifest(events)); err != nil {

@@ -359,6 +359,88 @@ func TestMISPFeedSubscribe(t *testing.T) {
 	if got := fetched[before:]; len(got) != 1 || got[0] != "manifest.json" {
 		t.Errorf("second pull fetched %v, want the manifest only (304)", got)
 	}
+	// a late arrival: modified before everything in its event
+	e.put(collPublished, olderIndicator(5, stix.TLPClear))
+	before = len(fetched)
+	pull()
+	if got := fetched[before:]; len(got) != 2 || got[0] != "manifest.json" {
+		t.Errorf("third pull fetched %v, want the manifest and the changed event", got)
+	}
+	v, _ := ingest.Normalize("ipv4-addr", "198.51.100.5")
+	if _, err := sub.GetObject(t.Context(), ingest.DefaultPool, ingest.IndicatorID(v), storage.Filter{}); err != nil {
+		t.Errorf("the late value is not in the subscriber's pool: %v", err)
+	}
+}
+
+// olderIndicator is markedIndicator modified a month earlier.
+func olderIndicator(n int, tlp stix.TLP) stix.RawObject {
+	o := markedIndicator(n, tlp)
+	js := strings.ReplaceAll(string(o.JSON), "2025-06-01T", "2025-05-01T")
+	r, err := stix.ParseRaw([]byte(js))
+	if err != nil {
+		panic(err)
+	}
+	return *r
+}
+
+// manifestOf returns a manifest as user sees it and its ETag.
+func manifestOf(t *testing.T, e *env, user, collection string) (misp.Manifest, string) {
+	t.Helper()
+	r := e.get(user, feedPath(collection)+"manifest.json")
+	mustFeedStatus(t, r, 200)
+	var m misp.Manifest
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m, r.header.Get("ETag")
+}
+
+// TestMISPFeedTimestamps: an event's manifest timestamp moves forward when
+// its content changes even though no object in it is newer (a late arrival),
+// and stays put when it does not: the feed of a new server over the same
+// store is byte-identical (same ETag), so subscribers fetch nothing again
+// after a restart.
+func TestMISPFeedTimestamps(t *testing.T) {
+	e := feedEnv(t)
+	e.put(collPublished, markedIndicator(1, stix.TLPNone))
+	m1, _ := manifestOf(t, e, "soc", collPublished)
+	if len(m1) != 1 {
+		t.Fatalf("manifest %v: want one event", m1)
+	}
+	var id string
+	for id = range m1 {
+	}
+	e.put(collPublished, olderIndicator(2, stix.TLPNone))
+	m2, tag2 := manifestOf(t, e, "soc", collPublished)
+	ts1, _ := m1[id].Timestamp.Int()
+	ts2, ok := m2[id].Timestamp.Int()
+	if !ok || ts2 <= ts1 {
+		t.Fatalf("event %s: timestamp %d after a late arrival, want more than %d", id, ts2, ts1)
+	}
+	if got := feedValues(t, e, "soc", collPublished); len(got) != 2 {
+		t.Fatalf("feed values %v, want both", got)
+	}
+	// a restart: a new server (empty cache) over the same store
+	a, err := auth.New(testAuthConfig(), auth.Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := taxii.NewServer(testConfig(), taxii.Deps{Store: e.store, Auth: a, CursorKey: []byte(testCursorKey),
+		MISPFeed: taxii.MISPFeed{Org: feedOrg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, feedPath(collPublished)+"manifest.json", nil)
+	r.SetBasicAuth("soc", passwords["soc"])
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, r)
+	var m3 misp.Manifest
+	if err := json.Unmarshal(w.Body.Bytes(), &m3); w.Code != 200 || err != nil {
+		t.Fatalf("manifest after a restart: %d %v %s", w.Code, err, w.Body)
+	}
+	if tag3 := w.Header().Get("ETag"); tag3 != tag2 || m3[id].Timestamp != m2[id].Timestamp {
+		t.Fatalf("an unchanged feed changed across a restart: ETag %s → %s, timestamp %s → %s", tag2, tag3, m2[id].Timestamp, m3[id].Timestamp)
+	}
 }
 
 // BenchmarkMISPFeed measures a feed build of a collection of N indicators
