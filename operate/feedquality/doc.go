@@ -4,7 +4,7 @@
 //
 // [Report] scans every provenance record once (storage.ProvenanceScanner) and,
 // for each feed, looks at the values it reported live (not as a withdrawal) in
-// the window [asOf − window, asOf]:
+// the window (records dated from the day of asOf − window up to asOf):
 //
 //   - reported: how many values; unique: of those, how many no other feed ever
 //     reported (up to asOf); overlap: how many each other feed reported too.

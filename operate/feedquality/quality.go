@@ -105,8 +105,9 @@ type options struct {
 func WithAllowList(set *warninglist.Set) Option { return func(o *options) { o.allow = set } }
 
 // Report computes the quality of feeds (every feed that reported a value live
-// in the window when feeds is empty) over the window (asOf − window, asOf];
-// window 0 is the whole history up to asOf. Records dated after asOf are
+// in the window when feeds is empty) over the window: provenance is kept per
+// UTC day, so the window holds the records dated from the day of asOf − window
+// up to asOf; window 0 is the whole history up to asOf. Records dated after asOf are
 // ignored. store must implement storage.ProvenanceScanner (else ErrNoScan);
 // when it is also a storage.SightingStore, sightings give the confirmed and
 // false-positive counts. The result is deterministic for a given store.
