@@ -232,6 +232,7 @@ type exporter struct {
 	rels     map[string][]*xobj  // by source_ref
 	relsIn   map[string][]*xobj  // based-on relationships by target_ref
 	covered  map[string]bool     // indicators and SCOs some report or grouping holds
+	carried  map[string]bool     // SCOs and observed-data an indicator is based on: it carries their values
 	clusters map[string]*cluster // by STIX id; nil entry: not a cluster
 	warns    []ingest.Warning
 	warned   map[string]bool
@@ -263,7 +264,7 @@ func Export(objs []stix.RawObject, opt ExportOptions) ([]Event, []ingest.Warning
 		opt.MaxAttributes = DefaultMaxAttributes
 	}
 	x := &exporter{opt: opt, now: opt.Now, objs: make(map[string]*xobj, len(objs)), rels: map[string][]*xobj{},
-		relsIn: map[string][]*xobj{}, covered: map[string]bool{}, clusters: map[string]*cluster{}, warned: map[string]bool{}}
+		relsIn: map[string][]*xobj{}, covered: map[string]bool{}, carried: map[string]bool{}, clusters: map[string]*cluster{}, warned: map[string]bool{}}
 	if x.now.IsZero() {
 		x.now = time.Now()
 	}
@@ -329,6 +330,17 @@ func (x *exporter) load(objs []stix.RawObject) {
 		x.rels[o.SourceRef] = append(x.rels[o.SourceRef], o)
 		if o.RelationshipType == "based-on" {
 			x.relsIn[o.TargetRef] = append(x.relsIn[o.TargetRef], o)
+		}
+	}
+	for _, id := range x.ids {
+		if !x.hasIndicator(id) {
+			continue
+		}
+		x.carried[id] = true
+		if o := x.objs[id]; o.Type == "observed-data" {
+			for _, r := range o.ObjectRefs {
+				x.carried[r] = true
+			}
 		}
 	}
 }
@@ -423,6 +435,12 @@ func (x *exporter) container(o *xobj) *evb {
 			}
 		case "observed-data":
 			x.covered[c.ID] = true
+			if x.carried[c.ID] {
+				// misp-stix ≥ 2026.3.13 writes a to_ids attribute as an
+				// indicator based on observed-data of the same values: the
+				// indicator carries them.
+				continue
+			}
 			for _, r := range c.ObjectRefs {
 				if s := x.get(r); s != nil {
 					x.covered[r] = true
@@ -433,6 +451,9 @@ func (x *exporter) container(o *xobj) *evb {
 			if cl := x.clusterOf(ref); cl != nil {
 				x.eventCluster(e, cl)
 				continue
+			}
+			if x.carried[ref] && isSCO(c.Type) {
+				continue // an indicator based on it carries the value
 			}
 			if x.addObject(e, c, nil) {
 				x.covered[ref] = true
@@ -494,7 +515,7 @@ func (x *exporter) grouped() []*evb {
 		if x.covered[id] || !(o.Type == "indicator" || isSCO(o.Type)) {
 			continue
 		}
-		if isSCO(o.Type) && x.hasIndicator(id) {
+		if isSCO(o.Type) && x.carried[id] {
 			continue // the value comes with its indicator
 		}
 		day := ""
@@ -540,8 +561,9 @@ func (x *exporter) grouped() []*evb {
 	return out
 }
 
-// hasIndicator reports whether an indicator of objs is based on the SCO id:
-// the value is exported with the indicator, wherever that goes.
+// hasIndicator reports whether an indicator of objs is based on id (an SCO
+// or observed-data): the values are exported with the indicator, wherever
+// that goes.
 func (x *exporter) hasIndicator(id string) bool {
 	for _, r := range x.relsIn[id] {
 		if o, ok := x.objs[r.SourceRef]; ok && o.Type == "indicator" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -421,5 +422,69 @@ func TestExportBadObjects(t *testing.T) {
 	}
 	if len(events) != 1 || len(events[0].Attribute) != 1 || events[0].Attribute[0].Value != "192.0.2.1" {
 		t.Errorf("events %+v", events)
+	}
+}
+
+// TestExportMISPSTIX exports the STIX bundles misp-stix makes of MISP's own
+// test events (../shared/testdata/misp-stix, both the style MISP 2.5.1 ships
+// and the current one: what a MISP "TAXII server" push stores in a
+// collection) and compares the events with misp-stix's MISP input: same
+// uuids and info, same attributes (type, value, to_ids).
+func TestExportMISPSTIX(t *testing.T) {
+	type attrKey struct {
+		typ, value string
+		toIDs      bool
+	}
+	want := map[string]map[attrKey]bool{}
+	info := map[string]string{}
+	for _, f := range []string{"head/test_events_collection_1.json", "head/test_events_collection_2.json"} {
+		for _, ev := range rawEvents(t, ingesttest.MustShared(t, "testdata/misp-stix/"+f)) {
+			u := ev["uuid"].(string)
+			info[u] = ev["info"].(string)
+			want[u] = map[attrKey]bool{}
+			for _, a := range asList(ev["Attribute"]) {
+				typ := a["type"].(string)
+				toIDs := truthy(a["to_ids"])
+				if a["to_ids"] == nil {
+					toIDs = typ != "AS" // describeTypes: AS false, the others here true
+				}
+				want[u][attrKey{typ, a["value"].(string), toIDs}] = true
+			}
+		}
+	}
+	for _, style := range []string{"v2.4.196", "head"} {
+		t.Run(style, func(t *testing.T) {
+			var bundle struct {
+				Objects []json.RawMessage `json:"objects"`
+			}
+			path := ingesttest.MustShared(t, "testdata/misp-stix/"+style+"/test_events_collection_stix21.json")
+			if err := json.Unmarshal(ingesttest.MustRead(t, path), &bundle); err != nil {
+				t.Fatal(err)
+			}
+			events, warns, err := misp.Export(mustRawObjects(t, bundle.Objects), misp.ExportOptions{Org: testOrg, Collection: "misp-push"})
+			if err != nil || len(warns) > 0 {
+				t.Fatalf("err %v, warnings %v", err, ingesttest.WarningStrings(warns))
+			}
+			if len(events) != len(want) {
+				t.Errorf("%d events, want %d", len(events), len(want))
+			}
+			for _, ev := range events {
+				w, ok := want[ev.UUID]
+				if !ok {
+					t.Errorf("event %s (%s) is none of misp-stix's input", ev.UUID, ev.Info)
+					continue
+				}
+				if ev.Info != info[ev.UUID] {
+					t.Errorf("%s: info %q, want %q", ev.UUID, ev.Info, info[ev.UUID])
+				}
+				got := map[attrKey]bool{}
+				for _, a := range ev.Attribute {
+					got[attrKey{a.Type, a.Value, a.ToIDs != nil && bool(*a.ToIDs)}] = true
+				}
+				if !reflect.DeepEqual(got, w) {
+					t.Errorf("%s: attributes %v, want %v", ev.UUID, got, w)
+				}
+			}
+		})
 	}
 }

@@ -171,6 +171,9 @@ func (x *exporter) indicatorAttr(o *xobj) (*attr, bool) {
 			}
 			v := strings.Join(vals, "|")
 			if m, ok := nonPoolMapping(t, v); ok && m.pattern != "" && samePattern(m.pattern, o.Pattern) {
+				if t == "AS" && !strings.HasPrefix(strings.ToUpper(v), "AS") {
+					v = "AS" + v
+				}
 				return &attr{key: t + "|" + v, typ: t, cat: labelCategory(o.Labels, t), value: v, toIDs: true}, true
 			}
 		}
@@ -212,6 +215,9 @@ func (x *exporter) comparisonAttr(path pattern.ObjectPath, value string, labels 
 		return &attr{key: kind + "|" + norm, typ: t, cat: c, value: norm, toIDs: toIDs}
 	}
 	t := typ
+	if typ == "AS" && !strings.HasPrefix(strings.ToUpper(value), "AS") {
+		value = "AS" + value // MISP writes AS numbers as AS174
+	}
 	if lt := labelValue(labels, "type"); lt == typ {
 		return &attr{key: t + "|" + value, typ: t, cat: labelCategory(labels, t), value: value, toIDs: toIDs}
 	}
