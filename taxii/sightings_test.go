@@ -345,16 +345,24 @@ func TestSightingsMoveScoreAndMembership(t *testing.T) {
 	if vs.Type != "ipv4-addr" || vs.Scope != "own" || vs.Count != 5 || vs.FalsePositives != 1 || len(vs.Sightings) != 2 {
 		t.Errorf("GET as edr: %s", r.body)
 	}
+	// admin reports too; edr still sees only its own reports, admin all.
+	r, _ = se.post(t, "admin", "application/json", `[{"value":"198.51.100.1","count":2}]`)
+	mustStatus(t, r, http.StatusOK)
+	r = se.get("edr", "/intel/sightings?value=198.51.100.1")
+	if strings.Contains(string(r.body), `"source":"admin"`) || strings.Count(string(r.body), `"source":"edr"`) != 2 {
+		t.Errorf("GET as edr after admin's report: %s", r.body)
+	}
 	r = se.get("admin", "/intel/sightings/?type=ipv4-addr&value=198.51.100.1")
 	mustStatus(t, r, http.StatusOK)
-	if !strings.Contains(string(r.body), `"scope":"all"`) || !strings.Contains(string(r.body), `"source":"edr"`) {
+	if !strings.Contains(string(r.body), `"scope":"all"`) || !strings.Contains(string(r.body), `"source":"edr"`) ||
+		!strings.Contains(string(r.body), `"source":"admin"`) || !strings.Contains(string(r.body), `"count":7`) {
 		t.Errorf("GET as admin: %s", r.body)
 	}
 
 	// Audit and metrics.
 	audit := se.audit.String()
-	if n := strings.Count(audit, `"event":"sightings.added"`); n != 4 {
-		t.Errorf("%d sightings.added audit events, want one per POST (4):\n%s", n, audit)
+	if n := strings.Count(audit, `"event":"sightings.added"`); n != 5 {
+		t.Errorf("%d sightings.added audit events, want one per POST (5):\n%s", n, audit)
 	}
 	if !strings.Contains(audit, `fp=ipv4-addr:\"198.51.100.1\" note=\"our mail relay\"`) {
 		t.Errorf("audit does not name the false positive and its note:\n%s", audit)
