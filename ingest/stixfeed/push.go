@@ -177,12 +177,18 @@ func (p *Pusher) Push(ctx context.Context) (PushStats, error) {
 		}
 	}
 	err = p.push(ctx, fs, &stats)
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err != nil && ctx.Err() == nil:
 		fs.LastError = err.Error()
 		fs.ErrorCount++
-		if serr := p.Store.PutFeedState(context.WithoutCancel(ctx), fs); serr != nil {
-			p.log().Error("saving the push state failed", "push", p.name(), "error", serr)
-		}
+	case err == nil && (fs.ErrorCount > 0 || fs.LastError != ""):
+		// nothing new to send after a failed run: the failure is over
+		fs.LastError, fs.ErrorCount, fs.LastSuccess = "", 0, p.now().UTC()
+	default:
+		return stats, err
+	}
+	if serr := p.Store.PutFeedState(context.WithoutCancel(ctx), fs); serr != nil {
+		p.log().Error("saving the push state failed", "push", p.name(), "error", serr)
 	}
 	return stats, err
 }

@@ -354,6 +354,24 @@ func TestPushRetriesAndPolls(t *testing.T) {
 	if st, err := newPusher().Push(t.Context()); err != nil || st.Read != 0 {
 		t.Fatalf("push with nothing new: %+v, %v", st, err)
 	}
+	// a failure with nothing to send (the partner is down), then a clean run
+	// with nothing new clears it
+	down := newPusher()
+	down.APIRoot = "http://127.0.0.1:1/api1/"
+	down.Name = name
+	down.Client.HTTP.MaxRetries = -1
+	if _, err := down.Push(t.Context()); err == nil {
+		t.Fatal("push to a closed port: no error")
+	}
+	if fs, _ := local.FeedState(t.Context(), name); fs.ErrorCount != 1 || fs.Cursor == nil {
+		t.Fatalf("feed state %+v: want the error counted and the cursor kept", fs)
+	}
+	if _, err := newPusher().Push(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := local.FeedState(t.Context(), name); fs.ErrorCount != 0 || fs.LastError != "" {
+		t.Fatalf("feed state %+v: want the error cleared", fs)
+	}
 }
 
 // TestPushWithholdsTLP: with MaxTLP green, objects marked AMBER+STRICT or
