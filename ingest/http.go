@@ -56,6 +56,9 @@ type HTTPClient struct {
 	// returned at once as a *QuotaError (wrapping ErrRateLimited; Next from its
 	// Retry-After, zero without one). Other failures are retried as usual.
 	NoWait bool
+	// Before, when set, is called before every attempt (retries included), e.g.
+	// to spend a request of a provider's Budget; its error ends Do as is.
+	Before func(ctx context.Context) error
 
 	requests atomic.Int64
 }
@@ -115,6 +118,11 @@ func (c *HTTPClient) Do(ctx context.Context, req *http.Request) (*http.Response,
 	}
 	url := redactURL(req.URL.String())
 	for attempt := 0; ; attempt++ {
+		if c.Before != nil {
+			if err := c.Before(ctx); err != nil {
+				return nil, err
+			}
+		}
 		if c.MaxRequests > 0 && c.requests.Load() >= int64(c.MaxRequests) {
 			return nil, fmt.Errorf("%s %s: %w (%d requests)", req.Method, url, ErrBudget, c.MaxRequests)
 		}

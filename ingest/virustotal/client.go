@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,12 +59,14 @@ func (e *StatusError) Error() string {
 
 // Client talks to the VirusTotal API v3 (reference/providers.md §2), the only
 // part of the package doing HTTP. Requests carry "x-apikey: <APIKey>". It keeps
-// to two budgets: PerMinute requests in any minute (it waits when the minute is
-// full) and PerDay requests per UTC day (ErrQuotaExhausted when spent; Usage and
-// SetUsage carry the count across processes). Retries count against both.
-// Network errors, 5xx and bodies cut off mid-way are retried with exponential
-// backoff; a 429 waits for its Retry-After, else backs off. Safe for concurrent
-// use.
+// to two budgets (an ingest.Budget): PerMinute requests in any minute (it waits
+// when the minute is full) and PerDay requests per UTC day (ErrQuotaExhausted
+// when spent; Usage, SetUsage and MergeUsage carry the count across processes).
+// Retries count against both. Status retries are ingest.HTTPClient's (network
+// errors and 5xx with exponential backoff and jitter, a 429 waiting for its
+// Retry-After, else backing off); on top of them an answer cut off mid-body is
+// fetched again after the backoff. The fields are read on first use; safe for
+// concurrent use, and not to be copied after first use.
 type Client struct {
 	BaseURL       string        // empty: DefaultBaseURL
 	APIKey        string        // sent as x-apikey
@@ -86,6 +87,35 @@ type Client struct {
 
 	budgetOnce sync.Once
 	budget     *ingest.Budget // PerMinute and PerDay, made on first use
+
+	httpOnce     sync.Once
+	pulls, looks *ingest.HTTPClient // made on first use: pulls, and lookups that must not wait
+}
+
+// clients returns the HTTP clients, made from the fields on first use: one for
+// pulls, whose attempts wait for the per-minute budget, and one for on-demand
+// lookups (ingest.HTTPClient.NoWait, one retry at most), whose attempts do not.
+func (c *Client) clients() (pulls, looks *ingest.HTTPClient) {
+	c.httpOnce.Do(func() {
+		b, mx := c.Backoff, c.MaxBackoff
+		if b == 0 {
+			b = DefaultBackoff
+		}
+		if mx == 0 {
+			mx = DefaultMaxBackoff
+		}
+		retries := c.retries()
+		if retries == 0 {
+			retries = -1 // ingest.HTTPClient reads 0 as its default
+		}
+		c.pulls = &ingest.HTTPClient{Client: c.httpClient(), MaxRetries: retries, MinBackoff: b, MaxBackoff: mx,
+			MaxWait: c.maxRetryAfter(), Logger: c.logger(), Sleep: c.Sleep,
+			Before: func(ctx context.Context) error { return c.take(ctx, false) }}
+		c.looks = &ingest.HTTPClient{Client: c.httpClient(), MaxRetries: min(retries, 1), MinBackoff: b, MaxBackoff: mx,
+			MaxWait: c.maxRetryAfter(), Logger: c.logger(), Sleep: c.Sleep, NoWait: true,
+			Before: func(ctx context.Context) error { return c.take(ctx, true) }}
+	})
+	return c.pulls, c.looks
 }
 
 // quota returns the request budget, made from PerMinute and PerDay on first use.
@@ -208,39 +238,6 @@ func (c *Client) maxRetryAfter() time.Duration {
 	return c.MaxRetryAfter
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-func retryable(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	var ne net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
-		errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "connection reset")
-}
-
-// tooMany is a 429 answer.
-type tooMany struct {
-	wait   time.Duration
-	header bool
-	code   string
-}
-
-func (e *tooMany) Error() string { return fmt.Sprintf("HTTP 429 %s, retry after %s", e.code, e.wait) }
-
 // vtError is VirusTotal's error envelope.
 type vtError struct {
 	Error struct {
@@ -249,8 +246,10 @@ type vtError struct {
 	} `json:"error"`
 }
 
-// get performs GET path?query and returns the 200 body, read whole. It retries
-// network errors, 5xx, 429 and bodies cut off (not valid JSON at the end).
+// get performs GET path?query and returns the 200 body, read whole. Status
+// retries (network errors, 5xx, 429) are the HTTP client's, each attempt
+// spending the budgets; an answer cut off (a broken transfer, or not valid
+// JSON at its end) is fetched again after the backoff, up to MaxRetries times.
 //
 // noWait is for on-demand lookups, which must not block: a spent per-minute
 // budget and a 429 are returned at once as an *ingest.QuotaError (wrapping
@@ -265,63 +264,33 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, noWait 
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	var last error
+	hc, looks := c.clients()
+	retries := c.retries()
+	if noWait {
+		hc, retries = looks, min(retries, 1)
+	}
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			wait := c.backoff(attempt)
-			var tm *tooMany
-			if errors.As(last, &tm) && tm.header {
-				wait = tm.wait
-			}
-			c.logger().Warn("retrying", "url", u, "attempt", attempt, "wait", wait, "err", last)
-			if err := c.sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-		}
-		if err := c.take(ctx, noWait); err != nil {
-			return nil, err
-		}
-		body, err := c.once(ctx, u)
-		if err == nil {
-			return body, nil
-		}
-		var tm *tooMany
-		var se *StatusError
-		switch {
-		case errors.As(err, &tm) && noWait:
-			q := &ingest.QuotaError{Err: fmt.Errorf("GET %s: HTTP 429 %s: %w: %w", u, tm.code, ErrQuotaExhausted, ingest.ErrRateLimited)}
-			if tm.header {
-				q.Next = c.now().Add(tm.wait)
-			}
-			return nil, q
-		case errors.As(err, &tm):
-			if tm.header && tm.wait > c.maxRetryAfter() {
-				return nil, fmt.Errorf("GET %s: Retry-After %s exceeds the %s limit: %w", u, tm.wait, c.maxRetryAfter(), ErrQuotaExhausted)
-			}
-		case errors.As(err, &se) && se.Status >= 500:
-		case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnauthorized), errors.As(err, &se):
-			return nil, err
-		case !retryable(ctx, err):
-			return nil, err
-		}
-		last = err
-		retries := c.retries()
-		if noWait {
-			retries = min(retries, 1)
+		body, err, cutOff := c.once(ctx, hc, u)
+		if !cutOff || ctx.Err() != nil {
+			return body, err
 		}
 		if attempt >= retries {
-			if tm != nil {
-				return nil, fmt.Errorf("GET %s: still 429 %s after %d retries: %w", u, tm.code, attempt, ErrQuotaExhausted)
-			}
 			return nil, fmt.Errorf("GET %s: giving up after %d retries: %w", u, attempt, err)
+		}
+		wait := c.backoff(attempt + 1)
+		c.logger().Warn("answer cut off; fetching again", "url", u, "attempt", attempt+1, "wait", wait, "err", err)
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, err
 		}
 	}
 }
 
-func (c *Client) once(ctx context.Context, u string) ([]byte, error) {
+// once makes one request through hc (which retries statuses) and reads the
+// answer whole; cutOff reports an answer that broke off.
+func (c *Client) once(ctx context.Context, hc *ingest.HTTPClient, u string) (body []byte, err error, cutOff bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, err, false
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("x-apikey", c.APIKey)
@@ -330,37 +299,56 @@ func (c *Client) once(ctx context.Context, u string) ([]byte, error) {
 		ua = "ctibroker"
 	}
 	req.Header.Set("User-Agent", ua)
-	resp, err := c.httpClient().Do(req)
+	resp, err := hc.Do(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, mapError(u, err), false
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, err
+	if resp.StatusCode != http.StatusOK {
+		return nil, &StatusError{Method: http.MethodGet, URL: u, Status: resp.StatusCode, Message: "unexpected status"}, false
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err(), false
 		}
-		if !json.Valid(b) {
-			return nil, fmt.Errorf("GET %s: answer is not complete JSON (%d bytes): %w", u, len(b), io.ErrUnexpectedEOF)
+		return nil, fmt.Errorf("GET %s: body: %w", u, err), true
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("GET %s: answer is not complete JSON (%d bytes): %w", u, len(b), io.ErrUnexpectedEOF), true
+	}
+	return b, nil, false
+}
+
+// mapError turns the HTTP client's errors into the package's: a spent budget
+// as take returned it, rate limits ErrQuotaExhausted (an *ingest.QuotaError
+// stays one), 404 ErrNotFound, 401 and 403 ErrUnauthorized, other statuses
+// *StatusError with VirusTotal's error code and message.
+func mapError(u string, err error) error {
+	var he *ingest.HTTPError
+	var q *ingest.QuotaError
+	switch {
+	case errors.Is(err, ErrQuotaExhausted):
+		return err
+	case errors.As(err, &q):
+		return &ingest.QuotaError{Next: q.Next, Err: fmt.Errorf("GET %s: %w: %w", u, ErrQuotaExhausted, q.Err)}
+	case errors.Is(err, ingest.ErrRateLimited):
+		return fmt.Errorf("GET %s: still 429 after the retries: %w: %w", u, ErrQuotaExhausted, err)
+	case errors.As(err, &he):
+		var ve vtError
+		_ = json.Unmarshal([]byte(he.Body), &ve)
+		if ve.Error.Message == "" {
+			ve.Error.Message = strings.TrimSpace(he.Body)
 		}
-		return b, nil
+		switch he.Status {
+		case http.StatusNotFound:
+			return fmt.Errorf("GET %s: %s: %w", u, ve.Error.Message, ErrNotFound)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("GET %s: HTTP %d %s: %w", u, he.Status, ve.Error.Code, ErrUnauthorized)
+		}
+		return &StatusError{Method: http.MethodGet, URL: u, Status: he.Status, Code: ve.Error.Code, Message: ve.Error.Message}
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var ve vtError
-	_ = json.Unmarshal(body, &ve)
-	if ve.Error.Message == "" {
-		ve.Error.Message = strings.TrimSpace(string(body))
-	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests:
-		wait, ok := retryAfter(resp.Header.Get("Retry-After"), c.now())
-		return nil, &tooMany{wait: wait, header: ok, code: ve.Error.Code}
-	case http.StatusNotFound:
-		return nil, fmt.Errorf("GET %s: %s: %w", u, ve.Error.Message, ErrNotFound)
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("GET %s: HTTP %d %s: %w", u, resp.StatusCode, ve.Error.Code, ErrUnauthorized)
-	}
-	return nil, &StatusError{Method: http.MethodGet, URL: u, Status: resp.StatusCode, Code: ve.Error.Code, Message: ve.Error.Message}
+	return err
 }
 
 // Page is one page of a list endpoint: its objects (raw, for Converter.AddRaw),

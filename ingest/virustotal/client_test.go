@@ -211,6 +211,21 @@ func (s *stream) serve(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(body)
 }
 
+// jittered reports whether got are the waits want, each allowing the jitter
+// of ingest.HTTPClient's backoff (a wait in [w/2, w]); a Retry-After and the
+// client's own body-retry backoff are waited exactly, which the range includes.
+func jittered(got, want []time.Duration) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] < want[i]/2 || got[i] > want[i] {
+			return false
+		}
+	}
+	return true
+}
+
 func testClient(s *stream, c *ingesttest.Clock) *virustotal.Client {
 	return &virustotal.Client{BaseURL: s.srv.URL + "/api/v3", APIKey: "test-key", Backoff: time.Second, MaxRetries: 3,
 		Now: c.Now, Sleep: c.Sleep}
@@ -222,14 +237,15 @@ func TestClientRetries(t *testing.T) {
 		waits  []time.Duration
 		err    error
 	}{
-		"plain":                 {nil, nil, nil},
-		"429 Retry-After":       {[]string{"429:9"}, []time.Duration{9 * time.Second}, nil},
-		"429 without header":    {[]string{"429", "429"}, []time.Duration{time.Second, 2 * time.Second}, nil},
-		"429 all the time":      {[]string{"429", "429", "429", "429"}, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, virustotal.ErrQuotaExhausted},
-		"Retry-After too long":  {[]string{"429:3600"}, nil, virustotal.ErrQuotaExhausted},
-		"5xx backoff":           {[]string{"503", "503"}, []time.Duration{time.Second, 2 * time.Second}, nil},
-		"cut off mid-body":      {[]string{"cut"}, []time.Duration{time.Second}, nil},
-		"cut off and 5xx twice": {[]string{"cut", "503", "cut"}, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, nil},
+		"plain":                {nil, nil, nil},
+		"429 Retry-After":      {[]string{"429:9"}, []time.Duration{9 * time.Second}, nil},
+		"429 without header":   {[]string{"429", "429"}, []time.Duration{time.Second, 2 * time.Second}, nil},
+		"429 all the time":     {[]string{"429", "429", "429", "429"}, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, virustotal.ErrQuotaExhausted},
+		"Retry-After too long": {[]string{"429:3600"}, nil, virustotal.ErrQuotaExhausted},
+		"5xx backoff":          {[]string{"503", "503"}, []time.Duration{time.Second, 2 * time.Second}, nil},
+		"cut off mid-body":     {[]string{"cut"}, []time.Duration{time.Second}, nil},
+		// Body retries (backoff 1s, 2s) count apart from the HTTP client's status retries (1s).
+		"cut off and 5xx twice": {[]string{"cut", "503", "cut"}, []time.Duration{time.Second, time.Second, 2 * time.Second}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newStream(t)
@@ -245,8 +261,8 @@ func TestClientRetries(t *testing.T) {
 			} else if err != nil || len(p.Data) != 3 || p.Cursor != "" {
 				t.Fatalf("page %+v, %v", p, err)
 			}
-			if fmt.Sprint(c.Sleeps()) != fmt.Sprint(tt.waits) {
-				t.Errorf("waits %v, want %v", c.Sleeps(), tt.waits)
+			if !jittered(c.Sleeps(), tt.waits) {
+				t.Errorf("waits %v, want %v (backoffs with ingest.HTTPClient's jitter: each in [w/2, w])", c.Sleeps(), tt.waits)
 			}
 			if _, used := cl.Usage(); used != len(s.Requests()) {
 				t.Errorf("usage %d, %d requests made", used, len(s.Requests()))

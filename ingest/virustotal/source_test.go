@@ -186,9 +186,10 @@ func TestPullFailures(t *testing.T) {
 	if st1.Observations != 4 || st2.Observations != 10 {
 		t.Errorf("observed %d then %d values, want 4 then 10", st1.Observations, st2.Observations)
 	}
-	// Backoff 1s and 2s for the failing page, then Retry-After 3s, then the second backoff step (2s) after the cut.
-	if w := fmt.Sprint(c.Sleeps()); w != "[1s 2s 3s 2s]" {
-		t.Errorf("waits %s", w)
+	// Backoff 1s and 2s (with jitter) for the failing page, then Retry-After
+	// 3s, then the first body-retry backoff (1s) after the cut.
+	if w := c.Sleeps(); !jittered(w, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, time.Second}) {
+		t.Errorf("waits %v", w)
 	}
 	if cur := cursorOf(t, st); cur["page"] != nil || cur["since"] != float64(base+5) {
 		t.Errorf("cursor %v", cur)
