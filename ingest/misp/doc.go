@@ -145,8 +145,14 @@
 //     are not in hashes.csv.
 //   - TLP. TLP 2.0 and 1.0 marking refs give tlp:clear, green, amber,
 //     amber+strict and red (TLP 1.0 white is clear). The event's tag is the
-//     most restrictive of the report and its attributes; an attribute whose
-//     own level differs from the event's carries its own tag.
+//     most restrictive of the report and its attributes, so that MISP's feed
+//     filter rules, which read event tags, never pass a value under a looser
+//     level than its own. An attribute's level is its object's marking, else
+//     (SCOs carry none) the value's level from provenance (ExportOptions.TLP,
+//     ProvenanceTLP), else the report's; when it differs from the event's the
+//     attribute carries it as its own tag. So an amber event with one red
+//     value comes back as a red event whose other attributes say tlp:amber:
+//     every value keeps its level.
 //   - Galaxies. Attack patterns with an ATT&CK id, malware, tools, intrusion
 //     sets and threat actors become galaxy clusters, each as a misp-galaxy tag
 //     and in a Galaxy block (cluster uuid = the STIX object's uuid, which for
@@ -180,7 +186,7 @@
 //     courses of action (silently); other object types are one warning each.
 //
 // NativeOf reads the MISP type and category out of provenance verdicts for
-// ExportOptions.Native.
+// ExportOptions.Native, ProvenanceTLP the level for ExportOptions.TLP.
 //
 // # Pushing to MISP (push.go)
 //

@@ -61,6 +61,13 @@ type ExportOptions struct {
 	// own). nil or false: an object's created, and for an SCO the latest
 	// modified of the whole export.
 	Added func(id string) (time.Time, bool)
+	// TLP, when set, returns the TLP level of a value from its reports (the
+	// most restrictive, see ProvenanceTLP), for SCOs, which carry no marking of
+	// their own: a value reported under tlp:red must not come out under its
+	// event's amber. kind is as for Native. nil: an SCO without markings has
+	// no level of its own and takes its event's (and grouped SCOs go into the
+	// events without TLP).
+	TLP func(kind, value string) (stix.TLP, bool)
 	// Lookup, when set, returns an object that objs reference but do not hold
 	// (MITRE's ATT&CK objects kept in another collection, say), so that
 	// relationships to it still give galaxy clusters.
@@ -193,6 +200,7 @@ var galaxies = map[string][3]string{
 // attr is an attribute being built.
 type attr struct {
 	key      string // kind|value: one attribute per value and event
+	kind     string // the pool kind (ingest.Value.Kind) of a pool value; "" for other types
 	typ, cat string
 	value    string
 	toIDs    bool
@@ -533,6 +541,13 @@ func (x *exporter) grouped() []*evb {
 			day = t.UTC().Format("2006-01-02")
 		}
 		tlp := stix.MaxTLP(o.ObjectMarkingRefs)
+		if tlp == stix.TLPNone && isSCO(o.Type) {
+			for _, m := range x.scoAttrs(o) {
+				if l := x.valueTLP(m); l > tlp {
+					tlp = l
+				}
+			}
+		}
 		key := day + "|" + tlp.String()
 		e := buckets[key]
 		if e == nil {
@@ -559,6 +574,17 @@ func (x *exporter) grouped() []*evb {
 		out = append(out, buckets[k])
 	}
 	return out
+}
+
+// valueTLP is ExportOptions.TLP for the value of a (TLPNone without it).
+func (x *exporter) valueTLP(a *attr) stix.TLP {
+	if x.opt.TLP == nil || a.kind == "" {
+		return stix.TLPNone
+	}
+	if l, ok := x.opt.TLP(a.kind, a.value); ok {
+		return l
+	}
+	return stix.TLPNone
 }
 
 // hasIndicator reports whether an indicator of objs is based on id (an SCO
@@ -743,6 +769,9 @@ func (x *exporter) addSCO(e *evb, o *xobj, via *xobj) {
 		m.tlp = stix.MaxTLP(o.ObjectMarkingRefs)
 		if via != nil && m.tlp == stix.TLPNone {
 			m.tlp = stix.MaxTLP(via.ObjectMarkingRefs)
+		}
+		if m.tlp == stix.TLPNone {
+			m.tlp = x.valueTLP(m)
 		}
 		m.deleted = o.Revoked
 		// Context through the indicators based on this observable.
@@ -1046,19 +1075,26 @@ func (x *exporter) render(e *evb, attrs []*attr, part, parts int) Event {
 	ev.Galaxy = galaxyBlocks(evClusters)
 	ev.Attribute = make([]Attribute, 0, len(attrs))
 	for _, a := range attrs {
-		ev.Attribute = append(ev.Attribute, x.renderAttr(ev.UUID, a, tlp, e.clusterSet))
+		ev.Attribute = append(ev.Attribute, x.renderAttr(ev.UUID, a, e.tlp, tlp, e.clusterSet))
 	}
 	return ev
 }
 
-func (x *exporter) renderAttr(eventUUID string, a *attr, evTLP stix.TLP, evClusters map[string]bool) Attribute {
+// renderAttr renders a. Its TLP is its own, else the report's (base): when
+// other content raised the event's level above the report's, content without
+// a level of its own keeps the report's as an attribute tag.
+func (x *exporter) renderAttr(eventUUID string, a *attr, base, evTLP stix.TLP, evClusters map[string]bool) Attribute {
 	toIDs := Flag(a.toIDs)
 	out := Attribute{UUID: exportUUID("attribute", eventUUID, a.typ, a.value), Type: a.typ, Category: a.cat,
 		Value: a.value, ToIDs: &toIDs, Timestamp: Num(strconv.FormatInt(a.ts, 10)), Deleted: Flag(a.deleted),
 		Comment: a.comment}
 	var tags tagSet
-	if a.tlp != stix.TLPNone && a.tlp != evTLP {
-		tags.add(tlpTag(a.tlp))
+	level := a.tlp
+	if level == stix.TLPNone {
+		level = base
+	}
+	if level != stix.TLPNone && level != evTLP {
+		tags.add(tlpTag(level))
 	}
 	var own []*cluster
 	for _, c := range a.clusters {
@@ -1117,4 +1153,26 @@ func NativeOf(verdicts ...[]byte) (attrType, category string, ok bool) {
 		return v.Type, v.Category, true
 	}
 	return "", "", false
+}
+
+// ProvenanceTLP returns the most restrictive TLP level among the provenance
+// records of a value (each record's Verdict as storage.ProvenanceStore
+// returns it: the Runner's {"tlp": "amber", ...}), what ExportOptions.TLP
+// wants; ok is false when no record names a level.
+func ProvenanceTLP(verdicts ...[]byte) (level stix.TLP, ok bool) {
+	for _, b := range verdicts {
+		var v struct {
+			TLP string `json:"tlp"`
+		}
+		if json.Unmarshal(b, &v) != nil || v.TLP == "" {
+			continue
+		}
+		if l, found := stix.TLPFromTag("tlp:" + v.TLP); found {
+			ok = true
+			if l > level {
+				level = l
+			}
+		}
+	}
+	return level, ok
 }

@@ -82,7 +82,7 @@ func mitreLookup(ix *attack.Index) func(string) (stix.RawObject, bool) {
 // ingestPool ingests the MISP events in path through the converter and the
 // Runner (DefaultConfig: TLP markings, valid_until) into a real embedded pool
 // and returns the pool's objects and a Native reading its provenance.
-func ingestPool(t *testing.T, path string, now time.Time) ([]stix.RawObject, func(kind, value string) (string, string, bool)) {
+func ingestPool(t *testing.T, path string, now time.Time) ([]stix.RawObject, func(kind, value string) (string, string, bool), storage.ProvenanceStore) {
 	t.Helper()
 	ix := fullIndex(t)
 	conv := &misp.Converter{Attack: ix, Identity: ingesttest.Identity, Share: ingest.ShareCommunity, Now: now}
@@ -126,16 +126,32 @@ func ingestPool(t *testing.T, path string, now time.Time) ([]stix.RawObject, fun
 		}
 		return misp.NativeOf(vs...)
 	}
-	return objs, native
+	return objs, native, store
+}
+
+// provenanceTLP is ExportOptions.TLP over store's provenance.
+func provenanceTLP(t *testing.T, store storage.ProvenanceStore) func(kind, value string) (stix.TLP, bool) {
+	return func(kind, value string) (stix.TLP, bool) {
+		recs, err := store.Provenance(context.Background(), kind, value)
+		if err != nil {
+			t.Errorf("Provenance(%s, %s): %v", kind, value, err)
+			return stix.TLPNone, false
+		}
+		var vs [][]byte
+		for _, r := range recs {
+			vs = append(vs, r.Verdict)
+		}
+		return misp.ProvenanceTLP(vs...)
+	}
 }
 
 // roundTrip ingests the MISP events in path into a pool and exports the pool
 // back, failing on any export warning.
 func roundTrip(t *testing.T, path string, now time.Time) []misp.Event {
 	t.Helper()
-	objs, native := ingestPool(t, path, now)
+	objs, native, store := ingestPool(t, path, now)
 	events, warns, err := misp.Export(objs, misp.ExportOptions{Org: testOrg, Now: now.Add(time.Hour), Native: native,
-		Collection: ingest.DefaultPool, Lookup: mitreLookup(fullIndex(t))})
+		Collection: ingest.DefaultPool, Lookup: mitreLookup(fullIndex(t)), TLP: provenanceTLP(t, store)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,9 +363,9 @@ func checkRoundTrip(t *testing.T, o, ev map[string]any) {
 		if e.toIDs != w.toIDs || e.deleted {
 			t.Errorf("%q: to_ids %v deleted %v, want to_ids %v, live", value, e.toIDs, e.deleted, w.toIDs)
 		}
-		// A value with to_ids false is an SCO, which carries no marking: it
-		// has the event's level, never a looser one.
-		if w.toIDs && e.tlp != w.tlp || !w.toIDs && e.tlp != evTLP {
+		// The level of a value with to_ids false (an SCO, no marking of its
+		// own) comes from provenance (ExportOptions.TLP).
+		if e.tlp != w.tlp {
 			t.Errorf("%q: TLP %s, want %s", value, e.tlp, w.tlp)
 		}
 	}
@@ -418,7 +434,7 @@ func TestExportRoundTripExpired(t *testing.T) {
 	if err := os.WriteFile(synth, []byte(syntheticEvent), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	objs, _ := ingestPool(t, synth, time.Unix(1770800000, 0).UTC())
+	objs, _, _ := ingestPool(t, synth, time.Unix(1770800000, 0).UTC())
 	later, _, err := misp.Export(objs, misp.ExportOptions{Org: testOrg, Now: time.Unix(1770800000, 0).AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)

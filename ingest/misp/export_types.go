@@ -212,7 +212,7 @@ func (x *exporter) comparisonAttr(path pattern.ObjectPath, value string, labels 
 	}
 	if kind, norm := kindOf(typ, value); kind != "" {
 		t, c := x.native(kind, norm, typ, labels)
-		return &attr{key: kind + "|" + norm, typ: t, cat: c, value: norm, toIDs: toIDs}
+		return &attr{key: kind + "|" + norm, kind: kind, typ: t, cat: c, value: norm, toIDs: toIDs}
 	}
 	t := typ
 	if typ == "AS" && !strings.HasPrefix(strings.ToUpper(value), "AS") {
@@ -323,7 +323,7 @@ func (x *exporter) compositeAttr(p *pattern.Pattern, labels []string) *attr {
 				return nil
 			}
 			t, c := x.native(kind, norm, typ, labels)
-			return &attr{key: kind + "|" + norm, typ: t, cat: c, value: norm, toIDs: true}
+			return &attr{key: kind + "|" + norm, kind: kind, typ: t, cat: c, value: norm, toIDs: true}
 		}
 		return mk(typ+"|port", ip+"|"+port)
 	}
