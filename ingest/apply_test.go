@@ -97,3 +97,35 @@ func TestHTTPClientNoWait(t *testing.T) {
 		t.Fatalf("Retry-After beyond MaxWait: %v", err)
 	}
 }
+
+// TestHTTPClientBefore: Before runs before every attempt, retries included,
+// and its error ends Do unsent.
+func TestHTTPClientBefore(t *testing.T) {
+	sc := &script{steps: []func(http.ResponseWriter, *http.Request){
+		status(http.StatusServiceUnavailable), status(http.StatusServiceUnavailable), status(http.StatusOK),
+	}}
+	srv := httptest.NewServer(sc)
+	defer srv.Close()
+	var waits []time.Duration
+	c := newHTTPClient(&waits)
+	calls := 0
+	stop := errors.New("budget spent")
+	c.Before = func(context.Context) error {
+		if calls++; calls > 3 {
+			return stop
+		}
+		return nil
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := c.Do(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if calls != 3 || c.Requests() != 3 {
+		t.Errorf("Before called %d times for %d requests, want 3 and 3", calls, c.Requests())
+	}
+	if _, err := c.Do(context.Background(), req); !errors.Is(err, stop) || c.Requests() != 3 {
+		t.Errorf("Before's error: got %v after %d requests, want it unsent", err, c.Requests())
+	}
+}
