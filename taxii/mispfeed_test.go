@@ -1,6 +1,7 @@
 package taxii_test
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
@@ -36,6 +37,13 @@ const partnerFeedKey = "partner-feed-key-0123456789"
 // community: community/clear; collCurated with curatedSel) with MISP feeds on.
 func feedEnv(t testing.TB) *env {
 	t.Helper()
+	e, _ := feedEnvAuth(t)
+	return e
+}
+
+// feedEnvAuth is feedEnv, with its authenticator.
+func feedEnvAuth(t testing.TB) (*env, *auth.Authenticator) {
+	t.Helper()
 	cc := testAuthConfig()
 	cc.Consumers[1].Read = append(cc.Consumers[1].Read, collCurated)
 	cc.Consumers[1].MaxShare, cc.Consumers[1].MaxTLP = "partners", "green"
@@ -56,7 +64,7 @@ func feedEnv(t testing.TB) *env {
 		c.Collections[2].Selection = &sel
 		d.Auth = a
 		d.MISPFeed = taxii.MISPFeed{Org: feedOrg}
-	})
+	}), a
 }
 
 // markedIndicator is an indicator of 198.51.100.<n> marked with tlp (none:
@@ -260,6 +268,69 @@ func TestMISPFeedCuratedTier(t *testing.T) {
 	mustFeedStatus(t, r, 200)
 	if string(r.body) != "{}" {
 		t.Errorf("community's empty tier: manifest %s, want {}", r.body)
+	}
+}
+
+// feedSource is an ingest.Source emitting one batch of observations.
+type feedSource []ingest.Observation
+
+func (s feedSource) Pull(_ context.Context, _ ingest.Cursor, emit func(ingest.Batch) error) error {
+	return emit(ingest.Batch{Observations: s, Cursor: ingest.Cursor("done")})
+}
+
+// TestMISPFeedCuratedPass runs the real chain: feeds with different share
+// levels and TLPs ingested into the pool by the ingest Runner, a curation
+// pass over the targets of the configured consumers, then each consumer's
+// MISP feed of the curated collection. partner (partners, green) gets only
+// the value no internal feed reports and no TLP above green marks; soc
+// (internal, amber) also the internal ones, not the RED one.
+func TestMISPFeedCuratedPass(t *testing.T) {
+	e, a := feedEnvAuth(t)
+	ctx := t.Context()
+	const identity = "identity--8f6f0bd2-4d0c-4f9e-9a43-0c6d0f5e3b11"
+	if err := e.store.EnsureCollection(ctx, ingest.DefaultPool, storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	runner := &ingest.Runner{Store: e.store, Identity: identity}
+	obs := func(ips ...string) feedSource {
+		var out feedSource
+		for _, ip := range ips {
+			out = append(out, ingest.Observation{Type: "ipv4-addr", Value: ip, Detect: true, Verdict: json.RawMessage(`{}`)})
+		}
+		return out
+	}
+	for _, f := range []struct {
+		name, share, tlp string
+		src              feedSource
+	}{
+		{"open", "community", "green", obs("198.51.100.1", "198.51.100.2")},
+		{"licensed", "internal", "green", obs("198.51.100.2", "198.51.100.3")},
+		{"closed-group", "partners", "red", obs("198.51.100.4")},
+	} {
+		cfg := ingest.FeedConfig{Name: f.name, Provider: f.name, Share: f.share, DefaultTLP: f.tlp}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runner.Run(ctx, &ingest.Feed{Config: cfg, Source: f.src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cons []*auth.Consumer
+	for _, name := range a.Consumers() {
+		c, _ := a.Consumer(name)
+		cons = append(cons, c)
+	}
+	cur := &curation.Curator{Identity: identity}
+	if _, err := cur.Run(ctx, e.store, e.srv.Config().CurationTargets(cons), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range map[string][]string{
+		"partner": {"198.51.100.1"},
+		"soc":     {"198.51.100.1", "198.51.100.2", "198.51.100.3"},
+	} {
+		if got := feedValues(t, e, user, collCurated); !slices.Equal(got, want) {
+			t.Errorf("%s's MISP feed of the curated collection: %v, want %v", user, got, want)
+		}
 	}
 }
 
