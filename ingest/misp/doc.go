@@ -182,8 +182,12 @@
 //   - Tags. Labels become tags, except conversion bookkeeping (misp:type,
 //     misp:category, misp:to_ids, misp:tool, misp:name, misp:meta-category,
 //     Threat-Report).
-//   - Not converted: notes, opinions, sightings, identities, locations,
-//     courses of action (silently); other object types are one warning each.
+//   - Notes about a report or grouping become the event's event reports
+//     (name the abstract, content the markdown, uuid the MISP one the MISP
+//     converter kept as external reference, else the note's).
+//   - Not converted: opinions, sightings, identities, locations, courses of
+//     action (silently); other object types are one warning each. Org (name
+//     and uuid) is required: it is every event's Orgc.
 //
 // NativeOf reads the MISP type and category out of provenance verdicts for
 // ExportOptions.Native, ProvenanceTLP the level for ExportOptions.TLP.

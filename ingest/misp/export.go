@@ -107,12 +107,14 @@ type xfields struct {
 	Hashes           map[string]string
 	Key              string   `json:"key"`
 	Aliases          []string `json:"aliases"`
+	Abstract         string   `json:"abstract"`
+	Content          string   `json:"content"`
 }
 
 // skipTypes are the object types Export never reads beyond their common
 // properties.
 var skipTypes = map[string]bool{"identity": true, "marking-definition": true, "extension-definition": true,
-	"language-content": true, "opinion": true, "sighting": true, "location": true, "course-of-action": true, "note": true}
+	"language-content": true, "opinion": true, "sighting": true, "location": true, "course-of-action": true}
 
 // parseObject reads r: its Common as parsed (or from the bytes when r carries
 // none) and the fields of its type.
@@ -227,6 +229,7 @@ type evb struct {
 	labels           []string
 	clusters         []*cluster
 	clusterSet       map[string]bool
+	reports          []EventReport
 	attrs            map[string]*attr
 	order            []string
 	grouped          bool
@@ -241,6 +244,7 @@ type exporter struct {
 	relsIn   map[string][]*xobj  // based-on relationships by target_ref
 	covered  map[string]bool     // indicators and SCOs some report or grouping holds
 	carried  map[string]bool     // SCOs and observed-data an indicator is based on: it carries their values
+	notes    map[string][]*xobj  // notes by the report or grouping they are about
 	clusters map[string]*cluster // by STIX id; nil entry: not a cluster
 	warns    []ingest.Warning
 	warned   map[string]bool
@@ -265,6 +269,14 @@ func Export(objs []stix.RawObject, opt ExportOptions) ([]Event, []ingest.Warning
 	default:
 		return nil, nil, fmt.Errorf("misp: export: Grouping %q: want %q or %q", opt.Grouping, GroupCollection, GroupSingle)
 	}
+	if strings.TrimSpace(opt.Org.Name) == "" {
+		return nil, nil, fmt.Errorf("misp: export: Org: the instance's name is missing (every event's Orgc)")
+	}
+	if u, err := uuid.Parse(opt.Org.UUID); err != nil {
+		return nil, nil, fmt.Errorf("misp: export: Org: uuid %q: %v", opt.Org.UUID, err)
+	} else {
+		opt.Org.UUID = u.String()
+	}
 	if opt.MaxAttributes < 0 {
 		return nil, nil, fmt.Errorf("misp: export: MaxAttributes %d is negative", opt.MaxAttributes)
 	}
@@ -272,7 +284,7 @@ func Export(objs []stix.RawObject, opt ExportOptions) ([]Event, []ingest.Warning
 		opt.MaxAttributes = DefaultMaxAttributes
 	}
 	x := &exporter{opt: opt, now: opt.Now, objs: make(map[string]*xobj, len(objs)), rels: map[string][]*xobj{},
-		relsIn: map[string][]*xobj{}, covered: map[string]bool{}, carried: map[string]bool{}, clusters: map[string]*cluster{}, warned: map[string]bool{}}
+		relsIn: map[string][]*xobj{}, covered: map[string]bool{}, carried: map[string]bool{}, notes: map[string][]*xobj{}, clusters: map[string]*cluster{}, warned: map[string]bool{}}
 	if x.now.IsZero() {
 		x.now = time.Now()
 	}
@@ -341,6 +353,11 @@ func (x *exporter) load(objs []stix.RawObject) {
 		}
 	}
 	for _, id := range x.ids {
+		if o := x.objs[id]; o.Type == "note" {
+			for _, r := range o.ObjectRefs {
+				x.notes[r] = append(x.notes[r], o)
+			}
+		}
 		if !x.hasIndicator(id) {
 			continue
 		}
@@ -429,6 +446,9 @@ func (x *exporter) container(o *xobj) *evb {
 			e.labels = append(e.labels, l)
 		}
 	}
+	for _, n := range x.notes[o.ID] {
+		x.eventReport(e, n)
+	}
 	for _, ref := range o.ObjectRefs {
 		c := x.get(ref)
 		if c == nil {
@@ -469,6 +489,34 @@ func (x *exporter) container(o *xobj) *evb {
 		}
 	}
 	return e
+}
+
+// eventReport adds a note about the report as an event report (MISP's
+// markdown texts; the MISP converter makes notes of them): its uuid is the
+// MISP one of its external reference when present, else the note's, name
+// the abstract, content the content.
+func (x *exporter) eventReport(e *evb, n *xobj) {
+	if strings.TrimSpace(n.Content) == "" {
+		return
+	}
+	u := idUUID(n.ID)
+	for _, r := range n.ExternalReferences {
+		if r.SourceName == "misp" && r.ExternalID != "" {
+			if p, err := uuid.Parse(r.ExternalID); err == nil {
+				u = p.String()
+			}
+		}
+	}
+	name := strings.TrimSpace(n.Abstract)
+	if name == "" {
+		name = "Note " + u
+	}
+	ts := n.modified()
+	e.reports = append(e.reports, EventReport{UUID: u, Name: name, Content: n.Content,
+		Timestamp: Num(strconv.FormatInt(ts, 10)), Deleted: Flag(n.Revoked)})
+	if ts > e.ts {
+		e.ts = ts
+	}
 }
 
 func (x *exporter) eventCluster(e *evb, cl *cluster) {
@@ -1073,6 +1121,10 @@ func (x *exporter) render(e *evb, attrs []*attr, part, parts int) Event {
 	}
 	ev.Tag = tags.tags
 	ev.Galaxy = galaxyBlocks(evClusters)
+	if part == 0 && len(e.reports) > 0 {
+		ev.EventReport = append([]EventReport(nil), e.reports...)
+		sort.Slice(ev.EventReport, func(i, j int) bool { return ev.EventReport[i].UUID < ev.EventReport[j].UUID })
+	}
 	ev.Attribute = make([]Attribute, 0, len(attrs))
 	for _, a := range attrs {
 		ev.Attribute = append(ev.Attribute, x.renderAttr(ev.UUID, a, e.tlp, tlp, e.clusterSet))

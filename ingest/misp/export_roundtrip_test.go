@@ -53,6 +53,7 @@ const syntheticEvent = `{"Event": {
   {"uuid": "8d1f3a52-0000-4000-8000-000000000014", "type": "ip-dst", "category": "Network activity", "value": "203.0.113.66", "to_ids": true, "deleted": true, "timestamp": "1770790000"},
   {"uuid": "8d1f3a52-0000-4000-8000-000000000015", "type": "filename", "category": "Payload delivery", "value": "readme.txt", "to_ids": false, "timestamp": "1770790000"}
  ],
+ "EventReport": [{"uuid": "8d1f3a52-0000-4000-8000-000000000200", "name": "Analysis", "content": "# Findings\n\nC2 at c2.example.net, see @[attribute](8d1f3a52-0000-4000-8000-000000000003).", "timestamp": "1770790000"}],
  "Object": [{"uuid": "8d1f3a52-0000-4000-8000-000000000100", "name": "file", "meta-category": "file", "timestamp": "1770790000",
    "Attribute": [
     {"uuid": "8d1f3a52-0000-4000-8000-000000000101", "type": "filename", "category": "Payload delivery", "object_relation": "filename", "value": "loader.dll", "to_ids": true, "timestamp": "1770790000"},
@@ -396,6 +397,22 @@ func checkRoundTrip(t *testing.T, o, ev map[string]any) {
 	for id := range origTech {
 		if !gotTech[id] {
 			t.Errorf("ATT&CK technique %s lost (got %v)", id, gotTech)
+		}
+	}
+	// Event reports: uuid, name and content.
+	gotReports := map[string]map[string]any{}
+	for _, r := range anyList(ev["EventReport"]) {
+		rm := r.(map[string]any)
+		gotReports[rm["uuid"].(string)] = rm
+	}
+	for _, r := range anyList(o["EventReport"]) {
+		rm := r.(map[string]any)
+		if truthy(rm["deleted"]) {
+			continue
+		}
+		g := gotReports[rm["uuid"].(string)]
+		if g == nil || g["name"] != rm["name"] || g["content"] != rm["content"] {
+			t.Errorf("event report %v came back as %v", rm["uuid"], g)
 		}
 	}
 	// Galaxy blocks carry meta.external_id for every mitre-* cluster.

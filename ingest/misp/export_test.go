@@ -395,8 +395,10 @@ func TestExportGrouping(t *testing.T) {
 // TestExportOptionsErrors: bad options are errors naming the option.
 func TestExportOptionsErrors(t *testing.T) {
 	for name, opt := range map[string]misp.ExportOptions{
-		"Grouping":      {Grouping: "per-feed"},
-		"MaxAttributes": {MaxAttributes: -1},
+		"Grouping":      {Org: testOrg, Grouping: "per-feed"},
+		"MaxAttributes": {Org: testOrg, MaxAttributes: -1},
+		"Org":           {Org: misp.Org{UUID: testOrg.UUID}},
+		"uuid":          {Org: misp.Org{Name: "x", UUID: "not-a-uuid"}},
 	} {
 		if _, _, err := misp.Export(nil, opt); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: err %v, want one naming %s", name, err, name)
