@@ -198,7 +198,11 @@
 // server does when it syncs (HEAD /events/view/{uuid}, POST /events/add or
 // /events/edit/{uuid}; a "not newer" answer is ErrNotNewer);
 // Client.UploadSTIX posts a bundle to /events/upload_stix/2. Both send the key
-// raw in Authorization with Accept and Content-Type application/json.
+// raw in Authorization with Accept and Content-Type application/json. A
+// scheduled push exports the collection, keeps the events MISP does not have
+// yet at their timestamp (ChangedEvents against the FeedManifest of the last
+// successful push) and sends them with Client.PushEvents, which goes on past
+// a failing event and counts created, edited, unchanged and failed events.
 //
 // client.go is the only file making HTTP requests (push.go goes through its
 // Client); convert.go and export.go are pure; source.go ties the converter to

@@ -176,3 +176,59 @@ func (c *Client) UploadSTIX(ctx context.Context, bundle []byte) error {
 	}
 	return nil
 }
+
+// PushStats counts what PushEvents did.
+type PushStats struct {
+	Created   int // added with /events/add
+	Edited    int // edited with /events/edit/{uuid}
+	Unchanged int // MISP had them at the same or a newer timestamp (ErrNotNewer)
+	Failed    int
+}
+
+// PushEvents pushes events one at a time with PushEvent, going on past an
+// event that fails (a scheduled push must not stop at one bad event); it stops
+// when ctx ends. ErrNotNewer counts as unchanged, not as a failure. The
+// returned error joins the failures, each naming its event.
+func (c *Client) PushEvents(ctx context.Context, events []Event) (PushStats, error) {
+	var st PushStats
+	var errs []error
+	for i := range events {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		created, err := c.PushEvent(ctx, &events[i])
+		switch {
+		case errors.Is(err, ErrNotNewer):
+			st.Unchanged++
+		case err != nil:
+			st.Failed++
+			errs = append(errs, fmt.Errorf("event %s (%s): %w", events[i].UUID, events[i].Info, err))
+		case created:
+			st.Created++
+		default:
+			st.Edited++
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
+// ChangedEvents returns the events that prev (FeedManifest of the events of
+// the last successful push) lacks or has at an older timestamp: what a
+// scheduled push needs to send, so that an unchanged collection costs no
+// request.
+func ChangedEvents(prev Manifest, events []Event) []Event {
+	var out []Event
+	for _, ev := range events {
+		old, ok := prev[ev.UUID]
+		if ok {
+			a, _ := old.Timestamp.Int()
+			b, _ := ev.Timestamp.Int()
+			if b <= a {
+				continue
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctibroker/ctibroker/ingest"
 	"github.com/ctibroker/ctibroker/ingest/misp"
+	"github.com/ctibroker/ctibroker/stix"
 )
 
 const pushKey = "0123456789abcdef0123456789abcdef01234567"
@@ -249,5 +250,50 @@ func TestUploadSTIX(t *testing.T) {
 	}
 	if got := s.requests(); len(got) != 0 {
 		t.Errorf("a body that is no bundle was sent: %v", got)
+	}
+}
+
+// TestPushEvents pushes a grouped export twice: first every event is created,
+// then each is unchanged; after a new value only the changed event is sent
+// (ChangedEvents) and edited. A bad event fails alone.
+func TestPushEvents(t *testing.T) {
+	s, c := newStandIn(t)
+	ctx := context.Background()
+	objs, opt := mustReadCase(t, "testdata/export/grouped")
+	events, _, err := misp.Export(objs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.PushEvents(ctx, events)
+	if err != nil || st != (misp.PushStats{Created: len(events)}) {
+		t.Fatalf("first push: %+v, %v", st, err)
+	}
+	st, err = c.PushEvents(ctx, events)
+	if err != nil || st != (misp.PushStats{Unchanged: len(events)}) {
+		t.Fatalf("second push: %+v, %v", st, err)
+	}
+	prev := misp.FeedManifest(events)
+	if got := misp.ChangedEvents(prev, events); len(got) != 0 {
+		t.Errorf("ChangedEvents of the same events: %d", len(got))
+	}
+	more := append(append([]stix.RawObject(nil), objs...), mustRawObjects(t, []json.RawMessage{json.RawMessage(
+		`{"type":"indicator","spec_version":"2.1","id":"indicator--a0000000-0000-4000-8000-000000000099","created":"2026-03-01T05:00:00.000Z","modified":"2026-03-01T05:00:00.000Z","pattern":"[domain-name:value = 'new.amber.example']","pattern_type":"stix","valid_from":"2026-03-01T05:00:00.000Z","object_marking_refs":["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]}`)})...)
+	again, _, err := misp.Export(more, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := misp.ChangedEvents(prev, again)
+	if len(changed) != 1 || !strings.Contains(changed[0].Info, "TLP:AMBER") {
+		t.Fatalf("changed events: %d (%v)", len(changed), changed)
+	}
+	s.requests()
+	st, err = c.PushEvents(ctx, changed)
+	if err != nil || st != (misp.PushStats{Edited: 1}) {
+		t.Errorf("push of the change: %+v, %v", st, err)
+	}
+	bad := append([]misp.Event{{UUID: "x", Info: "no org"}}, again[0])
+	st, err = c.PushEvents(ctx, bad)
+	if st.Failed != 1 || st.Failed+st.Unchanged+st.Edited+st.Created != 2 || err == nil || !strings.Contains(err.Error(), "no org") {
+		t.Errorf("push with a bad event: %+v, %v", st, err)
 	}
 }
