@@ -55,6 +55,13 @@ type Config struct {
 	// (scoring.Config); unset fields keep scoring.DefaultConfig's values.
 	Scoring scoring.Config `yaml:"scoring"`
 
+	// Organisation is who we are: industry sectors, regions, products (CPE
+	// 2.3 names or vendor:product) and brand keywords. It gives each value a
+	// relevance (scoring.Organisation.Relevance) that curated selections can
+	// require (min_relevance) and explain shows; it never changes the risk
+	// score and is never published.
+	Organisation scoring.Organisation `yaml:"organisation"`
+
 	// Curation configures the curation passes that fill the curated
 	// collections (curate.go).
 	Curation CurationConfig `yaml:"curation"`
@@ -161,6 +168,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.Scoring.Validate(); err != nil {
+		return err
+	}
+	if err := c.Organisation.Validate(); err != nil {
 		return err
 	}
 	if err := c.validateCuration(); err != nil {

@@ -102,18 +102,7 @@ func newCurator(cfg *Config, store storage.Store, logger *slog.Logger, audit *au
 	if err != nil {
 		return nil, err
 	}
-	feeds := map[string]curation.Feed{}
-	for _, p := range registry("").Names() {
-		for _, name := range []string{p, "import-" + p} {
-			if provider, rel := sc.feed(name); provider != "" {
-				feeds[name] = curation.Feed{Provider: provider, Reliability: rel}
-			}
-		}
-	}
-	for i := range cfg.Feeds {
-		f := &cfg.Feeds[i]
-		feeds[f.Name] = curation.Feed{Provider: f.Provider, Reliability: reliabilityOf(f), Share: f.ShareLevel()}
-	}
+	feeds := curationFeeds(cfg)
 	floor, err := curation.Floor(&sc.w, cfg.TAXII.CuratedSelections()...)
 	if err != nil {
 		return nil, err
@@ -127,6 +116,7 @@ func newCurator(cfg *Config, store storage.Store, logger *slog.Logger, audit *au
 		Feeds:                feeds,
 		Floor:                floor,
 		MaxNewVersionsPerRun: cfg.Curation.MaxNewVersionsPerRun,
+		Organisation:         &cfg.Organisation,
 		Audit: func(ev curation.AuditEvent) {
 			switch ev.Action {
 			case curation.ActionLeave, curation.ActionReturn, curation.ActionWithdraw:

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -24,19 +25,14 @@ import (
 // sightings, the feeds' reliabilities and the allow-lists of one config, and
 // scores them. It reads only: explain and score-eval never write the store.
 type scorer struct {
-	store storage.Store
-	prov  storage.ProvenanceStore
-	sight storage.SightingStore // nil: the store keeps no sightings
-	pool  string
-	cfg   *Config
-	w     scoring.Weights
-	allow *warninglist.Set
-	// byName and byProvider index cfg.Feeds: a report's feed is looked up by
-	// name, then (a feed the config does not list, such as an import's) by
-	// provider, the first configured feed of the provider.
-	byName, byProvider map[string]*ingest.FeedConfig
-	// providers are the provider names of this build.
-	providers map[string]bool
+	store  storage.Store
+	prov   storage.ProvenanceStore
+	pool   string
+	cfg    *Config
+	w      scoring.Weights
+	allow  *warninglist.Set
+	feeds  map[string]curation.Feed // curationFeeds(cfg)
+	logger *slog.Logger
 }
 
 // newScorer builds the scorer of cfg over store.
@@ -45,42 +41,12 @@ func newScorer(cfg *Config, store storage.Store) (*scorer, error) {
 	if !ok {
 		return nil, errors.New("this store keeps no provenance: nothing to score")
 	}
-	sight, _ := unwrap(store).(storage.SightingStore)
 	allow, err := cfg.Scoring.Warninglists.Build()
 	if err != nil {
 		return nil, fmt.Errorf("scoring.%w", err)
 	}
-	s := &scorer{store: store, prov: prov, sight: sight, pool: cfg.pool(), cfg: cfg, w: cfg.Scoring.Weights, allow: allow,
-		byName: map[string]*ingest.FeedConfig{}, byProvider: map[string]*ingest.FeedConfig{}, providers: map[string]bool{}}
-	for _, p := range registry("").Names() {
-		s.providers[p] = true
-	}
-	for i := range cfg.Feeds {
-		f := &cfg.Feeds[i]
-		s.byName[f.Name] = f
-		if _, ok := s.byProvider[f.Provider]; !ok {
-			s.byProvider[f.Provider] = f
-		}
-	}
-	return s, nil
-}
-
-// feed returns the provider and the configured reliability of the feed that
-// wrote a provenance record. A feed the config does not list is matched by its
-// provider: the name itself (converters name their observations after the
-// provider) or the part after "import-" (the feed `ctibroker import` runs).
-func (s *scorer) feed(name string) (provider string, rel scoring.Reliability) {
-	if f := s.byName[name]; f != nil {
-		return f.Provider, reliabilityOf(f)
-	}
-	provider = strings.TrimPrefix(name, "import-")
-	if f := s.byProvider[provider]; f != nil {
-		return provider, reliabilityOf(f)
-	}
-	if s.providers[provider] {
-		return provider, 0
-	}
-	return "", 0 // a feed of its own
+	return &scorer{store: store, prov: prov, pool: cfg.pool(), cfg: cfg, w: cfg.Scoring.Weights, allow: allow,
+		feeds: curationFeeds(cfg), logger: slog.New(slog.DiscardHandler)}, nil
 }
 
 // reliabilityOf converts a feed's configured reliability (0 when unset, which
@@ -102,100 +68,41 @@ func scoringType(kind string) string {
 }
 
 // inputs builds the scoring inputs of (kind, value), kind as ingest.Value.Kind
-// writes it. found is false when no feed reported the value. Per feed the
-// report's first seen is its earliest record's day, its last seen the latest
-// record's seen time, its verdict that of the latest record that was not a
-// withdrawal (curation.DefaultVerdict), and it is revoked when the latest record
-// is a withdrawal.
-func (s *scorer) inputs(ctx context.Context, kind, value string) (in scoring.Inputs, found bool, err error) {
-	recs, err := s.prov.Provenance(ctx, kind, value)
+// writes it, exactly as curation passes do (curation.InputsFor over the same
+// feed table, curationFeeds), and the value's Meta. found is false when no
+// feed reported the value.
+func (s *scorer) inputs(ctx context.Context, kind, value string) (in scoring.Inputs, meta curation.Meta, found bool, err error) {
+	in, meta, err = curation.InputsFor(ctx, s.prov, kind, value, &curation.InputOptions{Feeds: s.feeds, AllowList: s.allow, Logger: s.logger})
 	if err != nil {
-		return in, false, fmt.Errorf("provenance of %s %s: %w", kind, value, err)
+		return in, meta, false, err
 	}
-	in = scoring.Inputs{Type: scoringType(kind), Value: value}
-	if len(recs) == 0 {
-		return in, false, nil
-	}
-	type agg struct {
-		first, last time.Time
-		latest      storage.Provenance
-		rec, live   curation.Record
-		hasLive     bool
-	}
-	byFeed := map[string]*agg{}
-	var order []string
-	for _, p := range recs {
-		a := byFeed[p.Feed]
-		if a == nil {
-			a = &agg{first: p.Day}
-			byFeed[p.Feed] = a
-			order = append(order, p.Feed)
-		}
-		var r curation.Record
-		if len(p.Verdict) > 0 {
-			if err := json.Unmarshal(p.Verdict, &r); err != nil {
-				return in, true, fmt.Errorf("provenance of %s %s from feed %s on %s: verdict: %w",
-					kind, value, p.Feed, p.Day.Format(time.DateOnly), err)
-			}
-		}
-		seen := r.Seen.Time
-		if seen.IsZero() {
-			seen = p.Day
-		}
-		a.latest, a.rec = p, r // records come ordered by day
-		if seen.After(a.last) {
-			a.last = seen
-		}
-		if !p.Revoked {
-			a.live, a.hasLive = r, true
+	return in, meta, len(in.Reports) > 0, nil
+}
+
+// curationFeeds is the feed table explain, score-eval and curation passes
+// share: every configured feed, and for a feed the config does not list, the
+// provider names and "import-<provider>" (the feed `ctibroker import` writes),
+// with the reliability of the provider's first configured feed.
+func curationFeeds(cfg *Config) map[string]curation.Feed {
+	byProvider := map[string]*ingest.FeedConfig{}
+	for i := range cfg.Feeds {
+		if _, ok := byProvider[cfg.Feeds[i].Provider]; !ok {
+			byProvider[cfg.Feeds[i].Provider] = &cfg.Feeds[i]
 		}
 	}
-	for _, name := range order {
-		a := byFeed[name]
-		provider, rel := s.feed(name)
-		if rel == 0 && a.rec.Reliability != nil {
-			rel = scoring.Reliability(*a.rec.Reliability)
+	feeds := map[string]curation.Feed{}
+	for _, p := range registry("").Names() {
+		f := curation.Feed{Provider: p}
+		if fc := byProvider[p]; fc != nil {
+			f.Reliability = reliabilityOf(fc)
 		}
-		v := a.rec
-		if a.hasLive {
-			v = a.live
-		}
-		vp := provider
-		if vp == "" {
-			vp = name
-		}
-		in.Reports = append(in.Reports, scoring.Report{Feed: name, Provider: provider, Reliability: rel,
-			Verdict: curation.DefaultVerdict(vp, &v), FirstSeen: a.first, LastSeen: a.last, Revoked: a.latest.Revoked})
+		feeds[p], feeds["import-"+p] = f, f
 	}
-	if s.sight != nil {
-		sg, err := s.sight.Sightings(ctx, kind, value)
-		if err != nil {
-			return in, true, fmt.Errorf("sightings of %s %s: %w", kind, value, err)
-		}
-		fps := map[string]int{}
-		for _, x := range sg {
-			if x.FalsePositive {
-				fps[x.Source] += max(x.Count, 1)
-				continue
-			}
-			in.Sightings.Count += max(x.Count, 1)
-			if !x.FirstSeen.IsZero() && (in.Sightings.FirstSeen.IsZero() || x.FirstSeen.Before(in.Sightings.FirstSeen)) {
-				in.Sightings.FirstSeen = x.FirstSeen
-			}
-			last := x.LastSeen
-			if last.IsZero() {
-				last = x.FirstSeen
-			}
-			if last.After(in.Sightings.LastSeen) {
-				in.Sightings.LastSeen = last
-			}
-		}
-		for from, n := range fps {
-			in.FalsePositives = append(in.FalsePositives, scoring.FalsePositive{From: from, Count: n})
-		}
+	for i := range cfg.Feeds {
+		f := &cfg.Feeds[i]
+		feeds[f.Name] = curation.Feed{Provider: f.Provider, Reliability: reliabilityOf(f), Share: f.ShareLevel()}
 	}
-	in.AllowListHits = s.allow.Match(in.Type, value)
-	return in, true, nil
+	return feeds
 }
 
 // newest returns the latest last-seen time among in's reports and sightings.
@@ -371,7 +278,7 @@ func (m *Main) runExplain(ctx context.Context, args []string) error {
 		return fmt.Errorf("explain: %w", err)
 	}
 	for _, v := range cands {
-		in, found, err := sc.inputs(ctx, v.Kind(), v.Value)
+		in, meta, found, err := sc.inputs(ctx, v.Kind(), v.Value)
 		if err != nil {
 			return fmt.Errorf("explain: %w", err)
 		}
@@ -379,6 +286,13 @@ func (m *Main) runExplain(ctx context.Context, args []string) error {
 			continue
 		}
 		res := scoring.Score(in, sc.w, asOf)
+		if org := &cfg.Organisation; len(org.Sectors)+len(org.Regions)+len(org.Products)+len(org.Brands) > 0 {
+			rel, err := curation.RelevanceFor(ctx, unwrap(store), cfg.pool(), org, &meta)
+			if err != nil {
+				return fmt.Errorf("explain: relevance: %w", err)
+			}
+			res = res.WithRelevance(rel)
+		}
 		if *asJSON {
 			enc := json.NewEncoder(m.Stdout)
 			enc.SetIndent("", "  ")
@@ -495,7 +409,7 @@ func (m *Main) evalLabelled(ctx context.Context, sc *scorer, vals []labelledValu
 	var notFound []labelledValue
 	newestSeen := time.Time{}
 	for _, lv := range vals {
-		in, ok, err := sc.inputs(ctx, lv.v.Kind(), lv.v.Value)
+		in, _, ok, err := sc.inputs(ctx, lv.v.Kind(), lv.v.Value)
 		if err != nil {
 			return fmt.Errorf("score-eval: %s line %d: %w", lv.file, lv.Line, err)
 		}
@@ -555,14 +469,14 @@ func (m *Main) compareConfigs(ctx context.Context, old, sc *scorer, asOf time.Ti
 	scored, changed := 0, 0
 	moves := map[string]int{}
 	for _, v := range vals {
-		in, ok, err := sc.inputs(ctx, v.Kind(), v.Value)
+		in, _, ok, err := sc.inputs(ctx, v.Kind(), v.Value)
 		if err != nil {
 			return fmt.Errorf("score-eval: %w", err)
 		}
 		if !ok {
 			continue
 		}
-		oin, _, err := old.inputs(ctx, v.Kind(), v.Value)
+		oin, _, _, err := old.inputs(ctx, v.Kind(), v.Value)
 		if err != nil {
 			return fmt.Errorf("score-eval: --compare-config: %w", err)
 		}

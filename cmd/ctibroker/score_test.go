@@ -418,7 +418,7 @@ func BenchmarkScoreLabelled(b *testing.B) {
 	b.Run("inputs+score", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			v := vals[i%len(vals)]
-			in, _, err := sc.inputs(ctx, v.Kind(), v.Value)
+			in, _, _, err := sc.inputs(ctx, v.Kind(), v.Value)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -428,4 +428,59 @@ func BenchmarkScoreLabelled(b *testing.B) {
 			b.ReportMetric(ns/base, "x-provenance-read")
 		}
 	})
+}
+
+// TestExplainRelevance: with an organisation profile in the config, explain
+// shows how much a value concerns us and why (a brand look-alike), next to an
+// unchanged risk score; a value that matches nothing has relevance 0.
+func TestExplainRelevance(t *testing.T) {
+	dir := t.TempDir()
+	cfg := evalConfig(t, dir, "")
+	importEvalCorpus(t, cfg)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withOrg := filepath.Join(dir, "org.yaml")
+	if err := os.WriteFile(withOrg, append(b, "organisation:\n  brands: [login-express]\n  sectors: [financial-services]\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type explained struct {
+		Score struct {
+			Score     int `json:"score"`
+			Relevance *struct {
+				Value   int `json:"value"`
+				Reasons []struct {
+					Kind  string `json:"kind"`
+					Match string `json:"match"`
+				} `json:"reasons"`
+			} `json:"relevance"`
+		} `json:"risk_score"`
+	}
+	explain := func(cfg, value string) explained {
+		t.Helper()
+		out, errOut, err := runVerb(t, nil, (*Main).runExplain, "--config", cfg, "--as-of", "2026-11-01", "--json", value)
+		if err != nil {
+			t.Fatalf("explain %s: %v\n%s", value, err, errOut)
+		}
+		var e explained
+		if err := json.Unmarshal([]byte(out), &e); err != nil {
+			t.Fatalf("explain --json: %v\n%s", err, out)
+		}
+		return e
+	}
+	const brand, other = "secure.login-express.shop", "api.static-signin.click"
+	plain, org := explain(cfg, brand), explain(withOrg, brand)
+	if plain.Score.Relevance != nil {
+		t.Errorf("without a profile explain shows a relevance: %+v", plain.Score.Relevance)
+	}
+	if org.Score.Score != plain.Score.Score {
+		t.Errorf("the profile moved the risk score: %d → %d", plain.Score.Score, org.Score.Score)
+	}
+	if r := org.Score.Relevance; r == nil || r.Value == 0 || len(r.Reasons) == 0 || r.Reasons[0].Kind != "brand" || r.Reasons[0].Match != "login-express" {
+		t.Errorf("relevance of %s: %+v; want a brand match on login-express", brand, r)
+	}
+	if r := explain(withOrg, other).Score.Relevance; r == nil || r.Value != 0 {
+		t.Errorf("relevance of %s: %+v; want 0", other, r)
+	}
 }
