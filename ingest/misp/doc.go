@@ -93,7 +93,9 @@
 //     when ctibroker made the report from a MISP event (the MISP extension's
 //     event_uuid, which also gives back date, analysis and threat level), else
 //     the report's or grouping's own uuid (misp-stix writes report--<event
-//     uuid>, so MISP content comes back under its uuid either way). Orgc is
+//     uuid>, so MISP content comes back under its uuid either way).
+//     publish_timestamp is the later of published and the event's timestamp:
+//     every export publishes the event as it is. Orgc is
 //     the instance (ExportOptions.Org). A report's object_refs give the
 //     content: indicators, SCOs (also through observed-data), vulnerabilities,
 //     campaigns, context objects, and relationships, whose ends that are
@@ -108,9 +110,12 @@
 //     that indicator. Such an event is named "ctibroker <collection> <day>
 //     <TLP>", its uuid derives from (collection, day, TLP).
 //   - Size cap. An event with more than MaxAttributes attributes (default
-//     5000) is split into parts: attributes ordered oldest first (timestamp,
-//     type, value), so that new values land in the last part and earlier
-//     parts keep their content; part 1 keeps the event's uuid, part k gets
+//     5000) is split into parts: attributes in the order their values
+//     entered (their object's created, which later versions keep; type and
+//     value break ties), so that new values land in the last part and a value
+//     that changes (a withdrawal) stays in its part under the same attribute
+//     uuid, where MISP, which edits attributes by uuid and keeps those an edit
+//     lacks, sees it deleted. Part 1 keeps the event's uuid, part k gets
 //     UUIDv5(uuid, k), and info says "(part k of n)".
 //   - Timestamps. An attribute's timestamp is its object's modified (an SCO's
 //     date_added, else the event's); the event's timestamp is the latest

@@ -163,6 +163,13 @@ func (o *xobj) score() *scoreExt {
 	return &s
 }
 
+func (o *xobj) created() int64 {
+	if o.Created != nil {
+		return o.Created.Unix()
+	}
+	return 0
+}
+
 func (o *xobj) modified() int64 {
 	switch {
 	case o.Modified != nil:
@@ -208,7 +215,8 @@ type attr struct {
 	toIDs    bool
 	indic    bool // made from an indicator (wins over an SCO of the same value)
 	deleted  bool
-	ts       int64
+	ts       int64 // the attribute's timestamp: its object's modified
+	ord      int64 // when the value entered: its object's created; orders the parts
 	tlp      stix.TLP
 	comment  string
 	conf     *int
@@ -672,7 +680,7 @@ func (x *exporter) addObject(e *evb, o *xobj, via *xobj) bool {
 			return false
 		}
 		x.put(e, &attr{key: "vulnerability|" + name, typ: "vulnerability", cat: "External analysis", value: name,
-			ts: o.modified(), tlp: stix.MaxTLP(o.ObjectMarkingRefs), deleted: o.Revoked, comment: o.Description, src: o.ID})
+			ts: o.modified(), ord: o.created(), tlp: stix.MaxTLP(o.ObjectMarkingRefs), deleted: o.Revoked, comment: o.Description, src: o.ID})
 		return true
 	case o.Type == "campaign":
 		name := strings.TrimSpace(o.Name)
@@ -680,7 +688,7 @@ func (x *exporter) addObject(e *evb, o *xobj, via *xobj) bool {
 			return false
 		}
 		x.put(e, &attr{key: "campaign-name|" + name, typ: "campaign-name", cat: "Attribution", value: name,
-			ts: o.modified(), tlp: stix.MaxTLP(o.ObjectMarkingRefs), deleted: o.Revoked, src: o.ID})
+			ts: o.modified(), ord: o.created(), tlp: stix.MaxTLP(o.ObjectMarkingRefs), deleted: o.Revoked, src: o.ID})
 		return true
 	case o.Type == "note":
 		return false
@@ -771,6 +779,7 @@ func (x *exporter) addIndicator(e *evb, o *xobj) {
 	}
 	m.indic = true
 	m.ts = o.modified()
+	m.ord = o.created()
 	m.tlp = stix.MaxTLP(o.ObjectMarkingRefs)
 	m.deleted = o.Revoked || o.ValidUntil != nil && !o.ValidUntil.After(x.now)
 	m.comment = strings.TrimSpace(o.Description)
@@ -809,10 +818,16 @@ func (x *exporter) addSCO(e *evb, o *xobj, via *xobj) {
 		if via != nil && m.ts == 0 {
 			m.ts = via.modified()
 		}
-		if m.ts == 0 && x.opt.Added != nil {
+		if x.opt.Added != nil {
 			if t, ok := x.opt.Added(o.ID); ok {
-				m.ts = t.Unix()
+				m.ord = t.Unix()
+				if m.ts == 0 {
+					m.ts = t.Unix()
+				}
 			}
+		}
+		if via != nil && m.ord == 0 {
+			m.ord = via.created()
 		}
 		m.tlp = stix.MaxTLP(o.ObjectMarkingRefs)
 		if via != nil && m.tlp == stix.TLPNone {
@@ -1027,13 +1042,18 @@ func (x *exporter) finish(e *evb) []Event {
 		if a.ts == 0 {
 			a.ts = latest
 		}
+		if a.ord == 0 {
+			a.ord = a.ts
+		}
 	}
-	// Oldest first, so that new values land in the last part and earlier parts
-	// stay as they were.
+	// In the order values entered (created, which new versions keep), so that
+	// new values land in the last part and a value stays in its part when it
+	// changes (a withdrawal must reach the MISP copy of the same event: MISP
+	// edits attributes by uuid and keeps those an edit lacks).
 	sort.SliceStable(attrs, func(i, j int) bool {
 		a, b := attrs[i], attrs[j]
-		if a.ts != b.ts {
-			return a.ts < b.ts
+		if a.ord != b.ord {
+			return a.ord < b.ord
 		}
 		if a.typ != b.typ {
 			return a.typ < b.typ
@@ -1094,10 +1114,9 @@ func (x *exporter) render(e *evb, attrs []*attr, part, parts int) Event {
 	}
 	ev.ThreatLevelID = Num(strconv.Itoa(threat))
 	ev.Timestamp = Num(strconv.FormatInt(ts, 10))
-	pub := e.publishTS
-	if pub == 0 || pub > ts {
-		pub = ts
-	}
+	// Every export publishes the event as it is now: published at its last
+	// change, or later when the report says so.
+	pub := max(e.publishTS, ts)
 	ev.PublishTimestamp = Num(strconv.FormatInt(pub, 10))
 	if ev.Date == "" {
 		ev.Date = time.Unix(ts, 0).UTC().Format("2006-01-02")

@@ -490,3 +490,50 @@ func TestExportMISPSTIX(t *testing.T) {
 		})
 	}
 }
+
+// TestExportWithdrawalStaysInPart: a value withdrawn by a new version (revoked,
+// later modified) stays in its event part under the same attribute uuid, so
+// that MISP, which edits attributes by uuid, deletes its copy.
+func TestExportWithdrawalStaysInPart(t *testing.T) {
+	objs, opt := mustReadCase(t, "testdata/export/grouped")
+	before, _, err := misp.Export(objs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := func(events []misp.Event, value string) (string, *misp.Attribute) {
+		for i := range events {
+			if a := findAttr(&events[i], value); a != nil {
+				return events[i].UUID, a
+			}
+		}
+		return "", nil
+	}
+	ev1, a1 := where(before, "198.51.100.1")
+	if a1 == nil || a1.Deleted {
+		t.Fatalf("198.51.100.1: %+v", a1)
+	}
+	withdrawn := mustRawObjects(t, []json.RawMessage{json.RawMessage(
+		`{"type":"indicator","spec_version":"2.1","id":"indicator--a0000000-0000-4000-8000-000000000001","created":"2026-03-01T01:00:00.000Z","modified":"2026-03-09T00:00:00.000Z","revoked":true,"pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix","pattern_version":"2.1","valid_from":"2026-03-01T01:00:00.000Z","object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}`)})
+	after, _, err := misp.Export(append(append([]stix.RawObject(nil), objs...), withdrawn...), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev2, a2 := where(after, "198.51.100.1")
+	if a2 == nil || ev2 != ev1 || a2.UUID != a1.UUID || !a2.Deleted {
+		t.Errorf("withdrawn value: event %s attribute %+v, want event %s, uuid %s, deleted", ev2, a2, ev1, a1.UUID)
+	}
+	var ts1, ts2 string
+	for _, e := range before {
+		if e.UUID == ev1 {
+			ts1 = string(e.Timestamp)
+		}
+	}
+	for _, e := range after {
+		if e.UUID == ev1 {
+			ts2 = string(e.Timestamp)
+		}
+	}
+	if ts2 <= ts1 {
+		t.Errorf("event timestamp %s after the withdrawal, was %s: MISP would not pull it", ts2, ts1)
+	}
+}
