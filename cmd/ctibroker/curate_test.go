@@ -540,3 +540,92 @@ func TestCurateForce(t *testing.T) {
 		t.Fatalf("pass after --force: %d new versions, %d deferred; want none", again.NewVersions, again.Deferred)
 	}
 }
+
+// TestServeSightingsMoveScores is issue 10's feedback loop through serve: the
+// SOC reports internal sightings of a medium domain outside soc-high, the
+// POST triggers a curation pass, and the value reaches an added_after poller
+// of soc-high with a higher published score; a false-positive report then
+// lowers its published score again.
+func TestServeSightingsMoveScores(t *testing.T) {
+	dir := t.TempDir()
+	p := curatedConfig(t, dir, time.Hour) // passes only on start and on triggers
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "    max_tlp: red\n", "    max_tlp: red\n    sightings: true\n", 1)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	importEvalCorpus(t, p)
+	base := startServeAt(t, p, curatedEnv, evalClock)
+	waitPasses(t, base, 1)
+
+	socHigh, lastHigh := pollAll(t, base, "soc", socHighColl, 1000, "")
+	var target map[string]any
+	for id, o := range indicators(mustPoll(t, base, "soc", partnerNetColl)) {
+		if _, ok := indicators(socHigh)[id]; ok || scoreExt(o)["band"] != "medium" || patternType(o) != "domain-name" {
+			continue
+		}
+		if target == nil || scoreExt(o)["score"].(float64) > scoreExt(target)["score"].(float64) {
+			target = o
+		}
+	}
+	if target == nil {
+		t.Fatal("no medium domain outside soc-high")
+	}
+	value, before := patternValue(target), scoreExt(target)["score"].(float64)
+
+	post := func(body string) {
+		t.Helper()
+		passes := passesOK(t, base)
+		req, _ := http.NewRequest(http.MethodPost, base+"/intel/sightings/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.SetBasicAuth("soc", curatedEnv["SOC_PASSWORD"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"new":1`) {
+			t.Fatalf("POST sightings: %d %s", resp.StatusCode, answer)
+		}
+		waitPasses(t, base, passes+1) // the POST triggered a pass
+	}
+	seen := evalClock().Add(-2 * time.Hour).Format(time.RFC3339)
+	post(`[{"type":"domain-name","value":"` + value + `","count":25,"first_seen":"` + seen + `","last_seen":"` + seen + `"}]`)
+
+	var raised map[string]any
+	added, _ := pollAll(t, base, "soc", socHighColl, 1000, lastHigh)
+	for _, o := range added {
+		if o["type"] == "indicator" && patternValue(o) == value {
+			raised = o
+		}
+	}
+	if raised == nil {
+		t.Fatalf("%s (score %v) did not reach soc-high's added_after poller after 25 sightings (%d objects added)", value, before, len(added))
+	}
+	after := scoreExt(raised)["score"].(float64)
+	if after <= before {
+		t.Fatalf("%s: score %v after sightings, %v before", value, after, before)
+	}
+
+	post(`[{"type":"domain-name","value":"` + value + `","verdict":"false-positive","note":"our CDN"}]`)
+	st, _, body := taxiiGet(t, base, "soc", "/intel/collections/"+partnerNetColl+"/objects/"+raised["id"].(string)+"/")
+	if st != 200 {
+		t.Fatalf("GET %s: %d %s", raised["id"], st, body)
+	}
+	var env struct {
+		Objects []map[string]any `json:"objects"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || len(env.Objects) == 0 {
+		t.Fatalf("GET %s: %v %s", raised["id"], err, body)
+	}
+	latest := env.Objects[len(env.Objects)-1]
+	if fp := scoreExt(latest)["score"].(float64); fp >= after {
+		t.Errorf("%s: published score %v after the false-positive report, %v before it", value, fp, after)
+	}
+	t.Logf("%s: %v → %v with 25 sightings → %v after a false positive", value, before, after, scoreExt(latest)["score"])
+}

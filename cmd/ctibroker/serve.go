@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,6 +77,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Sightings and false-positive reports move scores: each POST that stores
+	// new ones asks for a curation pass (the loop starts after the server).
+	var curLoop atomic.Pointer[curationLoop]
 	srv, err = taxii.NewServer(cfg.TAXII, taxii.Deps{
 		Store:         store,
 		Auth:          authn,
@@ -84,6 +88,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		CursorKey:     cursorKey,
 		MISPConverter: pipe.mispConverter,
 		PoolSink:      pipe.push,
+		OnSightings: func(ctx context.Context, s []storage.Sighting) {
+			if l := curLoop.Load(); l != nil {
+				l.trigger()
+			}
+		},
+		SightingCollections: []string{cfg.pool(), cfg.Curation.published()},
 	})
 	if err != nil {
 		return err
@@ -157,6 +167,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	sched.pulled = cur.trigger
+	curLoop.Store(cur)
 	curDone := make(chan struct{})
 	go func() {
 		defer close(curDone)
