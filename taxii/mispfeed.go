@@ -50,6 +50,11 @@ type MISPFeed struct {
 	// report or grouping: "" (misp.GroupCollection, one event per UTC day of
 	// date_added and TLP) or misp.GroupSingle.
 	Grouping string
+	// TLP returns the TLP of a value from its reports, for SCOs, which carry
+	// no marking (misp.ExportOptions.TLP, misp.ProvenanceTLP); nil: none.
+	// Whatever level Export gives an event or attribute, the consumer's
+	// max_tlp caps what is served (capTLP).
+	TLP func(kind, value string) (stix.TLP, bool)
 	// Lookup returns an object the collection references but does not hold
 	// (ATT&CK objects kept elsewhere), for galaxy clusters
 	// (misp.ExportOptions.Lookup); nil: none.
@@ -249,12 +254,13 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 	cfg := s.mispFeed.cfg
 	events, warns, err := misp.Export(objs, misp.ExportOptions{
 		Org: cfg.Org, MaxAttributes: cfg.MaxAttributes, Now: s.now(), Native: cfg.Native, Collection: collection,
-		Grouping: cfg.Grouping, Lookup: cfg.Lookup,
+		Grouping: cfg.Grouping, Lookup: cfg.Lookup, TLP: cfg.TLP,
 		Added: func(id string) (time.Time, bool) { t, ok := added[id]; return t, ok },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("MISP feed of collection %s: %w", collection, err)
 	}
+	events, capped := capTLP(events, maxTLP)
 	if err := s.stampEvents(ctx, feedKey{phys: phys, maxTLP: maxTLP}, events, s.now()); err != nil {
 		return nil, err
 	}
@@ -280,7 +286,7 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 	feed.hashes = hb.Bytes()
 	feed.size += int64(len(feed.hashes))
 	s.log.Info("MISP feed built", "collection", collection, "store_collection", phys, "objects", len(objs),
-		"dropped_tlp", dropped, "events", len(events), "warnings", len(warns), "bytes", feed.size,
+		"dropped_tlp", dropped, "capped_tlp", capped, "events", len(events), "warnings", len(warns), "bytes", feed.size,
 		"duration", time.Since(start))
 	return feed, nil
 }
@@ -312,4 +318,57 @@ func markedTLP(js []byte) (stix.TLP, error) {
 		}
 	}
 	return l, nil
+}
+
+// capTLP removes what misp.Export marked above limit (an event by its tlp tags,
+// an attribute by its own): events whose level is above it, and attributes
+// (also inside MISP objects) whose tag is; an event or object left without
+// content goes too. It returns the events kept and how many events and
+// attributes were removed. The objects were cut by their markings before
+// Export; this catches the levels Export derives (an SCO's from its
+// provenance, content taking its report's).
+func capTLP(events []misp.Event, limit stix.TLP) ([]misp.Event, int) {
+	removed := 0
+	above := func(tags []misp.Tag) bool {
+		for _, t := range tags {
+			if l, ok := stix.TLPFromTag(t.Name); ok && l > limit {
+				return true
+			}
+		}
+		return false
+	}
+	keepAttrs := func(attrs []misp.Attribute) []misp.Attribute {
+		out := attrs[:0]
+		for _, a := range attrs {
+			if above(a.Tag) {
+				removed++
+				continue
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	out := events[:0]
+	for _, ev := range events {
+		if above(ev.Tag) {
+			removed++
+			continue
+		}
+		had := len(ev.Attribute) + len(ev.Object)
+		ev.Attribute = keepAttrs(ev.Attribute)
+		objs := ev.Object[:0]
+		for _, o := range ev.Object {
+			n := len(o.Attribute)
+			if o.Attribute = keepAttrs(o.Attribute); len(o.Attribute) > 0 || n == 0 {
+				objs = append(objs, o)
+			}
+		}
+		ev.Object = objs
+		if had > 0 && len(ev.Attribute)+len(ev.Object) == 0 && len(ev.EventReport) == 0 {
+			removed++
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out, removed
 }

@@ -3,11 +3,13 @@ package taxii
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/stix"
 )
 
@@ -141,5 +143,42 @@ func TestMarkedTLP(t *testing.T) {
 	}
 	if _, err := markedTLP([]byte(`{"object_marking_refs":`)); err == nil {
 		t.Fatal("truncated bytes: no error")
+	}
+}
+
+// TestCapTLP: events and attributes tagged above the limit are removed, and
+// so are events and objects left empty by it.
+func TestCapTLP(t *testing.T) {
+	tag := func(l string) []misp.Tag { return []misp.Tag{{Name: "tlp:" + l}, {Name: "misp:tool=\"x\""}} }
+	attr := func(v string, tags []misp.Tag) misp.Attribute { return misp.Attribute{Value: v, Tag: tags} }
+	events := []misp.Event{
+		{UUID: "red-event", Tag: tag("red"), Attribute: []misp.Attribute{attr("1", nil)}},
+		{UUID: "mixed", Tag: tag("green"), Attribute: []misp.Attribute{attr("2", nil), attr("3", tag("amber+strict")), attr("4", tag("clear"))},
+			Object: []misp.Object{
+				{UUID: "o1", Attribute: []misp.Attribute{attr("5", tag("red"))}},
+				{UUID: "o2", Attribute: []misp.Attribute{attr("6", nil), attr("7", tag("red"))}},
+			}},
+		{UUID: "emptied", Attribute: []misp.Attribute{attr("8", tag("red"))}},
+		{UUID: "empty", Info: "no content of its own"},
+		{UUID: "tlp1", Tag: []misp.Tag{{Name: "tlp:white"}}, Attribute: []misp.Attribute{attr("9", nil)}},
+	}
+	got, removed := capTLP(events, stix.TLPAmber)
+	var desc []string
+	for _, ev := range got {
+		d := ev.UUID + ":"
+		for _, a := range ev.Attribute {
+			d += a.Value
+		}
+		for _, o := range ev.Object {
+			d += "/" + o.UUID + "="
+			for _, a := range o.Attribute {
+				d += a.Value
+			}
+		}
+		desc = append(desc, d)
+	}
+	want := []string{"mixed:24/o2=6", "empty:", "tlp1:9"}
+	if !slices.Equal(desc, want) || removed != 6 {
+		t.Fatalf("capTLP = %v (removed %d), want %v (removed 6)", desc, removed, want)
 	}
 }

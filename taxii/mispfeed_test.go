@@ -573,3 +573,31 @@ func BenchmarkMISPFeed(b *testing.B) {
 		}
 	})
 }
+
+// TestMISPFeedProvenanceTLP: an SCO carries no marking, so its level comes
+// from its reports (MISPFeed.TLP, here RED for one value): Export tags it,
+// and no consumer whose max_tlp is below RED (soc and partner) is served it,
+// while the value next to it is.
+func TestMISPFeedProvenanceTLP(t *testing.T) {
+	e := newEnv(t, func(c *taxii.Config, d *taxii.Deps) {
+		d.MISPFeed = taxii.MISPFeed{Org: feedOrg, TLP: func(kind, value string) (stix.TLP, bool) {
+			if value == "198.51.100.9" {
+				return stix.TLPRed, true
+			}
+			return stix.TLPNone, false
+		}}
+	})
+	for _, ip := range []string{"198.51.100.8", "198.51.100.9"} {
+		o, err := stix.ParseRaw(fmt.Appendf(nil, `{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--%s","value":%q}`,
+			map[string]string{"198.51.100.8": "0f2c5b8e-7a31-5d4c-9e6a-1b2c3d4e5f60", "198.51.100.9": "1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d"}[ip], ip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.put(collPublished, *o)
+	}
+	for _, user := range []string{"soc", "partner"} {
+		if got, want := feedValues(t, e, user, collPublished), []string{"198.51.100.8"}; !slices.Equal(got, want) {
+			t.Errorf("%s: feed values %v, want %v (the RED value capped)", user, got, want)
+		}
+	}
+}
