@@ -73,6 +73,7 @@ func (m *Main) verbs() []verb {
 		{name: "ingest", summary: "pull the configured feeds once", run: (*Main).runIngest, store: true},
 		{name: "attack import", summary: "load MITRE ATT&CK bundles into the store", run: (*Main).runAttackImport, store: true},
 		{name: "curate", summary: "run a curation pass now: score the pool, fill the curated collections (--force: no version cap)", run: (*Main).runCurate, store: true},
+		{name: "feeds report", summary: "feed quality: what each feed reports, uniquely and first, confirmed or disputed", run: (*Main).runFeedsReport, store: true},
 		{name: "explain", summary: "print why a value, indicator or observable scores as it does", run: (*Main).runExplain, store: true},
 		{name: "score-eval", summary: "evaluate the risk score on labelled values; compare scoring configs", run: (*Main).runScoreEval, store: true},
 		{name: "backup", summary: "write a consistent online copy of the store", run: (*Main).runBackup, store: true},
