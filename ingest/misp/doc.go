@@ -187,6 +187,10 @@
 //   - Tags. Labels become tags, except conversion bookkeeping (misp:type,
 //     misp:category, misp:to_ids, misp:tool, misp:name, misp:meta-category,
 //     Threat-Report).
+//   - A report's external references with a URL (its sources; the MISP
+//     converter keeps MISP's link attributes as misp-link references) become
+//     link attributes (External analysis, to_ids false). MISP's text and
+//     comment attributes have no STIX object and do not come back.
 //   - Notes about a report or grouping become the event's event reports
 //     (name the abstract, content the markdown, uuid the MISP one the MISP
 //     converter kept as external reference, else the note's).

@@ -457,6 +457,14 @@ func (x *exporter) container(o *xobj) *evb {
 	for _, n := range x.notes[o.ID] {
 		x.eventReport(e, n)
 	}
+	// The report's sources (the MISP converter keeps link attributes as
+	// misp-link references) are link attributes.
+	for _, r := range o.ExternalReferences {
+		if u := strings.TrimSpace(r.URL); u != "" && !strings.ContainsAny(u, " \t\n") {
+			x.put(e, &attr{key: "link|" + u, typ: "link", cat: "External analysis", value: u, ts: o.modified(),
+				ord: o.created(), src: o.ID})
+		}
+	}
 	for _, ref := range o.ObjectRefs {
 		c := x.get(ref)
 		if c == nil {
