@@ -10,6 +10,11 @@
 // property extension (ExtensionID) carried as each observation's verdict; feeds
 // default to share internal and TLP amber.
 //
-// client.go is the only file doing HTTP; convert.go is pure; source.go ties them
-// to the ingest Runner.
+// Source is an ingest.Looker: on-demand enrichment (ingest/enrich) looks
+// values up through a feed's Source, within the feed's enrich budget
+// (FeedConfig.Enrich), without waiting for quota, and converts the answer with
+// the feed's converter.
+//
+// client.go is the only file doing HTTP; convert.go is pure; source.go and
+// lookup.go tie them to the ingest Runner.
 package maltiverse

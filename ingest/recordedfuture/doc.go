@@ -22,7 +22,9 @@
 // hashing it and parses it only once complete: a cut-off download is fetched
 // again before any row is emitted, and a list answered 304 or with the digest
 // of the previous pull emits nothing. Enrich looks one value up in the Connect
-// API and returns the converted batch.
+// API and returns the converted batch; Source is an ingest.Looker calling it
+// within the feed's enrich budget (FeedConfig.Enrich) for on-demand
+// enrichment (ingest/enrich), without waiting for quota.
 //
 // client.go is the only file doing HTTP; convert.go is pure; source.go ties them
 // to the ingest Runner.

@@ -14,6 +14,11 @@
 // an identity; native fields travel in a property extension (ExtensionID) carried
 // as each observation's verdict; feeds default to share internal and TLP amber.
 //
-// client.go is the only file doing HTTP; convert.go is pure; source.go ties them
-// to the ingest Runner.
+// Source is an ingest.Looker: on-demand enrichment (ingest/enrich) looks
+// files, URLs, domains and IP addresses up through a feed's Source, spending the
+// same request budgets as its pulls (requests_per_minute, requests_per_day),
+// without waiting for quota, and converts the answer with the feed's converter.
+//
+// client.go is the only file doing HTTP; convert.go is pure; source.go and
+// lookup.go tie them to the ingest Runner.
 package virustotal

@@ -32,8 +32,8 @@ type Config struct {
 	Filter            string        `yaml:"filter"`              // the endpoint's filter: "origin:hunting" (IoC stream), "collection_type:threat-actor" (collections)
 	Relationships     []string      `yaml:"relationships"`       // collections: related objects to include; default attack_techniques, vulnerabilities
 	Limit             int           `yaml:"limit"`               // objects per page, ≤ 40; default 40
-	RequestsPerMinute int           `yaml:"requests_per_minute"` // default 4 (the public API's); -1: unlimited
-	RequestsPerDay    int           `yaml:"requests_per_day"`    // default 500 (the public API's); -1: unlimited
+	RequestsPerMinute int           `yaml:"requests_per_minute"` // default 4 (the public API's); -1: unlimited; pulls and lookups
+	RequestsPerDay    int           `yaml:"requests_per_day"`    // default 500 (the public API's); -1: unlimited; pulls and lookups
 	Timeout           time.Duration `yaml:"timeout"`             // per request; default DefaultTimeout
 	MaxRetries        int           `yaml:"max_retries"`         // default DefaultMaxRetries; -1 none
 	Backoff           time.Duration `yaml:"backoff"`             // first retry wait; default DefaultBackoff
