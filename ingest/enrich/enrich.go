@@ -65,7 +65,9 @@ type ProviderResult struct {
 	// (new or changed; objects already stored unchanged are not written), in
 	// write order (LookedUp).
 	Objects  []string
-	Warnings []ingest.Warning // the conversion's and the Runner's warnings (LookedUp)
+	// Warnings are the conversion's warnings (LookedUp); the Runner's are
+	// counted in Stats.Warnings and logged.
+	Warnings []ingest.Warning
 }
 
 // String formats the provider's outcome on one line, as explain prints it:
