@@ -165,7 +165,9 @@
 //     ATT&CK objects as mitre-attack-pattern ("Access Token Manipulation -
 //     T1134"), mitre-malware, mitre-tool and mitre-intrusion-set ("APT28 -
 //     G0007"); other malware as malpedia, other tools as tool, other intrusion
-//     sets and threat actors as threat-actor. Attack patterns without an
+//     sets and threat actors as threat-actor, unless a misp-galaxy label of
+//     the report names the cluster in another galaxy (MISP's own choice, e.g.
+//     exploit-kit or ransomware, which then comes back). Attack patterns without an
 //     ATT&CK id have no MISP galaxy and are left out. The event's clusters come
 //     from its object_refs and the relationships among them; an attribute's
 //     from its indicator's indicates (and uses, attributed-to, related-to)

@@ -204,6 +204,16 @@ var galaxies = map[string][3]string{
 	"threat-actor":         {"698774c7-8022-42c4-917f-8d6e4f06ada3", "Threat Actor", "misp"},
 	"malpedia":             {"1d1c9af9-37fa-4deb-a928-f9b0abc7354a", "Malpedia", "misp"},
 	"tool":                 {"9b8037f7-bc8f-4de1-a797-37266619bc0b", "Tool", "misp"},
+	// galaxies a MISP event's labels may name for a cluster (see relabel)
+	"exploit-kit":              {"6ab240ec-bd79-11e6-a4a6-cec0c932ce01", "Exploit-Kit", "misp"},
+	"ransomware":               {"3f44af2e-1480-4b6b-9aa8-f9bb21341078", "Ransomware", "misp"},
+	"rat":                      {"06825db6-4797-11e7-ac4d-af25fdcdd299", "RAT", "misp"},
+	"banker":                   {"59f20cce-5420-4084-afd5-0884c0a83832", "Banker", "misp"},
+	"botnet":                   {"90ccdf38-1649-11e8-b8bf-e7326d553087", "Botnet", "misp"},
+	"backdoor":                 {"75436e27-cb57-4f32-bf1d-9636dd78a2bf", "Backdoor", "misp"},
+	"stealer":                  {"f2ef4033-9001-4427-a418-df8c48e6d054", "Stealer", "misp"},
+	"android":                  {"84310ba3-fa6a-44aa-b378-b9e3271c58fa", "Android", "misp"},
+	"microsoft-activity-group": {"74c869e8-0b8e-4e5f-96e6-cd992e07a505", "Microsoft Activity Group actor", "misp"},
 }
 
 // attr is an attribute being built.
@@ -983,13 +993,49 @@ func galaxyLabelCovered(label string, cls []*cluster) bool {
 	return false
 }
 
+// relabel puts a cluster that has no ATT&CK id into the galaxy a
+// misp-galaxy label of the same name names (MISP's own galaxy for it:
+// misp-galaxy:exploit-kit="Sednit EK" keeps exploit-kit rather than the
+// default malpedia), so a MISP event's galaxies come back as they were.
+func relabel(cls []*cluster, labels []string) []*cluster {
+	var byName map[string]string
+	for _, l := range labels {
+		ns, pred, value := machineTag(l)
+		if ns != "misp-galaxy" || value == "" || strings.HasPrefix(pred, "mitre-") {
+			continue
+		}
+		if byName == nil {
+			byName = map[string]string{}
+		}
+		if _, ok := byName[strings.ToLower(value)]; !ok {
+			byName[strings.ToLower(value)] = pred
+		}
+	}
+	if byName == nil {
+		return cls
+	}
+	out := make([]*cluster, len(cls))
+	for i, c := range cls {
+		out[i] = c
+		if g, ok := byName[strings.ToLower(c.value)]; ok && c.extID == "" && g != c.galaxy {
+			cp := *c
+			cp.galaxy = g
+			out[i] = &cp
+		}
+	}
+	return out
+}
+
 func galaxyBlocks(cls []*cluster) []Galaxy {
 	byType := map[string]*Galaxy{}
 	var types []string
 	for _, c := range cls {
+		info, known := galaxies[c.galaxy]
+		if !known {
+			continue // a galaxy whose uuid Export does not know: its tag says it all
+		}
 		g := byType[c.galaxy]
 		if g == nil {
-			info := galaxies[c.galaxy]
 			g = &Galaxy{UUID: info[0], Name: info[1], Type: c.galaxy, Namespace: info[2]}
 			byType[c.galaxy] = g
 			types = append(types, c.galaxy)
@@ -1129,7 +1175,7 @@ func (x *exporter) render(e *evb, attrs []*attr, part, parts int) Event {
 	if ev.Date == "" {
 		ev.Date = time.Unix(ts, 0).UTC().Format("2006-01-02")
 	}
-	evClusters := sortClusters(e.clusters)
+	evClusters := sortClusters(relabel(e.clusters, e.labels))
 	var tags tagSet
 	if tlp != stix.TLPNone {
 		tags.add(tlpTag(tlp))
