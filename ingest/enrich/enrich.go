@@ -64,7 +64,7 @@ type ProviderResult struct {
 	// Objects are the ids of the object versions the answer wrote to the store
 	// (new or changed; objects already stored unchanged are not written), in
 	// write order (LookedUp).
-	Objects  []string
+	Objects []string
 	// Warnings are the conversion's warnings (LookedUp); the Runner's are
 	// counted in Stats.Warnings and logged.
 	Warnings []ingest.Warning
