@@ -116,16 +116,17 @@ type xfields struct {
 var skipTypes = map[string]bool{"identity": true, "marking-definition": true, "extension-definition": true,
 	"language-content": true, "opinion": true, "sighting": true, "location": true, "course-of-action": true}
 
-// parseObject reads r: its Common as parsed (or from the bytes when r carries
-// none) and the fields of its type.
+// parseObject reads r: its Common as parsed when r carries a parsed one
+// (created or modified set, as stix.ParseRaw leaves it), else from the bytes,
+// and the fields of its type.
 func parseObject(r *stix.RawObject) (*xobj, error) {
 	o := &xobj{raw: r.JSON}
-	if r.ID == "" || r.Type == "" {
-		if err := json.Unmarshal(r.JSON, &o.Common); err != nil {
-			return nil, err
-		}
-	} else {
-		o.Common = r.Common
+	if r.ID != "" && r.Type != "" && (r.Created != nil || r.Modified != nil) {
+		o.Common = r.Common // parsed (stix.ParseRaw)
+	} else if err := json.Unmarshal(r.JSON, &o.Common); err != nil {
+		// A RawObject with only its type and id, or an SCO: its bytes are the
+		// truth.
+		return nil, err
 	}
 	if skipTypes[o.Type] {
 		return o, nil
