@@ -123,18 +123,18 @@ func parseObject(r *stix.RawObject) (*xobj, error) {
 	o := &xobj{raw: r.JSON}
 	if r.ID != "" && r.Type != "" && (r.Created != nil || r.Modified != nil) {
 		o.Common = r.Common // parsed (stix.ParseRaw)
-	} else if err := json.Unmarshal(r.JSON, &o.Common); err != nil {
-		// A RawObject with only its type and id, or an SCO: its bytes are the
-		// truth.
-		return nil, err
+		if skipTypes[o.Type] {
+			return o, nil
+		}
+		return o, json.Unmarshal(r.JSON, &o.xfields)
 	}
-	if skipTypes[o.Type] {
-		return o, nil
-	}
-	if err := json.Unmarshal(r.JSON, &o.xfields); err != nil {
-		return nil, err
-	}
-	return o, nil
+	// A RawObject with only its type and id, or an SCO: its bytes are the
+	// truth, read in one pass.
+	both := struct {
+		*stix.Common
+		*xfields
+	}{&o.Common, &o.xfields}
+	return o, json.Unmarshal(r.JSON, &both)
 }
 
 // scoreExt is the part of the risk-score extension Export reads.
