@@ -145,7 +145,8 @@
 //     vulnerability attributes (the CVE), campaigns campaign-name attributes,
 //     both to_ids false.
 //   - Deleted. revoked true, or valid_until at or before Now, makes the
-//     attribute deleted true: MISP feeds carry deleted attributes, and MISP
+//     attribute deleted true (a revoked report or grouping makes all of its
+//     event's attributes deleted: a feed cannot delete an event): MISP feeds carry deleted attributes, and MISP
 //     soft-deletes its copy when it pulls or receives them. Deleted attributes
 //     are not in hashes.csv.
 //   - TLP. TLP 2.0 and 1.0 marking refs give tlp:clear, green, amber,

@@ -252,6 +252,7 @@ type evb struct {
 	attrs            map[string]*attr
 	order            []string
 	grouped          bool
+	revoked          bool // the report or grouping is revoked: every attribute is deleted
 }
 
 type exporter struct {
@@ -427,6 +428,7 @@ func (x *exporter) container(o *xobj) *evb {
 		e.info = o.Type + " " + o.ID
 	}
 	e.ts = o.modified()
+	e.revoked = o.Revoked
 	day := o.Created
 	if o.Published != nil {
 		day = o.Published
@@ -1201,7 +1203,11 @@ func (x *exporter) render(e *evb, attrs []*attr, part, parts int) Event {
 	}
 	ev.Attribute = make([]Attribute, 0, len(attrs))
 	for _, a := range attrs {
-		ev.Attribute = append(ev.Attribute, x.renderAttr(ev.UUID, a, e.tlp, tlp, e.clusterSet))
+		at := x.renderAttr(ev.UUID, a, e.tlp, tlp, e.clusterSet)
+		if e.revoked {
+			at.Deleted = true // MISP has no deleted event in a feed: its content goes
+		}
+		ev.Attribute = append(ev.Attribute, at)
 	}
 	return ev
 }

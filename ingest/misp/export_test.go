@@ -552,3 +552,35 @@ func TestExportWithdrawalStaysInPart(t *testing.T) {
 		t.Errorf("event timestamp %s after the withdrawal, was %s: MISP would not pull it", ts2, ts1)
 	}
 }
+
+// TestExportRevokedReport: a revoked report's event stays (a MISP feed cannot
+// delete an event) with every attribute deleted.
+func TestExportRevokedReport(t *testing.T) {
+	objs, opt := mustReadCase(t, "testdata/export/report")
+	var rep map[string]any
+	for _, o := range objs {
+		if o.Type == "report" {
+			if err := json.Unmarshal(o.JSON, &rep); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep["revoked"] = true
+	rep["modified"] = "2026-03-05T00:00:00.000Z"
+	b, _ := json.Marshal(rep)
+	events, _, err := misp.Export(append(append([]stix.RawObject(nil), objs...), mustRawObjects(t, []json.RawMessage{b})...), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || len(events[0].Attribute) == 0 {
+		t.Fatalf("%d events", len(events))
+	}
+	for _, a := range events[0].Attribute {
+		if !a.Deleted {
+			t.Errorf("%s %s live in a revoked report's event", a.Type, a.Value)
+		}
+	}
+	if want := itoa(time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC).Unix()); string(events[0].Timestamp) != want {
+		t.Errorf("timestamp %s, want the revocation's %s", events[0].Timestamp, want)
+	}
+}
