@@ -101,8 +101,11 @@
 //     campaigns, context objects, and relationships, whose ends that are
 //     context objects become the event's galaxy clusters.
 //   - Grouping (ExportOptions.Grouping). Indicators and SCOs that no report or
-//     grouping holds go into one event per collection, UTC day of date_added
-//     (ExportOptions.Added, else the object's created) and TLP level
+//     grouping holds go into one event per collection, UTC day and TLP level
+//     (the day of the object's created, which every version keeps; for SCOs,
+//     which have none, of their date_added, ExportOptions.Added. Decision:
+//     not date_added for all, because each new version moves it, and a
+//     withdrawn value must stay in the event MISP has it in)
 //     ("collection", the default), or per collection and TLP level
 //     ("single"). Splitting by TLP keeps a feed's tlp tags exact, so MISP's
 //     feed filter rules (which read the manifest's event tags) select exactly

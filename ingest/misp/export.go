@@ -57,8 +57,11 @@ type ExportOptions struct {
 	// of grouped indicators derive from it.
 	Collection string
 	// Added, when set, returns the date_added of an object in the collection;
-	// it dates grouped objects and SCOs (which have no timestamps of their
-	// own). nil or false: an object's created, and for an SCO the latest
+	// it dates SCOs, which have no timestamps of their own (grouping day,
+	// attribute timestamp). Objects with a created are grouped by it instead:
+	// created stays the same in every version while date_added moves with
+	// each, which would carry a changed value (a withdrawal) into another
+	// event and leave MISP's copy live. nil or false: an SCO gets the latest
 	// modified of the whole export.
 	Added func(id string) (time.Time, bool)
 	// TLP, when set, returns the TLP level of a value from its reports (the
@@ -605,12 +608,15 @@ func (x *exporter) grouped() []*evb {
 		}
 		day := ""
 		if x.opt.Grouping != GroupSingle {
+			// created, which every version keeps, before date_added, which
+			// each new version moves: a changed value (a withdrawal) must stay
+			// in its event for MISP to see the change.
 			t, ok := time.Time{}, false
-			if x.opt.Added != nil {
-				t, ok = x.opt.Added(id)
-			}
-			if !ok && o.Created != nil {
+			if o.Created != nil {
 				t, ok = o.Created.Time, true
+			}
+			if !ok && x.opt.Added != nil {
+				t, ok = x.opt.Added(id)
 			}
 			if !ok {
 				t = time.Unix(x.latest, 0)

@@ -529,6 +529,14 @@ func TestExportWithdrawalStaysInPart(t *testing.T) {
 	}
 	withdrawn := mustRawObjects(t, []json.RawMessage{json.RawMessage(
 		`{"type":"indicator","spec_version":"2.1","id":"indicator--a0000000-0000-4000-8000-000000000001","created":"2026-03-01T01:00:00.000Z","modified":"2026-03-09T00:00:00.000Z","revoked":true,"pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix","pattern_version":"2.1","valid_from":"2026-03-01T01:00:00.000Z","object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}`)})
+	// The new version's date_added is the day of the withdrawal.
+	prevAdded := opt.Added
+	opt.Added = func(id string) (time.Time, bool) {
+		if id == "indicator--a0000000-0000-4000-8000-000000000001" {
+			return time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), true
+		}
+		return prevAdded(id)
+	}
 	after, _, err := misp.Export(append(append([]stix.RawObject(nil), objs...), withdrawn...), opt)
 	if err != nil {
 		t.Fatal(err)
