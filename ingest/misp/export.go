@@ -741,6 +741,9 @@ func (x *exporter) put(e *evb, a *attr) {
 		e.order = append(e.order, a.key)
 		return
 	}
+	// Whichever wins, the value keeps the most restrictive level of both.
+	level := max(old.tlp, a.tlp)
+	defer func() { e.attrs[a.key].tlp = level }()
 	if a.indic && !old.indic {
 		a.clusters = mergeClusters(a.clusters, old.clusters)
 		if old.ts > a.ts {

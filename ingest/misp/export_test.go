@@ -592,3 +592,27 @@ func TestExportRevokedReport(t *testing.T) {
 		t.Errorf("timestamp %s, want the revocation's %s", events[0].Timestamp, want)
 	}
 }
+
+// TestExportSameValueStricterTLP: two indicators of one value (ctibroker's and
+// a partner's, say) are one attribute at the stricter of their levels,
+// whichever of them wins.
+func TestExportSameValueStricterTLP(t *testing.T) {
+	for _, order := range [][2]string{{"green", "red"}, {"red", "green"}} {
+		refs := map[string]string{"green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"}
+		objs := mustRawObjects(t, []json.RawMessage{
+			json.RawMessage(`{"type":"indicator","spec_version":"2.1","id":"indicator--e0000000-0000-4000-8000-000000000001","created":"2026-03-01T00:00:00.000Z","modified":"2026-03-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '192.0.2.7']","pattern_type":"stix","valid_from":"2026-03-01T00:00:00.000Z","object_marking_refs":["` + refs[order[0]] + `"]}`),
+			json.RawMessage(`{"type":"indicator","spec_version":"2.1","id":"indicator--e0000000-0000-4000-8000-000000000002","created":"2026-03-01T00:00:00.000Z","modified":"2026-03-02T00:00:00.000Z","pattern":"[ipv4-addr:value = '192.0.2.7']","pattern_type":"stix","valid_from":"2026-03-01T00:00:00.000Z","object_marking_refs":["` + refs[order[1]] + `"]}`),
+			json.RawMessage(`{"type":"report","spec_version":"2.1","id":"report--e0000000-0000-4000-8000-000000000003","created":"2026-03-01T00:00:00.000Z","modified":"2026-03-01T00:00:00.000Z","published":"2026-03-01T00:00:00.000Z","name":"r","object_refs":["indicator--e0000000-0000-4000-8000-000000000001","indicator--e0000000-0000-4000-8000-000000000002"],"object_marking_refs":["` + refs["green"] + `"]}`),
+		})
+		events, _, err := misp.Export(objs, misp.ExportOptions{Org: testOrg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || len(events[0].Attribute) != 1 {
+			t.Fatalf("%v: %d events", order, len(events))
+		}
+		if !hasTag(events[0].Tag, "tlp:red") {
+			t.Errorf("%v: event tags %v, want tlp:red", order, tagNames(events[0].Tag))
+		}
+	}
+}
