@@ -207,6 +207,15 @@
 // NativeOf reads the MISP type and category out of provenance verdicts for
 // ExportOptions.Native, ProvenanceTLP the level for ExportOptions.TLP.
 //
+// Speed: BenchmarkExport (10k pool values, about 35k objects: indicators with
+// markings, a third scored, SCOs, based-on and indicates relationships, one
+// report holding a fifth; 2 cores shared with other builds at load average
+// 4–7, so noisy; 2026-11-29): 255–345 ms per export, 29–39k values/s, 1.2–1.6×
+// decoding every input object into a generic map and 24–32× json.Marshal of
+// the resulting events (both baselines measured in the same run). Decoding
+// the objects is most of it; objects that carry only type and id (the MISP
+// feed's records) cost the same within the noise.
+//
 // # Pushing to MISP (push.go)
 //
 // Client.PushEvent adds or edits one event through MISP's REST API as a MISP
