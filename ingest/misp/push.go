@@ -183,6 +183,10 @@ type PushStats struct {
 	Edited    int // edited with /events/edit/{uuid}
 	Unchanged int // MISP had them at the same or a newer timestamp (ErrNotNewer)
 	Failed    int
+	// Done are the uuids of the events MISP now has at least at the pushed
+	// timestamp (created, edited or unchanged), in push order: the entries of
+	// the next ChangedEvents manifest to update.
+	Done []string
 }
 
 // PushEvents pushes events one at a time with PushEvent, going on past an
@@ -204,11 +208,13 @@ func (c *Client) PushEvents(ctx context.Context, events []Event) (PushStats, err
 		case err != nil:
 			st.Failed++
 			errs = append(errs, fmt.Errorf("event %s (%s): %w", events[i].UUID, events[i].Info, err))
+			continue
 		case created:
 			st.Created++
 		default:
 			st.Edited++
 		}
+		st.Done = append(st.Done, events[i].UUID)
 	}
 	return st, errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -264,12 +265,16 @@ func TestPushEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var uuids []string
+	for _, ev := range events {
+		uuids = append(uuids, ev.UUID)
+	}
 	st, err := c.PushEvents(ctx, events)
-	if err != nil || st != (misp.PushStats{Created: len(events)}) {
+	if err != nil || st.Created != len(events) || st.Edited+st.Unchanged+st.Failed != 0 || !slices.Equal(st.Done, uuids) {
 		t.Fatalf("first push: %+v, %v", st, err)
 	}
 	st, err = c.PushEvents(ctx, events)
-	if err != nil || st != (misp.PushStats{Unchanged: len(events)}) {
+	if err != nil || st.Unchanged != len(events) || st.Created+st.Edited+st.Failed != 0 || !slices.Equal(st.Done, uuids) {
 		t.Fatalf("second push: %+v, %v", st, err)
 	}
 	prev := misp.FeedManifest(events)
@@ -288,12 +293,13 @@ func TestPushEvents(t *testing.T) {
 	}
 	s.requests()
 	st, err = c.PushEvents(ctx, changed)
-	if err != nil || st != (misp.PushStats{Edited: 1}) {
+	if err != nil || st.Edited != 1 || st.Created+st.Unchanged+st.Failed != 0 || len(st.Done) != 1 {
 		t.Errorf("push of the change: %+v, %v", st, err)
 	}
 	bad := append([]misp.Event{{UUID: "x", Info: "no org"}}, again[0])
 	st, err = c.PushEvents(ctx, bad)
-	if st.Failed != 1 || st.Failed+st.Unchanged+st.Edited+st.Created != 2 || err == nil || !strings.Contains(err.Error(), "no org") {
+	if st.Failed != 1 || st.Failed+st.Unchanged+st.Edited+st.Created != 2 || len(st.Done) != 1 || st.Done[0] != again[0].UUID ||
+		err == nil || !strings.Contains(err.Error(), "no org") {
 		t.Errorf("push with a bad event: %+v, %v", st, err)
 	}
 }
