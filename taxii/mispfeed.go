@@ -242,8 +242,14 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 				dropped++
 				continue
 			}
-			// misp.Export reads the bytes only
-			objs = append(objs, stix.RawObject{Common: stix.Common{Type: r.Type, ID: r.ID}, JSON: r.JSON})
+			// misp.Export reads the common properties (modified, revoked,
+			// markings) from Common, as stix.ParseRaw fills it
+			o := stix.RawObject{JSON: r.JSON}
+			if err := json.Unmarshal(r.JSON, &o.Common); err != nil {
+				s.log.Warn("MISP feed: stored object skipped", "collection", collection, "id", r.ID, "error", err)
+				continue
+			}
+			objs = append(objs, o)
 			added[r.ID] = r.DateAdded
 		}
 		if !page.More {

@@ -42,8 +42,8 @@ func feedStampName(key feedKey) string {
 }
 
 // stampEvents sets the Timestamp (and a later PublishTimestamp) of each event
-// so that it moves forward whenever the event's content changes, and saves the
-// new state. A store without FeedStateStore leaves the events as they are.
+// so that a new event carries the time it was first published and an event
+// moves forward whenever its content changes, and saves the new state. A store without FeedStateStore leaves the events as they are.
 func (s *Server) stampEvents(ctx context.Context, key feedKey, events []misp.Event, now time.Time) error {
 	fss, ok := s.store.(storage.FeedStateStore)
 	if !ok {
@@ -66,6 +66,13 @@ func (s *Server) stampEvents(ctx context.Context, key feedKey, events []misp.Eve
 	if st.Events == nil {
 		st.Events = map[string]feedStamp{}
 	}
+	// Every event new or changed in this build gets a timestamp above every
+	// timestamp served before, so that a subscriber that keeps only the newest
+	// (timestamp, uuid) it fetched never skips one.
+	var floor int64
+	for _, p := range st.Events {
+		floor = max(floor, p.TS+1)
+	}
 	changed := false
 	for i := range events {
 		ev := &events[i]
@@ -78,8 +85,12 @@ func (s *Server) stampEvents(ctx context.Context, key feedKey, events []misp.Eve
 		switch {
 		case seen && prev.Hash == h:
 			ts = prev.TS
-		case seen:
-			ts = max(ts, prev.TS+1, now.Unix())
+		default:
+			// new, or changed: published now, whatever the age of its
+			// content, so subscribers that pull incrementally by timestamp
+			// (OpenCTI's and ctibroker's by the newest timestamp seen; MISP
+			// compares per uuid) all fetch it
+			ts = max(ts, floor, now.Unix())
 		}
 		if !seen || prev.Hash != h || prev.TS != ts {
 			st.Events[ev.UUID] = feedStamp{Hash: h, TS: ts}

@@ -430,7 +430,8 @@ func TestMISPFeedSubscribe(t *testing.T) {
 	if got := fetched[before:]; len(got) != 1 || got[0] != "manifest.json" {
 		t.Errorf("second pull fetched %v, want the manifest only (304)", got)
 	}
-	// a late arrival: modified before everything in its event
+	// a late arrival: modified a month before everything else (a new event of
+	// an older day, stamped with its publication time, so fetched)
 	e.put(collPublished, olderIndicator(5, stix.TLPClear))
 	before = len(fetched)
 	pull()
@@ -466,12 +467,14 @@ func manifestOf(t *testing.T, e *env, user, collection string) (misp.Manifest, s
 	return m, r.header.Get("ETag")
 }
 
-// TestMISPFeedTimestamps: an event's manifest timestamp moves forward when
-// its content changes even though no object in it is newer (a late arrival),
+// TestMISPFeedTimestamps: a new event's manifest timestamp is its publication
+// time, not its content's, and moves forward when its content changes even
+// though no object in it is newer (a late arrival),
 // and stays put when it does not: the feed of a new server over the same
 // store is byte-identical (same ETag), so subscribers fetch nothing again
 // after a restart.
 func TestMISPFeedTimestamps(t *testing.T) {
+	start := time.Now()
 	e := feedEnv(t)
 	e.put(collPublished, markedIndicator(1, stix.TLPNone))
 	m1, _ := manifestOf(t, e, "soc", collPublished)
@@ -481,9 +484,12 @@ func TestMISPFeedTimestamps(t *testing.T) {
 	var id string
 	for id = range m1 {
 	}
-	e.put(collPublished, olderIndicator(2, stix.TLPNone))
+	e.put(collPublished, markedIndicator(2, stix.TLPNone)) // as old as the event's content: no newer modified
 	m2, tag2 := manifestOf(t, e, "soc", collPublished)
 	ts1, _ := m1[id].Timestamp.Int()
+	if ts1 < start.Unix() {
+		t.Fatalf("event %s: timestamp %d, want its publication time (%d or later), not its content's", id, ts1, start.Unix())
+	}
 	ts2, ok := m2[id].Timestamp.Int()
 	if !ok || ts2 <= ts1 {
 		t.Fatalf("event %s: timestamp %d after a late arrival, want more than %d", id, ts2, ts1)
