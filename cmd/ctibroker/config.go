@@ -62,6 +62,9 @@ type Config struct {
 	// score and is never published.
 	Organisation scoring.Organisation `yaml:"organisation"`
 
+	// MISPFeed configures the MISP feeds of the collections (mispfeed.go).
+	MISPFeed MISPFeedConfig `yaml:"misp_feed"`
+
 	// Curation configures the curation passes that fill the curated
 	// collections (curate.go).
 	Curation CurationConfig `yaml:"curation"`
@@ -171,6 +174,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.Organisation.Validate(); err != nil {
+		return err
+	}
+	if err := c.MISPFeed.validate(); err != nil {
 		return err
 	}
 	if err := c.validateCuration(); err != nil {

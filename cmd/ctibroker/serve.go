@@ -86,6 +86,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		Logger:        logger,
 		Audit:         audit,
 		CursorKey:     cursorKey,
+		Now:           m.now,
 		MISPConverter: pipe.mispConverter,
 		PoolSink:      pipe.push,
 		OnSightings: func(ctx context.Context, s []storage.Sighting) {
@@ -94,6 +95,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 			}
 		},
 		SightingCollections: []string{cfg.pool(), cfg.Curation.published()},
+		MISPFeed:            mispFeed(cfg, store),
 	})
 	if err != nil {
 		return err
