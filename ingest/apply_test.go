@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -129,3 +130,43 @@ func TestHTTPClientBefore(t *testing.T) {
 		t.Errorf("Before's error: got %v after %d requests, want it unsent", err, c.Requests())
 	}
 }
+
+// TestPrecheckManyValues: a batch that writes no object takes the provenance
+// precheck (read concurrently for large batches): another feed's report of
+// stored values still gets its records, and the same report again gets none.
+func TestPrecheckManyValues(t *testing.T) {
+	ctx := context.Background()
+	s := testStore(t)
+	r := &ingest.Runner{Store: s, Now: func() time.Time { return testTime }, Identity: testIdentity}
+	var obs []ingest.Observation
+	for i := range 700 {
+		obs = append(obs, ingest.Observation{Type: "ipv4-addr", Value: "10.9." + itoa(i/256) + "." + itoa(i%256), Detect: i%2 == 0})
+	}
+	for _, step := range []struct {
+		feed                 string
+		wantNew, wantRecords int
+	}{
+		{"a", 700 + 350*2, 700}, // SCOs, and indicators with based-on for half
+		{"b", 0, 700},           // objects stored: the precheck finds no record of b
+		{"b", 0, 0},             // the same again: every record found
+		{"a", 0, 0},
+	} {
+		cfg := ingest.FeedConfig{Name: step.feed, Provider: "otx"}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := r.Apply(ctx, &cfg, ingest.Batch{Observations: obs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.New != step.wantNew || st.Provenance != step.wantRecords {
+			t.Errorf("feed %s: %s, %d provenance records; want %d new, %d records", step.feed, st, st.Provenance, step.wantNew, step.wantRecords)
+		}
+	}
+	recs, err := s.Provenance(ctx, "ipv4-addr", "10.9.2.187")
+	if err != nil || len(recs) != 2 || recs[0].Feed != "a" || recs[1].Feed != "b" {
+		t.Errorf("provenance of the last value: %+v, %v", recs, err)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -527,8 +527,23 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 			pick[k] = i
 		}
 	}
+	// The precheck reads (one per value of a batch that wrote nothing, the
+	// unchanged re-pull's largest cost) run concurrently up front; the loop
+	// below writes nothing they read.
+	var prestored []int8 // per key: 1 stored, 0 not, -1 not read
+	if precheck {
+		preKeys := make([]precheckKey, len(keys))
+		for i, k := range keys {
+			o := &accepted[pick[k]]
+			preKeys[i] = precheckKey{o: o, day: k.day, read: !o.Revoked && ru.positions[o.key] == nil}
+		}
+		var err error
+		if prestored, err = ru.precheckProvenance(ctx, preKeys); err != nil {
+			return err
+		}
+	}
 	recs := make([]storage.Provenance, 0, len(keys))
-	for _, k := range keys {
+	for ki, k := range keys {
 		o := &accepted[pick[k]]
 		day := k.day
 		if o.Revoked || ru.positions[o.key] != nil {
@@ -540,9 +555,12 @@ func (ru *run) observe(ctx context.Context, in []Observation) error {
 				continue
 			}
 		} else if precheck {
-			stored, err := ru.hasProvenance(ctx, o, day)
-			if err != nil {
-				return err
+			stored := prestored[ki] == 1
+			if prestored[ki] < 0 {
+				var err error
+				if stored, err = ru.hasProvenance(ctx, o, day); err != nil {
+					return err
+				}
 			}
 			if stored {
 				continue

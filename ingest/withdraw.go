@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctibroker/ctibroker/stix"
@@ -285,6 +288,11 @@ func (ru *run) hasProvenance(ctx context.Context, o *obs, day time.Time) (bool, 
 	if err := ru.flushProvenance(ctx); err != nil {
 		return false, err
 	}
+	return ru.storedProvenance(ctx, o, day)
+}
+
+// storedProvenance is hasProvenance without the flush.
+func (ru *run) storedProvenance(ctx context.Context, o *obs, day time.Time) (bool, error) {
 	recs, err := ru.Store.Provenance(ctx, o.key.kind, o.key.value)
 	if err != nil {
 		return false, fmt.Errorf("read provenance of %s: %w", o.key.value, err)
@@ -295,4 +303,83 @@ func (ru *run) hasProvenance(ctx context.Context, o *obs, day time.Time) (bool, 
 		}
 	}
 	return false, nil
+}
+
+// precheckKey is one provenance record observe may skip: the observation, its
+// day, and whether it takes the precheck (read) at all.
+type precheckKey struct {
+	o    *obs
+	day  time.Time
+	read bool
+}
+
+// precheckMinKeys is the batch size from which precheckProvenance reads on
+// several goroutines.
+const precheckMinKeys = 256
+
+// precheckProvenance is hasProvenance for many keys at once, after one flush:
+// per key 1 when the record is stored, 0 when not, -1 when the key takes no
+// read. Large batches are read on up to GOMAXPROCS (at most 4) goroutines: the
+// reads are independent and the store is safe for concurrent use.
+func (ru *run) precheckProvenance(ctx context.Context, keys []precheckKey) ([]int8, error) {
+	out := make([]int8, len(keys))
+	for i := range out {
+		out[i] = -1
+	}
+	if err := ru.flushProvenance(ctx); err != nil {
+		return nil, err
+	}
+	check := func(i int) error {
+		if !keys[i].read {
+			return nil
+		}
+		stored, err := ru.storedProvenance(ctx, keys[i].o, keys[i].day)
+		if err != nil {
+			return err
+		}
+		out[i] = 0
+		if stored {
+			out[i] = 1
+		}
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if len(keys) < precheckMinKeys || workers < 2 {
+		for i := range keys {
+			if err := check(i); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(keys) || ctx.Err() != nil {
+					return
+				}
+				if err := check(i); err != nil {
+					errs[w] = err
+					next.Store(int64(len(keys))) // the others stop too
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
