@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -174,10 +175,10 @@ type pager struct {
 	recs    []storage.Record
 	offs    []int // start of each record's bytes in arena
 	arena   []byte
-	idOffs  []int // end of each record's id in ids
-	ids     []byte
-	n       int    // records on the page
-	pos     uint64 // last date_added returned or examined
+	idOffs  []int           // end of each record's id in ids
+	ids     strings.Builder // the records' ids, back to back
+	n       int             // records on the page
+	pos     uint64          // last date_added returned or examined
 	scanned int
 	more    bool
 	// emit, when set, receives each record instead of recs; false ends the page.
@@ -306,8 +307,8 @@ func (p *pager) add(da uint64, body []byte) bool {
 		DateAdded:   daTime(da),
 	})
 	// The ids share one string and the bytes one buffer, cut in page().
-	p.ids = append(p.ids, h.id...)
-	p.idOffs = append(p.idOffs, len(p.ids))
+	p.ids.Write(h.id)
+	p.idOffs = append(p.idOffs, p.ids.Len())
 	if p.q.withJSON {
 		p.offs = append(p.offs, len(p.arena))
 		p.arena = append(p.arena, body...)
@@ -317,7 +318,7 @@ func (p *pager) add(da uint64, body []byte) bool {
 
 func (p *pager) page() *storage.Page {
 	pg := &storage.Page{Records: p.recs, More: p.more}
-	ids := string(p.ids)
+	ids := p.ids.String() // no copy
 	for i := range p.recs {
 		start := 0
 		if i > 0 {
@@ -489,7 +490,7 @@ func (s *Store) run(ctx context.Context, collection string, f storage.Filter, wi
 			}
 			p.recs = make([]storage.Record, 0, n)
 			p.idOffs = make([]int, 0, n)
-			p.ids = make([]byte, 0, n*48)
+			p.ids.Grow(n * 48)
 		}
 		if err := p.run(); err != nil {
 			return err
