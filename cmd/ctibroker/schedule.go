@@ -138,7 +138,12 @@ func (s *scheduler) pass(ctx context.Context, runner *ingest.Runner, feed *inges
 			}
 			return
 		}
-		defer l.ReleaseLease(context.WithoutCancel(ctx), lease, s.holder)
+		defer func() {
+			// an unreleased lease only delays the next pull until it expires
+			if err := l.ReleaseLease(context.WithoutCancel(ctx), lease, s.holder); err != nil {
+				s.logger.Warn("feed lease not released; the next pull waits for it to expire", "feed", name, "err", err)
+			}
+		}()
 	}
 	st, err := runner.Run(ctx, feed)
 	if st != nil {
