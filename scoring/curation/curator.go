@@ -643,6 +643,13 @@ func (c *Curator) RunLeased(ctx context.Context, store Store, leaser storage.Lea
 	if err := leaser.AcquireLease(ctx, LeaseName, holder, ttl); err != nil {
 		return nil, fmt.Errorf("curation: %w", err)
 	}
-	defer leaser.ReleaseLease(context.WithoutCancel(ctx), LeaseName, holder)
+	defer func() {
+		// an unreleased lease only delays the next pass until it expires
+		if err := leaser.ReleaseLease(context.WithoutCancel(ctx), LeaseName, holder); err != nil {
+			if c.Logger != nil {
+				c.Logger.Warn("curation lease not released; the next pass waits for it to expire", "err", err)
+			}
+		}
+	}()
 	return c.Run(ctx, store, targets, asOf)
 }
