@@ -69,6 +69,9 @@ type Config struct {
 	// collections (curate.go).
 	Curation CurationConfig `yaml:"curation"`
 
+	// Push sends collections to partners' TAXII servers and MISP instances (push.go).
+	Push []PushConfig `yaml:"push"`
+
 	// dir is the folder of the config file; relative paths in it resolve from there.
 	dir string
 }
@@ -180,6 +183,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateCuration(); err != nil {
+		return err
+	}
+	if err := c.validatePush(); err != nil {
 		return err
 	}
 	known := map[string]taxii.Collection{}

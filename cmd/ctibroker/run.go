@@ -78,6 +78,7 @@ func (m *Main) verbs() []verb {
 		{name: "score-eval", summary: "evaluate the risk score on labelled values; compare scoring configs", run: (*Main).runScoreEval, store: true},
 		{name: "backup", summary: "write a consistent online copy of the store", run: (*Main).runBackup, store: true},
 		{name: "restore", summary: "replace the embedded store with a backup", run: (*Main).runRestore, store: true},
+		{name: "push", summary: "push the configured collections to partners' TAXII servers and MISP instances now", run: (*Main).runPush, store: true},
 		{name: "export", summary: "write a collection as one STIX 2.1 bundle", run: (*Main).runExport, store: true},
 		{name: "store check", summary: "recompute the store's advisory counters (--repair fixes them)", run: (*Main).runStoreCheck, store: true},
 		{name: "token issue", summary: "print a signed JWT for a consumer", run: (*Main).runTokenIssue},

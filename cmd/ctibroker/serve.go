@@ -170,6 +170,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	sched.pulled = cur.trigger
 	curLoop.Store(cur)
+	// Pushes send collections to partners on their schedule (push.go).
+	waitPushes, err := m.startPushes(ctx, cfg, store, authn, logger, srv.Registry())
+	if err != nil {
+		return err
+	}
+	defer waitPushes()
 	curDone := make(chan struct{})
 	go func() {
 		defer close(curDone)
