@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ctibroker/ctibroker/ingest"
 )
 
@@ -53,13 +55,15 @@ type Options struct {
 	Backoff     time.Duration `yaml:"backoff"`     // first retry wait; default DefaultBackoff
 	MaxWait     time.Duration `yaml:"max_wait"`    // longest Retry-After honoured; default DefaultMaxWait
 	MaxRequests int           `yaml:"max_requests"`
-	BatchSize   int           `yaml:"batch_size"` // events per emitted batch within a page; default 10
+	BatchSize   int           `yaml:"batch_size"` // events per emitted batch; rest default 10 (within a page), feed default 1
 }
 
-// Source pulls a MISP instance or feed. Its cursor is JSON (see cursor): for
-// rest, the timestamp filter of the current cycle, the next page and the newest
-// event timestamp seen; for feed, the manifest's ETag and the (timestamp, uuid)
-// of the last event made durable.
+// Source pulls a MISP instance or feed. For rest its cursor is JSON (see
+// cursor): the timestamp filter of the current cycle, the next page and the
+// newest event timestamp seen. For feed it is binary (feedCursor, format 2):
+// per event fetched, its hashed uuid and manifest timestamp, and the
+// manifest's ETag once a pull completed; format-1 feed cursors (JSON, one
+// (timestamp, uuid) position) still load.
 type Source struct {
 	Client    *Client
 	Converter Converter
@@ -148,16 +152,12 @@ func parseSince(s string) (int64, error) {
 	return t.Unix(), nil
 }
 
-// cursor is the Source's position.
+// cursor is the Source's position in rest mode (JSON); feed mode has its own
+// (feedCursor, source_feedcursor.go).
 type cursor struct {
-	// rest
 	Since int64 `json:"since,omitempty"` // the timestamp filter of the current cycle
 	Page  int   `json:"page,omitempty"`  // the next page of the cycle; 0: the cycle is complete
 	High  int64 `json:"high,omitempty"`  // the newest event timestamp seen in the cycle
-	// feed
-	ETag string `json:"etag,omitempty"` // the manifest's ETag once every event in it is durable
-	TS   int64  `json:"ts,omitempty"`   // manifest timestamp of the last event made durable
-	UUID string `json:"uuid,omitempty"` // and its uuid
 }
 
 func (c cursor) encode() ingest.Cursor {
@@ -181,18 +181,18 @@ func decodeCursor(b ingest.Cursor) (cursor, error) {
 
 // Pull fetches from the cursor on (see Source).
 func (s *Source) Pull(ctx context.Context, cur ingest.Cursor, emit func(ingest.Batch) error) error {
-	c, err := decodeCursor(cur)
-	if err != nil {
-		return err
-	}
 	conv := s.Converter
 	if conv.Now.IsZero() {
 		conv.Now = time.Now().UTC()
 	}
 	var pullErr error
 	if s.Options.Mode == ModeFeed {
-		pullErr = s.pullFeed(ctx, c, &conv, emit)
+		pullErr = s.pullFeed(ctx, cur, &conv, emit)
 	} else {
+		c, err := decodeCursor(cur)
+		if err != nil {
+			return err
+		}
 		pullErr = s.pullREST(ctx, c, &conv, emit)
 	}
 	if errors.Is(pullErr, ingest.ErrBudget) {
@@ -317,16 +317,22 @@ func (s *Source) pullREST(ctx context.Context, c cursor, conv *Converter, emit f
 }
 
 // pullFeed reads manifest.json (If-None-Match with the stored ETag: 304 means
-// nothing changed) and fetches, oldest first, every event whose (timestamp,
-// uuid) comes after the cursor's: MISP moves an event's timestamp forward on
-// every change, so an edited event is fetched again and an unchanged one never.
-// Each event is one batch carrying its position; the ETag is stored once the
-// whole manifest is durable. An event file the manifest lists but the feed does
-// not serve (404) is a warning.
-func (s *Source) pullFeed(ctx context.Context, c cursor, conv *Converter, emit func(ingest.Batch) error) error {
-	etag := c.ETag
+// nothing changed) and fetches, oldest first, every event whose uuid the
+// cursor's map does not hold or whose manifest timestamp moved past the one
+// fetched (MISP's own rule, Feed::getNewEventUuids): a new event is fetched
+// whatever its timestamp, an edited one again, an unchanged one never. See
+// source_feedcursor.go for the cursor's format, when a batch carries it, and
+// the migration of format-1 cursors. Events are grouped batch_size per batch
+// (default 1: memory stays bounded by the largest event). An event file the
+// manifest lists but the feed does not serve (404) is a warning, and counts as
+// fetched at its timestamp.
+func (s *Source) pullFeed(ctx context.Context, cur ingest.Cursor, conv *Converter, emit func(ingest.Batch) error) error {
+	fc, err := decodeFeedCursor(cur)
+	if err != nil {
+		return err
+	}
 	var m Manifest
-	tag, notModified, err := s.Client.Get(ctx, "manifest.json", etag, func(r io.Reader) error {
+	tag, notModified, err := s.Client.Get(ctx, "manifest.json", fc.etag, func(r io.Reader) error {
 		if err := json.NewDecoder(r).Decode(&m); err != nil {
 			return fmt.Errorf("misp: manifest.json: %w", eofErr(err))
 		}
@@ -338,15 +344,29 @@ func (s *Source) pullFeed(ctx context.Context, c cursor, conv *Converter, emit f
 	if notModified {
 		return nil
 	}
-	for _, it := range m.Ordered() {
-		if it.Timestamp < c.TS || it.Timestamp == c.TS && it.UUID <= c.UUID {
-			continue
+	items := m.Ordered()
+	keys := make([]uint64, len(items))
+	var todo []int
+	for i, it := range items {
+		keys[i] = eventKey(uuid.MustParse(it.UUID)) // Ordered keeps parsed uuids only
+		if have, ok := fc.seen[keys[i]]; !ok || clampTS(it.Timestamp) > have {
+			todo = append(todo, i)
 		}
-		var b ingest.Batch
+	}
+	fc.etag = "" // until the pull completes
+	per := 1
+	if s.Options.BatchSize > 0 {
+		per = s.Options.BatchSize
+	}
+	var b ingest.Batch
+	inBatch, sinceCursor := 0, 0
+	for n, i := range todo {
+		it := items[i]
+		var ev ingest.Batch
 		read := func(r io.Reader) error {
-			b = ingest.Batch{}
-			_, err := DecodeEvents(r, func(ev *Event) error {
-				conv.AddEvent(&b, ev)
+			ev = ingest.Batch{}
+			_, err := DecodeEvents(r, func(e *Event) error {
+				conv.AddEvent(&ev, e)
 				return nil
 			})
 			return err
@@ -361,17 +381,34 @@ func (s *Source) pullFeed(ctx context.Context, c cursor, conv *Converter, emit f
 		var he *ingest.HTTPError
 		switch {
 		case errors.As(err, &he) && he.Status == http.StatusNotFound:
-			b = ingest.Batch{Warnings: []ingest.Warning{{Record: "event " + it.UUID, Field: "manifest.json",
+			ev = ingest.Batch{Warnings: []ingest.Warning{{Record: "event " + it.UUID, Field: "manifest.json",
 				Msg: "listed in the manifest but the feed answers 404; skipped"}}}
 		case err != nil:
 			return fmt.Errorf("misp: event %s: %w", it.UUID, err)
 		}
-		c = cursor{TS: it.Timestamp, UUID: it.UUID}
-		b.Cursor = c.encode()
+		b.Objects = append(b.Objects, ev.Objects...)
+		b.Observations = append(b.Observations, ev.Observations...)
+		b.Warnings = append(b.Warnings, ev.Warnings...)
+		fc.seen[keys[i]] = clampTS(it.Timestamp)
+		inBatch++
+		sinceCursor++
+		if inBatch < per && n < len(todo)-1 {
+			continue
+		}
+		if n < len(todo)-1 && sinceCursor >= max(per, len(fc.seen)/checkpointDivisor) {
+			b.Cursor = fc.encode()
+			sinceCursor = 0
+		}
 		if err := emit(b); err != nil {
 			return err
 		}
+		b, inBatch = ingest.Batch{}, 0
 	}
-	c.ETag = tag
-	return emit(ingest.Batch{Cursor: c.encode()})
+	// Complete: the map keeps the manifest's events only, and the ETag.
+	done := make(map[uint64]uint32, len(items))
+	for _, k := range keys {
+		done[k] = fc.seen[k]
+	}
+	fc.seen, fc.etag = done, tag
+	return emit(ingest.Batch{Cursor: fc.encode()})
 }
