@@ -62,8 +62,9 @@ import (
 // with `ctibroker push`.
 //
 // to: taxii sends the object versions added since the last acknowledged one
-// (stixfeed.Pusher; cursor in the feed state push:<collection>><partner
-// collection URL>). to: misp with mode events converts the collection's
+// (stixfeed.Pusher; cursor in the feed state taxii-push/<name>:push:<tier
+// collection>><partner collection URL>, so a new tier or partner collection
+// starts from the beginning). to: misp with mode events converts the collection's
 // latest versions to MISP events (as the collection's MISP feed does) and adds
 // or edits, through /events/add and /events/edit, only the events whose
 // timestamp moved since the last push (the manifest of what MISP has is kept
@@ -456,9 +457,11 @@ func (r *pushRunner) pushTAXII(ctx context.Context, pc *PushConfig, cons *auth.C
 		Collection:   res.Collection,
 		APIRoot:      pc.URL,
 		CollectionID: pc.CollectionID,
-		MaxTLP:       cons.MaxTLP,
-		Now:          r.now,
-		Logger:       r.logger.With("push", pc.Name),
+		// one cursor per push, tier and partner collection
+		Name:   "taxii-push/" + pc.Name + ":" + stixfeed.PushName(res.Collection, pc.URL, pc.CollectionID),
+		MaxTLP: cons.MaxTLP,
+		Now:    r.now,
+		Logger: r.logger.With("push", pc.Name),
 	}
 	st, err := p.Push(ctx)
 	res.Read, res.Sent, res.Withheld, res.Requests, res.Refused = st.Read, st.Sent, st.Withheld, st.Envelopes, len(st.Failed)

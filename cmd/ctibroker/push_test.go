@@ -179,6 +179,7 @@ func metric(t *testing.T, base, series string) float64 {
 // partner-net, and a push run after that sends nothing.
 func TestServePushTAXII(t *testing.T) {
 	partner := newPartnerTAXII(t)
+	refusing := newPartnerTAXII(t) // acme-refused's wrong password gets its address blocked there
 	dir := t.TempDir()
 	cfg := pushConfig(t, dir, `
 push:
@@ -191,9 +192,20 @@ push:
     username_env: ACME_TAXII_USER
     password_env: ACME_TAXII_PASSWORD
     interval: 1s
+  - name: acme-refused
+    collection: partner-net
+    as: partner
+    to: taxii
+    url: `+refusing.URL+`/api1/
+    collection_id: `+partnerInboxColl+`
+    username_env: ACME_TAXII_USER
+    password_env: ACME_OLD_PASSWORD
+    interval: 1s
 `)
 	importEvalCorpus(t, cfg)
-	base := startServeAt(t, cfg, pushEnv(), evalClock)
+	env := pushEnv()
+	env["ACME_OLD_PASSWORD"] = "expired-password"
+	base := startServeAt(t, cfg, env, evalClock)
 	waitPasses(t, base, 1)
 
 	want := versionsOf(mustPoll(t, base, "partner", partnerNetColl))
@@ -217,6 +229,16 @@ push:
 	}
 	if sent := metric(t, base, `ctibroker_push_objects_total{outcome="sent",push="acme-taxii"}`); sent < float64(len(want)) {
 		t.Errorf("ctibroker_push_objects_total sent = %v, want at least %d", sent, len(want))
+	}
+	// A partner refusing the credentials is counted and logged; serve and the other push go on.
+	for metric(t, base, `ctibroker_push_runs_total{outcome="error",push="acme-refused"}`) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed run of acme-refused counted after 20 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ok := metric(t, base, `ctibroker_push_runs_total{outcome="ok",push="acme-refused"}`); ok > 0 {
+		t.Errorf("acme-refused: %v successful runs with a wrong password", ok)
 	}
 
 	// A push now (through serve's admin socket) has nothing new to send.
