@@ -201,8 +201,10 @@ func (s *Server) mispEditEvent(c echo.Context) error {
 // nothing stored) or not newer than the stored copy (403 with MISP's own "not
 // newer" error, which MISP counts as not pushed), converts it with
 // misp.Converter, stores the objects in the consumer's collection in one
-// PutObjects, hands the values to the PoolSink, and only then records the
-// event's timestamp in the MISPEventIndex (so a failure is retried whole).
+// PutObjects, hands the values to the PoolSink, records the event's attribute
+// uuid → values map for its sightings (misp_sightings.go), and only then
+// records the event's timestamp in the MISPEventIndex (so a failure is
+// retried whole).
 func (s *Server) mispSave(c echo.Context, pathID, failName string) error {
 	t := mispTargetOf(c)
 	if t.collection == "" {
@@ -274,6 +276,9 @@ func (s *Server) mispSave(c echo.Context, pathID, failName string) error {
 			return fmt.Errorf("pool: %w", err)
 		}
 	}
+	if err := s.recordMISPAttributes(ctx, t.collection, ev, batch.Observations); err != nil {
+		return err
+	}
 	if err := idx.PutMISPEvent(ctx, key, ts); err != nil {
 		return err
 	}
@@ -305,47 +310,4 @@ func mispEventID(eventUUID string) string {
 		return "0"
 	}
 	return strconv.FormatUint(uint64(binary.BigEndian.Uint32(u[:4])), 10)
-}
-
-// mispFilterSightings answers POST /sightings/filterSightingUuidsForPush/{uuid}
-// with the sighting uuids already held: none, since ctibroker keeps sightings
-// only as the per-attribute summaries of pushed events (reference/misp.md §4).
-func (s *Server) mispFilterSightings(c echo.Context) error {
-	t := mispTargetOf(c)
-	if t.collection == "" {
-		return mispDenied(t, "Forbidden")
-	}
-	b, err := readMISPBody(c, cfgState(c).cfg.MISPSync.maxBody())
-	if err != nil {
-		return err
-	}
-	var ids []string
-	if err := json.Unmarshal(b, &ids); err != nil {
-		return &MISPError{Status: http.StatusBadRequest, Name: "Bad Request", Message: "want a JSON list of sighting uuids: " + err.Error()}
-	}
-	return mispWrite(c, []string{})
-}
-
-// mispBulkSightings answers POST /sightings/bulkSaveSightings/{uuid}: the
-// sightings are checked and acknowledged but not stored on their own; the
-// event pushes (with push_sightings on) carry them in Attribute.Sighting, where
-// misp.Converter summarises them.
-func (s *Server) mispBulkSightings(c echo.Context) error {
-	t := mispTargetOf(c)
-	if t.collection == "" {
-		return mispDenied(t, "Forbidden")
-	}
-	b, err := readMISPBody(c, cfgState(c).cfg.MISPSync.maxBody())
-	if err != nil {
-		return err
-	}
-	var list []misp.Sighting
-	if err := json.Unmarshal(b, &list); err != nil {
-		return &MISPError{Status: http.StatusBadRequest, Name: "Bad Request", Message: "want a JSON list of sightings: " + err.Error()}
-	}
-	eventUUID, _ := mispPathArgs(c)
-	s.log.Info("MISP sightings acknowledged, not stored", "consumer", t.consumer.Name, "event", eventUUID,
-		"sightings", len(list), "request_id", requestID(c))
-	return mispWrite(c, map[string]any{"saved": true,
-		"success": fmt.Sprintf("%d sightings received; ctibroker keeps sightings from the event pushes.", len(list))})
 }
