@@ -95,7 +95,11 @@ func (s *Server) mispUserMe(c echo.Context) error {
 }
 
 // mispEventIndex answers POST /events/index with an empty list: MISP then
-// skips proposals and the bulk sightings pass (reference/misp.md §2.2 steps 5–6).
+// skips proposals and the bulk sightings pass (reference/misp.md §2.2 steps
+// 5–6). Sightings still arrive: MISP sends them after every event push and for
+// every new sighting of a pushed event (§2.3, misp_sightings.go). Listing the
+// events here (with a sighting_timestamp) would need an enumeration of the
+// storage.MISPEventIndex, which the storage contract does not offer.
 func (s *Server) mispEventIndex(c echo.Context) error {
 	if _, err := readMISPBody(c, cfgState(c).cfg.MISPSync.maxBody()); err != nil {
 		return err
