@@ -25,6 +25,10 @@ func (m *Main) runConfigCheck(_ context.Context, args []string) error {
 	if _, err := auth.New(cfg.Auth, auth.Options{Getenv: m.Getenv}); err != nil {
 		return fmt.Errorf("config %s: %w", fs.Arg(0), err)
 	}
+	// and the pushes' credentials, which serve refuses to start without
+	if err := cfg.checkPushSecrets(m.Getenv); err != nil {
+		return fmt.Errorf("config %s: %w", fs.Arg(0), err)
+	}
 	fmt.Fprintf(m.Stdout, "%s: ok (%d API roots, %d collections, %d consumers, %d feeds)\n",
 		fs.Arg(0), len(cfg.TAXII.APIRoots), len(cfg.TAXII.Collections), len(cfg.Auth.Consumers), len(cfg.Feeds))
 	return nil

@@ -551,4 +551,17 @@ push:
 	if err == nil || !strings.Contains(err.Error(), `push[1].as: unknown consumer "nobody"`) {
 		t.Fatalf("config check: %v; want push[1].as: unknown consumer \"nobody\"", err)
 	}
+	// and a push whose secret is not in the environment, as serve would refuse to start
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte(valid), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, pushEnv(), "config", "check", good); err != nil {
+		t.Fatalf("config check with every secret set: %v", err)
+	}
+	env := pushEnv()
+	delete(env, "ACME_MISP_KEY")
+	if _, _, err := run(t, env, "config", "check", good); err == nil || !strings.Contains(err.Error(), "ACME_MISP_KEY") {
+		t.Fatalf("config check without ACME_MISP_KEY: %v; want an error naming it", err)
+	}
 }
