@@ -75,8 +75,9 @@ type Deps struct {
 	// MISPFeed configures the MISP feeds of collections (mispfeed.go); the
 	// zero value turns them off (404).
 	MISPFeed MISPFeed
-	// OnSightings is called after POST /{root}/sightings/ stored new
-	// sightings or false-positive reports (only the new ones; nil: nothing),
+	// OnSightings is called after POST /{root}/sightings/ or MISP's POST
+	// /sightings/bulkSaveSightings/{uuid} stored new sightings or
+	// false-positive reports (only the new ones; nil: nothing),
 	// synchronously with the request's context, before the answer is
 	// written: cmd triggers a curation pass and on-demand enrichment of the
 	// values. It must not block for long; background work should use
