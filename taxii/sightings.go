@@ -650,7 +650,8 @@ func normalizeReport(typ, value string) (ingest.Value, string, error) {
 	return v, "", nil
 }
 
-// reportID is the id of a report without a STIX id of its own: a hash of
+// reportID is the id of a report without a STIX id of its own ("ctibroker-report:"
+// and hex, never mistaken for a STIX id): a hash of
 // its parts (see the endpoint documentation).
 func reportID(parts ...string) string {
 	h := sha256.New()
@@ -658,7 +659,7 @@ func reportID(parts ...string) string {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
-	return "report--" + hex.EncodeToString(h.Sum(nil)[:20])
+	return "ctibroker-report:" + hex.EncodeToString(h.Sum(nil)[:20])
 }
 
 // falsePositiveID is the id of consumer's false-positive verdict on v.
