@@ -122,34 +122,51 @@ func (s *Server) getObjects(c echo.Context) error {
 	return s.writeEnvelope(c, q, scope, page)
 }
 
-// Page buffers. A page is built whole in one pooled buffer while the store's
-// read transaction is open, and written after it is closed, so a slow client
-// never holds a transaction (which would hold up the writer's remaps of the
-// file). pageBytes caps a page's objects: the page ends after the object that
-// reaches it, with more set (§3.4.3 lets a server return fewer than limit).
-// Buffers above maxPooledPage go back to the garbage collector.
+// Page buffers. A page is built whole in one buffer while the store's read
+// transaction is open, and written after it is closed, so a slow client never
+// holds a transaction (which would hold up the writer's remaps of the file).
+// pageBytes caps a page's objects: the page ends after the object that reaches
+// it, with more set (§3.4.3 lets a server return fewer than limit). Up to
+// keptPages buffers of at most maxKeptPage bytes are kept for reuse (a free
+// list rather than a sync.Pool, which drops them at every collection and makes
+// each page of 1000 regrow its megabyte); the others go to the collector.
 const (
-	pageBytes     = MaxObjectSize
-	maxPooledPage = 4 << 20
+	pageBytes   = MaxObjectSize
+	maxKeptPage = 4 << 20
+	keptPages   = 16
 	// headRoom is kept free at the front of a page buffer for the envelope's
 	// head ({"more":true,"next":"…","objects":[), written there once the page is
 	// known, so the response is one contiguous write.
 	headRoom = 512
 )
 
-var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+var pageBuffers = make(chan []byte, keptPages)
+
+func getPageBuffer() []byte {
+	select {
+	case b := <-pageBuffers:
+		return b[:0]
+	default:
+		return make([]byte, 0, 64<<10)
+	}
+}
+
+func putPageBuffer(b []byte) {
+	if cap(b) > maxKeptPage {
+		return
+	}
+	select {
+	case pageBuffers <- b:
+	default:
+	}
+}
 
 // scanEnvelope serves getObjects from an objectScanner: the stored bytes are
 // copied once, from the store's memory map into a pooled buffer, and the
 // response is written with a Content-Length in one write.
 func (s *Server) scanEnvelope(c echo.Context, sc objectScanner, r *readRequest) error {
-	buf := pageBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*buf) <= maxPooledPage {
-			pageBuffers.Put(buf)
-		}
-	}()
-	b := (*buf)[:0]
+	b := getPageBuffer()
+	defer func() { putPageBuffer(b) }()
 	b = append(b, make([]byte, headRoom)...) // no allocation: appending zeroes
 	var first, last time.Time
 	n := 0
@@ -164,7 +181,6 @@ func (s *Server) scanEnvelope(c echo.Context, sc objectScanner, r *readRequest) 
 		n++
 		return len(b)-headRoom < pageBytes
 	})
-	*buf = b[:0]
 	if err != nil {
 		return err
 	}
