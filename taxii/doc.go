@@ -83,4 +83,52 @@
 // Writes, deletions and reloads go to the audit log; each request to the
 // slog access log; Prometheus metrics (requests by route and status, latency,
 // objects served and added, last poll per consumer) to Registry.
+//
+// # Speed
+//
+// GET objects never decodes an object. With a store that has ScanObjects
+// (storage/bolt) a page is built in one reused buffer: the store hands over
+// each record's stored bytes from its memory map, they are copied once, the
+// envelope's head is written in front, and the response leaves with its
+// Content-Length in one write after the read transaction has closed (a slow
+// client never holds a transaction). A page also ends once its objects reach
+// 16 MiB, with more set. Other stores are served from QueryObjects' records.
+//
+// BenchmarkServeObjects: ~1 KB indicators, pages of 1000 and of 100, 1 and 8
+// clients following next from random depths, Basic auth on every request, over
+// loopback HTTP with the load generator in the same process on the same two
+// cores (2 vCPU shared with other builds: figures move by 2× with the load
+// average, given for each). CPU is the whole process, clients included.
+// Reproduce with (the store is kept under CTIBROKER_BENCH_DIR; 10 M objects
+// take about 15 minutes and 14.4 GB to build):
+//
+//	go test ./taxii -run '^$' -bench ServeObjects
+//	export CTIBROKER_BENCH_N=10000000 CTIBROKER_BENCH_DIR=/tmp/bench
+//	go test ./taxii -run '^$' -bench ServeObjects -timeout 1h
+//	go test ./taxii -run '^$' -bench ServeMemory -benchtime 1x
+//
+//	                N = 20 000, load 1.5                  N = 10 000 000, load 2 – 3.5
+//	1000 × 1 client 0.89 M objects/s, p50 0.99 p99 1.7 ms 0.76 – 0.86 M, p50 1.0 – 1.2, p99 2.0 – 2.1
+//	1000 × 8        1.47 M, p50 4.8, p99 15 ms            0.92 – 1.07 M, p50 5.9 – 7.2, p99 25 – 29
+//	100 × 1         0.59 M, p50 0.12, p99 0.50 ms         0.37 – 0.62 M, p50 0.13 – 0.24, p99 0.43 – 0.80
+//	100 × 8         1.39 M, p50 0.48, p99 2.7 ms          0.60 – 0.98 M, p50 0.65 – 0.83, p99 5.0 – 9.0
+//	CPU per object  1.2 – 1.9 µs                          1.1 – 2.6 µs
+//
+// At load 4 to 6 the same runs gave 0.69 – 1.34 M, 0.70 – 1.17 M (p99 36 –
+// 67 ms), 0.37 – 0.46 M and 0.52 – 1.11 M objects/s. Before ScanObjects (same
+// benchmark, QueryObjects' records through a buffered writer) the quiet
+// figures at 20 000 were 0.39 M, 0.87 M (p99 23 ms), 0.22 M and 0.38 M, at 2.1
+// – 6.2 µs CPU an object. The store read alone (the baseline, ScanObjects into
+// a buffer) runs at 4 – 14 M objects/s at 20 000 and 2.6 – 7.6 M at 10 M: what
+// is left is the copy into the socket and the client's read, the kernel's
+// loopback and echo's request handling.
+//
+// BenchmarkServeMemory pages through a whole collection once with 8 clients
+// (pages of 1000), sampling the process's RssAnon (not the page cache the
+// store's map uses): at 1 M objects 1.6 M objects/s, p99 13 – 14 ms, RssAnon
+// 5 MiB before and 47 – 53 MiB at its peak; at 10 M 1.4 – 1.6 M objects/s,
+// p99 10 – 17 ms, 28 and 92 – 94 MiB. The live Go heap grows by 4 – 5 MiB while
+// serving (the kept page buffers) at both sizes; the difference between them
+// is the store's bloom filters of the id index (23 MiB at 10 M ids, loaded at
+// Open for writers), doubled at the peak by the collector's headroom.
 package taxii
