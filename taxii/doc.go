@@ -94,7 +94,7 @@
 // client never holds a transaction). A page also ends once its objects reach
 // 16 MiB, with more set. Other stores are served from QueryObjects' records.
 //
-// BenchmarkServeObjects: ~1 KB indicators, pages of 1000 and of 100, 1 and 8
+// BenchmarkServeObjects: 1.1 KB indicators, pages of 1000 and of 100, 1 and 8
 // clients following next from random depths, Basic auth on every request, over
 // loopback HTTP with the load generator in the same process on the same two
 // cores (2 vCPU shared with other builds: figures move by 2× with the load
