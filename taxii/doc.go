@@ -107,26 +107,34 @@
 //	go test ./taxii -run '^$' -bench ServeObjects -timeout 1h
 //	go test ./taxii -run '^$' -bench ServeMemory -benchtime 1x
 //
-//	                N = 20 000, load 1.5                  N = 10 000 000, load 2 – 3.5
-//	1000 × 1 client 0.89 M objects/s, p50 0.99 p99 1.7 ms 0.76 – 0.86 M, p50 1.0 – 1.2, p99 2.0 – 2.1
-//	1000 × 8        1.47 M, p50 4.8, p99 15 ms            0.92 – 1.07 M, p50 5.9 – 7.2, p99 25 – 29
-//	100 × 1         0.59 M, p50 0.12, p99 0.50 ms         0.37 – 0.62 M, p50 0.13 – 0.24, p99 0.43 – 0.80
-//	100 × 8         1.39 M, p50 0.48, p99 2.7 ms          0.60 – 0.98 M, p50 0.65 – 0.83, p99 5.0 – 9.0
-//	CPU per object  1.2 – 1.9 µs                          1.1 – 2.6 µs
+//	N = 20 000 (load 1.5 – 2.5)   objects/s      p50 ms       p99 ms
+//	pages of 1000, 1 client       0.88 – 0.89 M  0.99         1.7 – 1.9
+//	pages of 1000, 8 clients      1.47 – 1.83 M  4.0 – 4.8    12 – 15
+//	pages of 100, 1 client        0.49 – 0.59 M  0.12 – 0.14  0.50 – 0.51
+//	pages of 100, 8 clients       1.39 – 1.44 M  0.45 – 0.48  2.7 – 2.9
+//
+//	N = 10 000 000 (load 2 – 3.5)
+//	pages of 1000, 1 client       0.76 – 0.86 M  1.0 – 1.2    2.0 – 2.1
+//	pages of 1000, 8 clients      0.92 – 1.07 M  5.9 – 7.2    25 – 29
+//	pages of 100, 1 client        0.37 – 0.62 M  0.13 – 0.24  0.43 – 0.80
+//	pages of 100, 8 clients       0.60 – 0.98 M  0.65 – 0.83  5.0 – 9.0
+//
+// The process (server and clients) used 1.1 – 2.3 µs CPU an object at
+// 20 000 and 1.1 – 2.6 µs at 10 M.
 //
 // At load 4 to 6 the same runs gave 0.69 – 1.34 M, 0.70 – 1.17 M (p99 36 –
 // 67 ms), 0.37 – 0.46 M and 0.52 – 1.11 M objects/s. Before ScanObjects (same
 // benchmark, QueryObjects' records through a buffered writer) the quiet
 // figures at 20 000 were 0.39 M, 0.87 M (p99 23 ms), 0.22 M and 0.38 M, at 2.1
 // – 6.2 µs CPU an object. The store read alone (the baseline, ScanObjects into
-// a buffer) runs at 4 – 14 M objects/s at 20 000 and 2.6 – 7.6 M at 10 M: what
+// a buffer) runs at 4 – 17 M objects/s at 20 000 and 2.6 – 7.6 M at 10 M: what
 // is left is the copy into the socket and the client's read, the kernel's
 // loopback and echo's request handling.
 //
 // BenchmarkServeMemory pages through a whole collection once with 8 clients
 // (pages of 1000), sampling the process's RssAnon (not the page cache the
-// store's map uses): at 1 M objects 1.6 M objects/s, p99 13 – 14 ms, RssAnon
-// 5 MiB before and 47 – 53 MiB at its peak; at 10 M 1.4 – 1.6 M objects/s,
+// store's map uses): at 1 M objects 1.5 – 1.6 M objects/s, p99 13 – 20 ms,
+// RssAnon 5 MiB before and 46 – 53 MiB at its peak; at 10 M 1.4 – 1.6 M objects/s,
 // p99 10 – 17 ms, 28 and 92 – 94 MiB. The live Go heap grows by 4 – 5 MiB while
 // serving (the kept page buffers) at both sizes; the difference between them
 // is the store's bloom filters of the id index (23 MiB at 10 M ids, loaded at

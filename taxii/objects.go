@@ -127,13 +127,14 @@ func (s *Server) getObjects(c echo.Context) error {
 // holds a transaction (which would hold up the writer's remaps of the file).
 // pageBytes caps a page's objects: the page ends after the object that reaches
 // it, with more set (§3.4.3 lets a server return fewer than limit). Up to
-// keptPages buffers of at most maxKeptPage bytes are kept for reuse (a free
+// keptPages buffers of at most maxKeptPage bytes (a default page of 1000
+// objects of up to about 1.5 KB) are kept for reuse, 16 MiB at most: a free
 // list rather than a sync.Pool, which drops them at every collection and makes
-// each page of 1000 regrow its megabyte); the others go to the collector.
+// each page regrow its megabyte. Other buffers go to the collector.
 const (
 	pageBytes   = MaxObjectSize
-	maxKeptPage = 4 << 20
-	keptPages   = 16
+	maxKeptPage = 2 << 20
+	keptPages   = 8
 	// headRoom is kept free at the front of a page buffer for the envelope's
 	// head ({"more":true,"next":"…","objects":[), written there once the page is
 	// known, so the response is one contiguous write.
