@@ -134,10 +134,29 @@ func TestHTTPClientBefore(t *testing.T) {
 // TestPrecheckManyValues: a batch that writes no object takes the provenance
 // precheck (read concurrently for large batches): another feed's report of
 // stored values still gets its records, and the same report again gets none.
+// Both ways: the embedded store answers in one HasProvenance call
+// (ingest.ProvenanceChecker); a store without it is read value by value, on
+// several goroutines.
 func TestPrecheckManyValues(t *testing.T) {
+	for name, hide := range map[string]bool{"ProvenanceChecker": false, "concurrent reads": true} {
+		t.Run(name, func(t *testing.T) { testPrecheckManyValues(t, hide) })
+	}
+}
+
+// plainStore hides the optional abilities of the store it wraps.
+type plainStore struct{ ingest.Store }
+
+func testPrecheckManyValues(t *testing.T, hide bool) {
 	ctx := context.Background()
 	s := testStore(t)
-	r := &ingest.Runner{Store: s, Now: func() time.Time { return testTime }, Identity: testIdentity}
+	var store ingest.Store = s
+	if _, ok := store.(ingest.ProvenanceChecker); !ok {
+		t.Fatal("the embedded store is no ProvenanceChecker")
+	}
+	if hide {
+		store = plainStore{s}
+	}
+	r := &ingest.Runner{Store: store, Now: func() time.Time { return testTime }, Identity: testIdentity}
 	var obs []ingest.Observation
 	for i := range 700 {
 		obs = append(obs, ingest.Observation{Type: "ipv4-addr", Value: "10.9." + itoa(i/256) + "." + itoa(i%256), Detect: i%2 == 0})

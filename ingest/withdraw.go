@@ -317,10 +317,20 @@ type precheckKey struct {
 // several goroutines.
 const precheckMinKeys = 256
 
+// ProvenanceChecker is an optional ability of a Store (the embedded backend
+// has it): HasProvenance reports, for each of recs, whether a record with its
+// key (Feed, Type, Value, Day) is stored, without reading verdicts. The
+// Runner's unchanged path checks a batch's records with one call; without it,
+// it reads each value's provenance.
+type ProvenanceChecker interface {
+	HasProvenance(ctx context.Context, recs []storage.Provenance) ([]bool, error)
+}
+
 // precheckProvenance is hasProvenance for many keys at once, after one flush:
 // per key 1 when the record is stored, 0 when not, -1 when the key takes no
-// read. Large batches are read on up to GOMAXPROCS (at most 4) goroutines: the
-// reads are independent and the store is safe for concurrent use.
+// read. A store that is a ProvenanceChecker answers in one call; otherwise
+// large batches are read on up to GOMAXPROCS (at most 4) goroutines: the reads
+// are independent and the store is safe for concurrent use.
 func (ru *run) precheckProvenance(ctx context.Context, keys []precheckKey) ([]int8, error) {
 	out := make([]int8, len(keys))
 	for i := range out {
@@ -328,6 +338,33 @@ func (ru *run) precheckProvenance(ctx context.Context, keys []precheckKey) ([]in
 	}
 	if err := ru.flushProvenance(ctx); err != nil {
 		return nil, err
+	}
+	if pc, ok := ru.Store.(ProvenanceChecker); ok {
+		var idx []int
+		var q []storage.Provenance
+		for i, k := range keys {
+			if k.read {
+				idx = append(idx, i)
+				q = append(q, storage.Provenance{Feed: k.o.Feed, Type: k.o.key.kind, Value: k.o.key.value, Day: k.day})
+			}
+		}
+		if len(q) == 0 {
+			return out, nil
+		}
+		found, err := pc.HasProvenance(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("check provenance: %w", err)
+		}
+		if len(found) != len(q) {
+			return nil, fmt.Errorf("check provenance: %d answers for %d records", len(found), len(q))
+		}
+		for j, i := range idx {
+			out[i] = 0
+			if found[j] {
+				out[i] = 1
+			}
+		}
+		return out, nil
 	}
 	check := func(i int) error {
 		if !keys[i].read {
