@@ -114,8 +114,8 @@
 //	pages of 100, 8 clients       1.39 – 1.44 M  0.45 – 0.48  2.7 – 2.9
 //
 //	N = 10 000 000 (load 2 – 3.5)
-//	pages of 1000, 1 client       0.76 – 0.86 M  1.0 – 1.2    2.0 – 2.1
-//	pages of 1000, 8 clients      0.92 – 1.07 M  5.9 – 7.2    25 – 29
+//	pages of 1000, 1 client       0.72 – 0.86 M  1.0 – 1.2    2.0 – 2.6
+//	pages of 1000, 8 clients      0.92 – 1.09 M  5.3 – 7.2    25 – 41
 //	pages of 100, 1 client        0.37 – 0.62 M  0.13 – 0.24  0.43 – 0.80
 //	pages of 100, 8 clients       0.60 – 0.98 M  0.65 – 0.83  5.0 – 9.0
 //
@@ -134,8 +134,8 @@
 // BenchmarkServeMemory pages through a whole collection once with 8 clients
 // (pages of 1000), sampling the process's RssAnon (not the page cache the
 // store's map uses): at 1 M objects 1.5 – 1.6 M objects/s, p99 13 – 20 ms,
-// RssAnon 5 MiB before and 46 – 53 MiB at its peak; at 10 M 1.4 – 1.6 M objects/s,
-// p99 10 – 17 ms, 28 and 92 – 94 MiB. The live Go heap grows by 4 – 5 MiB while
+// RssAnon 5 MiB before and 46 – 53 MiB at its peak; at 10 M 1.1 – 1.6 M
+// objects/s, p99 10 – 25 ms, 28 and 92 – 96 MiB. The live Go heap grows by 4 – 5 MiB while
 // serving (the kept page buffers) at both sizes; the difference between them
 // is the store's bloom filters of the id index (23 MiB at 10 M ids, loaded at
 // Open for writers), doubled at the peak by the collector's headroom.
