@@ -1,6 +1,7 @@
 package stix
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -161,4 +162,34 @@ func TLPMarkingDefinitions() []*MarkingDefinition {
 		TLPClear.MarkingDefinition(), TLPGreen.MarkingDefinition(), TLPAmber.MarkingDefinition(),
 		TLPAmberStrict.MarkingDefinition(), TLPRed.MarkingDefinition(),
 	}
+}
+
+// markingRefKey is in the bytes of every object with object or granular
+// markings, unless its keys are written with \u escapes.
+var markingRefKey, jsonEscape = []byte(`marking_ref`), []byte(`\u`)
+
+// MarkedTLP returns the most restrictive TLP among the object markings and
+// granular markings of an object's JSON (TLP 1.0 read as 2.0), TLPNone when
+// it has none. An object whose bytes cannot hold a marking reference is not
+// decoded, so unmarked objects cost a byte scan.
+func MarkedTLP(js []byte) (TLP, error) {
+	if !bytes.Contains(js, markingRefKey) && !bytes.Contains(js, jsonEscape) {
+		return TLPNone, nil
+	}
+	var m struct {
+		ObjectMarkingRefs []string `json:"object_marking_refs"`
+		GranularMarkings  []struct {
+			MarkingRef string `json:"marking_ref"`
+		} `json:"granular_markings"`
+	}
+	if err := json.Unmarshal(js, &m); err != nil {
+		return TLPNone, err
+	}
+	l := MaxTLP(m.ObjectMarkingRefs)
+	for _, g := range m.GranularMarkings {
+		if t, ok := TLPFromMarkingRef(g.MarkingRef); ok && t > l {
+			l = t
+		}
+	}
+	return l, nil
 }

@@ -84,3 +84,31 @@ func TestTLPMapping(t *testing.T) {
 		t.Error("TLP levels are not ordered")
 	}
 }
+
+// TestMarkedTLP: the TLP of stored bytes, from object and granular markings,
+// also when the keys are written with \u escapes.
+func TestMarkedTLP(t *testing.T) {
+	red, amber1 := stix.TLPRed.MarkingRef(), "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"
+	for name, tt := range map[string]struct {
+		js   string
+		want stix.TLP
+	}{
+		"unmarked":        {`{"type":"indicator","id":"indicator--1"}`, stix.TLPNone},
+		"object marking":  {`{"id":"x","object_marking_refs":["` + stix.TLPGreen.MarkingRef() + `"]}`, stix.TLPGreen},
+		"TLP 1.0 amber":   {`{"id":"x","object_marking_refs":["` + amber1 + `"]}`, stix.TLPAmber},
+		"granular red":    {`{"id":"x","object_marking_refs":["` + stix.TLPClear.MarkingRef() + `"],"granular_markings":[{"marking_ref":"` + red + `","selectors":["name"]}]}`, stix.TLPRed},
+		"escaped key":     {`{"id":"x","object_\u006darking_refs":["` + red + `"]}`, stix.TLPRed},
+		"other marking":   {`{"id":"x","object_marking_refs":["marking-definition--00000000-0000-4000-8000-000000000000"]}`, stix.TLPNone},
+		"marking in text": {`{"id":"x","description":"see marking_ref"}`, stix.TLPNone},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := stix.MarkedTLP([]byte(tt.js))
+			if err != nil || got != tt.want {
+				t.Fatalf("MarkedTLP = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := stix.MarkedTLP([]byte(`{"object_marking_refs":`)); err == nil {
+		t.Fatal("truncated bytes: no error")
+	}
+}

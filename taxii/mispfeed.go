@@ -53,7 +53,7 @@ type MISPFeed struct {
 	// TLP returns the TLP of a value from its reports, for SCOs, which carry
 	// no marking (misp.ExportOptions.TLP, misp.ProvenanceTLP); nil: none.
 	// Whatever level Export gives an event or attribute, the consumer's
-	// max_tlp caps what is served (capTLP).
+	// max_tlp caps what is served (misp.CapTLP).
 	TLP func(kind, value string) (stix.TLP, bool)
 	// Lookup returns an object the collection references but does not hold
 	// (ATT&CK objects kept elsewhere), for galaxy clusters
@@ -233,7 +233,7 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 		}
 		for i := range page.Records {
 			r := &page.Records[i]
-			tlp, err := markedTLP(r.JSON)
+			tlp, err := stix.MarkedTLP(r.JSON)
 			if err != nil {
 				s.log.Warn("MISP feed: stored object skipped", "collection", collection, "id", r.ID, "error", err)
 				continue
@@ -266,7 +266,7 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 	if err != nil {
 		return nil, fmt.Errorf("MISP feed of collection %s: %w", collection, err)
 	}
-	events, capped := capTLP(events, maxTLP)
+	events, capped := misp.CapTLP(events, maxTLP)
 	if err := s.stampEvents(ctx, feedKey{phys: phys, maxTLP: maxTLP}, events, s.now()); err != nil {
 		return nil, err
 	}
@@ -295,86 +295,4 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 		"dropped_tlp", dropped, "capped_tlp", capped, "events", len(events), "warnings", len(warns), "bytes", feed.size,
 		"duration", time.Since(start))
 	return feed, nil
-}
-
-// markingRef is in the bytes of every object with object or granular
-// markings, unless its keys are written with \u escapes.
-var markingRef, escape = []byte(`marking_ref`), []byte(`\u`)
-
-// markedTLP is the most restrictive TLP among the object and granular
-// markings of a stored object (TLP 1.0 read as 2.0); an object without
-// markings is TLPNone without being decoded.
-func markedTLP(js []byte) (stix.TLP, error) {
-	if !bytes.Contains(js, markingRef) && !bytes.Contains(js, escape) {
-		return stix.TLPNone, nil
-	}
-	var m struct {
-		ObjectMarkingRefs []string `json:"object_marking_refs"`
-		GranularMarkings  []struct {
-			MarkingRef string `json:"marking_ref"`
-		} `json:"granular_markings"`
-	}
-	if err := json.Unmarshal(js, &m); err != nil {
-		return stix.TLPNone, err
-	}
-	l := stix.MaxTLP(m.ObjectMarkingRefs)
-	for _, g := range m.GranularMarkings {
-		if t, ok := stix.TLPFromMarkingRef(g.MarkingRef); ok && t > l {
-			l = t
-		}
-	}
-	return l, nil
-}
-
-// capTLP removes what misp.Export marked above limit (an event by its tlp tags,
-// an attribute by its own): events whose level is above it, and attributes
-// (also inside MISP objects) whose tag is; an event or object left without
-// content goes too. It returns the events kept and how many events and
-// attributes were removed. The objects were cut by their markings before
-// Export; this catches the levels Export derives (an SCO's from its
-// provenance, content taking its report's).
-func capTLP(events []misp.Event, limit stix.TLP) ([]misp.Event, int) {
-	removed := 0
-	above := func(tags []misp.Tag) bool {
-		for _, t := range tags {
-			if l, ok := stix.TLPFromTag(t.Name); ok && l > limit {
-				return true
-			}
-		}
-		return false
-	}
-	keepAttrs := func(attrs []misp.Attribute) []misp.Attribute {
-		out := attrs[:0]
-		for _, a := range attrs {
-			if above(a.Tag) {
-				removed++
-				continue
-			}
-			out = append(out, a)
-		}
-		return out
-	}
-	out := events[:0]
-	for _, ev := range events {
-		if above(ev.Tag) {
-			removed++
-			continue
-		}
-		had := len(ev.Attribute) + len(ev.Object)
-		ev.Attribute = keepAttrs(ev.Attribute)
-		objs := ev.Object[:0]
-		for _, o := range ev.Object {
-			n := len(o.Attribute)
-			if o.Attribute = keepAttrs(o.Attribute); len(o.Attribute) > 0 || n == 0 {
-				objs = append(objs, o)
-			}
-		}
-		ev.Object = objs
-		if had > 0 && len(ev.Attribute)+len(ev.Object) == 0 && len(ev.EventReport) == 0 {
-			removed++
-			continue
-		}
-		out = append(out, ev)
-	}
-	return out, removed
 }

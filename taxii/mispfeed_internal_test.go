@@ -3,13 +3,11 @@ package taxii
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ctibroker/ctibroker/ingest/misp"
 	"github.com/ctibroker/ctibroker/stix"
 )
 
@@ -115,70 +113,5 @@ func TestETagMatches(t *testing.T) {
 		if got := etagMatches(header, `"abc"`); got != want {
 			t.Errorf("etagMatches(%q) = %v, want %v", header, got, want)
 		}
-	}
-}
-
-// TestMarkedTLP: the TLP of stored bytes, from object and granular markings,
-// also when the keys are written with \u escapes.
-func TestMarkedTLP(t *testing.T) {
-	red, amber1 := stix.TLPRed.MarkingRef(), "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"
-	for name, tt := range map[string]struct {
-		js   string
-		want stix.TLP
-	}{
-		"unmarked":        {`{"type":"indicator","id":"indicator--1"}`, stix.TLPNone},
-		"object marking":  {`{"id":"x","object_marking_refs":["` + stix.TLPGreen.MarkingRef() + `"]}`, stix.TLPGreen},
-		"TLP 1.0 amber":   {`{"id":"x","object_marking_refs":["` + amber1 + `"]}`, stix.TLPAmber},
-		"granular red":    {`{"id":"x","object_marking_refs":["` + stix.TLPClear.MarkingRef() + `"],"granular_markings":[{"marking_ref":"` + red + `","selectors":["name"]}]}`, stix.TLPRed},
-		"escaped key":     {`{"id":"x","object_\u006darking_refs":["` + red + `"]}`, stix.TLPRed},
-		"other marking":   {`{"id":"x","object_marking_refs":["marking-definition--00000000-0000-4000-8000-000000000000"]}`, stix.TLPNone},
-		"marking in text": {`{"id":"x","description":"see marking_ref"}`, stix.TLPNone},
-	} {
-		t.Run(name, func(t *testing.T) {
-			got, err := markedTLP([]byte(tt.js))
-			if err != nil || got != tt.want {
-				t.Fatalf("markedTLP = %v, %v; want %v", got, err, tt.want)
-			}
-		})
-	}
-	if _, err := markedTLP([]byte(`{"object_marking_refs":`)); err == nil {
-		t.Fatal("truncated bytes: no error")
-	}
-}
-
-// TestCapTLP: events and attributes tagged above the limit are removed, and
-// so are events and objects left empty by it.
-func TestCapTLP(t *testing.T) {
-	tag := func(l string) []misp.Tag { return []misp.Tag{{Name: "tlp:" + l}, {Name: "misp:tool=\"x\""}} }
-	attr := func(v string, tags []misp.Tag) misp.Attribute { return misp.Attribute{Value: v, Tag: tags} }
-	events := []misp.Event{
-		{UUID: "red-event", Tag: tag("red"), Attribute: []misp.Attribute{attr("1", nil)}},
-		{UUID: "mixed", Tag: tag("green"), Attribute: []misp.Attribute{attr("2", nil), attr("3", tag("amber+strict")), attr("4", tag("clear"))},
-			Object: []misp.Object{
-				{UUID: "o1", Attribute: []misp.Attribute{attr("5", tag("red"))}},
-				{UUID: "o2", Attribute: []misp.Attribute{attr("6", nil), attr("7", tag("red"))}},
-			}},
-		{UUID: "emptied", Attribute: []misp.Attribute{attr("8", tag("red"))}},
-		{UUID: "empty", Info: "no content of its own"},
-		{UUID: "tlp1", Tag: []misp.Tag{{Name: "tlp:white"}}, Attribute: []misp.Attribute{attr("9", nil)}},
-	}
-	got, removed := capTLP(events, stix.TLPAmber)
-	var desc []string
-	for _, ev := range got {
-		d := ev.UUID + ":"
-		for _, a := range ev.Attribute {
-			d += a.Value
-		}
-		for _, o := range ev.Object {
-			d += "/" + o.UUID + "="
-			for _, a := range o.Attribute {
-				d += a.Value
-			}
-		}
-		desc = append(desc, d)
-	}
-	want := []string{"mixed:24/o2=6", "empty:", "tlp1:9"}
-	if !slices.Equal(desc, want) || removed != 6 {
-		t.Fatalf("capTLP = %v (removed %d), want %v (removed 6)", desc, removed, want)
 	}
 }

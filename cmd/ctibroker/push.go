@@ -536,7 +536,7 @@ func (r *pushRunner) pushEvents(ctx context.Context, pc *PushConfig, col *taxii.
 		for i := range page.Records {
 			rec := &page.Records[i]
 			res.Read++
-			tlp, err := markedTLP(rec.JSON)
+			tlp, err := stix.MarkedTLP(rec.JSON)
 			if err != nil || tlp > cons.MaxTLP {
 				res.Withheld++
 				continue
@@ -564,7 +564,7 @@ func (r *pushRunner) pushEvents(ctx context.Context, pc *PushConfig, col *taxii.
 		return err
 	}
 	res.Warnings = len(warns)
-	events = capTLP(events, cons.MaxTLP)
+	events, _ = misp.CapTLP(events, cons.MaxTLP)
 	res.Events = len(events)
 
 	name := "misp-push/" + pc.Name
@@ -667,7 +667,7 @@ func (r *pushRunner) pushSTIX(ctx context.Context, pc *PushConfig, cons *auth.Co
 			for i := range page.Records {
 				rec := &page.Records[i]
 				res.Read++
-				if tlp, err := markedTLP(rec.JSON); err != nil || tlp > cons.MaxTLP {
+				if tlp, err := stix.MarkedTLP(rec.JSON); err != nil || tlp > cons.MaxTLP {
 					res.Withheld++
 					consumed = rec.DateAdded
 					continue
@@ -701,68 +701,6 @@ func (r *pushRunner) pushSTIX(ctx context.Context, pc *PushConfig, cons *auth.Co
 		return r.saveState(ctx, ps, fs, nil, nil) // nothing new: the last failure, if any, is over
 	}
 	return err
-}
-
-// markedTLP is the most restrictive TLP among the object and granular
-// markings of stored bytes (TLP 1.0 read as 2.0).
-func markedTLP(js []byte) (stix.TLP, error) {
-	if !bytes.Contains(js, []byte(`marking_ref`)) && !bytes.Contains(js, []byte(`\u`)) {
-		return stix.TLPNone, nil
-	}
-	var m struct {
-		ObjectMarkingRefs []string `json:"object_marking_refs"`
-		GranularMarkings  []struct {
-			MarkingRef string `json:"marking_ref"`
-		} `json:"granular_markings"`
-	}
-	if err := json.Unmarshal(js, &m); err != nil {
-		return stix.TLPNone, err
-	}
-	l := stix.MaxTLP(m.ObjectMarkingRefs)
-	for _, g := range m.GranularMarkings {
-		if t, ok := stix.TLPFromMarkingRef(g.MarkingRef); ok && t > l {
-			l = t
-		}
-	}
-	return l, nil
-}
-
-// capTLP removes what misp.Export marked above limit, as the MISP feed does
-// (taxii's capTLP): events tagged above it, attributes (also inside MISP
-// objects) tagged above it, and events or objects left without content.
-func capTLP(events []misp.Event, limit stix.TLP) []misp.Event {
-	above := func(tags []misp.Tag) bool {
-		for _, t := range tags {
-			if l, ok := stix.TLPFromTag(t.Name); ok && l > limit {
-				return true
-			}
-		}
-		return false
-	}
-	keep := func(attrs []misp.Attribute) []misp.Attribute {
-		return slices.DeleteFunc(attrs, func(a misp.Attribute) bool { return above(a.Tag) })
-	}
-	out := events[:0]
-	for _, ev := range events {
-		if above(ev.Tag) {
-			continue
-		}
-		had := len(ev.Attribute) + len(ev.Object)
-		ev.Attribute = keep(ev.Attribute)
-		objs := ev.Object[:0]
-		for _, o := range ev.Object {
-			n := len(o.Attribute)
-			if o.Attribute = keep(o.Attribute); len(o.Attribute) > 0 || n == 0 {
-				objs = append(objs, o)
-			}
-		}
-		ev.Object = objs
-		if had > 0 && len(ev.Attribute)+len(ev.Object) == 0 && len(ev.EventReport) == 0 {
-			continue
-		}
-		out = append(out, ev)
-	}
-	return out
 }
 
 // pushScheduler runs each enabled push with an interval while serve runs,

@@ -262,7 +262,7 @@ func (p *Pusher) push(ctx context.Context, fs *storage.FeedState, stats *PushSta
 			stats.Read++
 			ref := storage.StatusDetails{ID: r.ID, Version: r.Version.UTC().Format(time.RFC3339Nano)}
 			if p.MaxTLP != stix.TLPNone {
-				tlp, err := markedTLP(r.JSON)
+				tlp, err := stix.MarkedTLP(r.JSON)
 				if err != nil || tlp > p.MaxTLP {
 					stats.Withheld++
 					consumed = r.DateAdded
@@ -330,25 +330,4 @@ func (p *Pusher) await(ctx context.Context, st *taxiiStatus) (*taxiiStatus, erro
 		st = next
 	}
 	return st, nil
-}
-
-// markedTLP is the most restrictive TLP among the object and granular
-// markings of stored bytes.
-func markedTLP(js []byte) (stix.TLP, error) {
-	var m struct {
-		ObjectMarkingRefs []string `json:"object_marking_refs"`
-		GranularMarkings  []struct {
-			MarkingRef string `json:"marking_ref"`
-		} `json:"granular_markings"`
-	}
-	if err := json.Unmarshal(js, &m); err != nil {
-		return stix.TLPNone, err
-	}
-	l := stix.MaxTLP(m.ObjectMarkingRefs)
-	for _, g := range m.GranularMarkings {
-		if t, ok := stix.TLPFromMarkingRef(g.MarkingRef); ok && t > l {
-			l = t
-		}
-	}
-	return l, nil
 }
