@@ -35,11 +35,9 @@ func (m *Main) runFeedsReport(ctx context.Context, args []string) error {
 		fs.Usage()
 		return exitError(2)
 	}
-	asOf := m.now()
-	if *asOfFlag != "" {
-		if asOf, err = parseAsOf(*asOfFlag); err != nil {
-			return err
-		}
+	asOf, err := m.asOf(*asOfFlag)
+	if err != nil {
+		return err
 	}
 	cfg, store, err := m.openForScoring(ctx, *cfgPath)
 	if err != nil {

@@ -119,6 +119,14 @@ func newest(in *scoring.Inputs) time.Time {
 	return t
 }
 
+// asOf reads an --as-of flag: the time it names, or now when it is empty.
+func (m *Main) asOf(flag string) (time.Time, error) {
+	if flag == "" {
+		return m.now(), nil
+	}
+	return parseAsOf(flag)
+}
+
 // parseAsOf reads --as-of: an RFC 3339 time or a date (midnight UTC).
 func parseAsOf(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -254,11 +262,9 @@ func (m *Main) runExplain(ctx context.Context, args []string) error {
 		fs.Usage()
 		return exitError(2)
 	}
-	asOf := m.now()
-	if *asOfFlag != "" {
-		if asOf, err = parseAsOf(*asOfFlag); err != nil {
-			return err
-		}
+	asOf, err := m.asOf(*asOfFlag)
+	if err != nil {
+		return err
 	}
 	cfg, store, err := m.openForScoring(ctx, *cfgPath)
 	if err != nil {
