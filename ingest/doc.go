@@ -77,7 +77,20 @@
 //     baseline that only looks up the indicator ids. The per-value provenance
 //     read that replaces the empty commit costs about 5 µs of CPU per IOC, about
 //     what the commit's fsync cost in wall time here (a storage-side existence
-//     check in AddProvenance would make both unnecessary).
+//     check in AddProvenance would make both unnecessary). A store that is a
+//     ProvenanceChecker (the embedded one) answers a batch's checks in one
+//     call; with small verdicts the figures above did not move, with large ones
+//     (below) the read was the largest cost.
+//
+// Recorded Future risk lists (ingest/recordedfuture BenchmarkIngest and
+// BenchmarkReingest, 100 000 rows generated from the columns of the synthetic
+// ip_default fixture, verdicts of about 1.4 KB with the evidence; same
+// machine, load average 2–3): new 36k stored objects/s (14.4k rows/s, 2.5
+// objects a row); an unchanged list the same day costs 0.10 s (304) or 0.19 s
+// (same digest), and re-parsed as other bytes 1.55–1.9 s (2.3–2.7 CPU-s,
+// against 3.1–4.4 s before the batch check, the in-place verdict copy and
+// scanJSON); the same list the next UTC day (one provenance record per value)
+// 4.8 s.
 //
 // # On-demand lookups
 //
