@@ -24,4 +24,7 @@
 // (feed names cannot contain a slash, so no feed's own state is named so),
 // together with the budget's usage of the day, so that a restart neither
 // repeats a lookup nor forgets the requests spent.
+//
+// Hooks that must not block (internal sightings) hand values to Submit, and
+// Run, started once beside the server, works through them in the background.
 package enrich

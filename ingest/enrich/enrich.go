@@ -26,7 +26,15 @@ type Config struct {
 	TTL    time.Duration    // how long an answer (found or not found) is reused; 0: DefaultTTL
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: discard
+	// QueueSize is how many values Submit holds for Run; 0: DefaultQueueSize.
+	QueueSize int
+	// OnResult, when set, receives what Run did with each submitted value (a
+	// nil Result with Enrich's error).
+	OnResult func(res *Result, err error)
 }
+
+// DefaultQueueSize is the Submit queue's length when Config.QueueSize is 0.
+const DefaultQueueSize = 1024
 
 // Outcome is what happened at one provider.
 type Outcome string
@@ -104,7 +112,11 @@ type Enricher struct {
 	runner    *ingest.Runner
 	cfg       Config
 	providers []*provider
+	queue     chan queued // Submit → Run
 }
+
+// queued is one value Submit handed over.
+type queued struct{ kind, value string }
 
 // provider is the feed lookups of one provider go through, and its cache.
 type provider struct {
@@ -139,7 +151,11 @@ func New(r *ingest.Runner, feeds []*ingest.Feed, cfg Config) (*Enricher, error) 
 	if r == nil || r.Store == nil {
 		return nil, errors.New("enrich: New needs a Runner with a Store")
 	}
-	e := &Enricher{runner: r, cfg: cfg}
+	size := cfg.QueueSize
+	if size <= 0 {
+		size = DefaultQueueSize
+	}
+	e := &Enricher{runner: r, cfg: cfg, queue: make(chan queued, size)}
 	chosen := map[string]int{} // provider → index in e.providers
 	for _, f := range feeds {
 		if f == nil || f.Source == nil || !f.Config.IsEnabled() || !f.Config.EnrichEnabled() {
@@ -236,6 +252,45 @@ func (e *Enricher) Enrich(ctx context.Context, kind, value string) (*Result, err
 	}
 	wg.Wait()
 	return res, nil
+}
+
+// Submit hands a value over to Run without waiting, for hooks that must not
+// block (the internal-sightings hook): it reports false, dropping the value
+// with a log line, when the queue is full. kind is as for Enrich.
+func (e *Enricher) Submit(kind, value string) bool {
+	select {
+	case e.queue <- queued{kind, value}:
+		return true
+	default:
+		e.logger().Warn("enrichment queue full; value not looked up", "component", "ingest/enrich", "kind", kind, "value", value)
+		return false
+	}
+}
+
+// Run enriches the submitted values one at a time until ctx ends, then
+// returns nil. Each outcome goes to Config.OnResult and the log (values whose
+// every provider answered from the cache log nothing).
+func (e *Enricher) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case q := <-e.queue:
+			res, err := e.Enrich(ctx, q.kind, q.value)
+			if e.cfg.OnResult != nil {
+				e.cfg.OnResult(res, err)
+			}
+			if err != nil {
+				e.logger().Warn("enrichment failed", "component", "ingest/enrich", "kind", q.kind, "value", q.value, "err", err)
+				continue
+			}
+			for _, p := range res.Providers {
+				if p.Outcome != Cached {
+					e.logger().Info("enriched", "component", "ingest/enrich", "value", res.Value, "result", p.String())
+				}
+			}
+		}
+	}
 }
 
 // key is a value's cache key.

@@ -555,3 +555,39 @@ func TestNewChoosesFeeds(t *testing.T) {
 		t.Error("a Runner without a Store was accepted")
 	}
 }
+
+// TestSubmitRun: a submitted value is looked up in the background and enters
+// the pool; a full queue refuses without blocking.
+func TestSubmitRun(t *testing.T) {
+	p := newProviders(t)
+	s := mustStore(t)
+	results := make(chan *enrich.Result, 4)
+	e, err := enrich.New(runner(s), mustFeeds(t, p.feedDocs("", "")...), enrich.Config{QueueSize: 1,
+		OnResult: func(res *enrich.Result, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			results <- res
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Submit("ipv4-addr", mvIP) {
+		t.Fatal("Submit refused the first value")
+	}
+	if e.Submit("domain-name", mvHost) {
+		t.Error("a full queue took a value")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	res := <-results
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := of(t, res, "mv-feed").Outcome; got != enrich.LookedUp {
+		t.Fatalf("background lookup: %s", got)
+	}
+	mustInPool(t, s, "ipv4-addr", mvIP, "mv-feed")
+}
