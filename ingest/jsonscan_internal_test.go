@@ -42,7 +42,26 @@ func TestScanJSON(t *testing.T) {
 	}
 }
 
-// FuzzScanJSON checks scanJSON against encoding/json on any input.
+func TestAppendCompactJSON(t *testing.T) {
+	for _, c := range jsonCases {
+		checkCompact(t, []byte(c))
+	}
+}
+
+// checkCompact compares appendCompactJSON with json.Compact on valid input.
+func checkCompact(t *testing.T, b []byte) {
+	t.Helper()
+	var want bytes.Buffer
+	if json.Compact(&want, b) != nil {
+		return
+	}
+	if got := appendCompactJSON([]byte("x"), b); !bytes.Equal(got[1:], want.Bytes()) || got[0] != 'x' {
+		t.Errorf("appendCompactJSON(%.60q) = %.60q, json.Compact %.60q", b, got, want.Bytes())
+	}
+}
+
+// FuzzScanJSON checks scanJSON against encoding/json on any input, and
+// appendCompactJSON against json.Compact on valid input.
 func FuzzScanJSON(f *testing.F) {
 	for _, c := range jsonCases {
 		if len(c) < 1000 {
@@ -55,6 +74,7 @@ func FuzzScanJSON(f *testing.F) {
 		if gv != wv || gc != wc {
 			t.Fatalf("scanJSON(%q) = %v, %v; encoding/json says %v, %v", b, gv, gc, wv, wc)
 		}
+		checkCompact(t, b)
 	})
 }
 
@@ -67,6 +87,24 @@ func BenchmarkScanJSON(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			if ok, _ := scanJSON(v); !ok {
 				b.Fatal("invalid")
+			}
+		}
+	})
+	spaced, _ := json.MarshalIndent(json.RawMessage(v), "", " ")
+	b.Run("appendCompactJSON", func(b *testing.B) {
+		b.SetBytes(int64(len(spaced)))
+		var dst []byte
+		for i := 0; i < b.N; i++ {
+			dst = appendCompactJSON(dst[:0], spaced)
+		}
+	})
+	b.Run("json.Compact", func(b *testing.B) {
+		b.SetBytes(int64(len(spaced)))
+		var dst bytes.Buffer
+		for i := 0; i < b.N; i++ {
+			dst.Reset()
+			if err := json.Compact(&dst, spaced); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

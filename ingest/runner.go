@@ -626,18 +626,19 @@ func (ru *run) verdict(o *Observation) ([]byte, error) {
 	b = strconv.AppendBool(b, o.Detect)
 	if len(o.Verdict) > 0 {
 		b = append(b, `,"verdict":`...)
-		// Copied when already compact (providers' converters write it so),
-		// else compacted in place at the end of b (its capacity holds the
-		// verdict): large verdicts (Recorded Future's evidence) made
+		// Copied when already compact (most converters write it so), else
+		// compacted with appendCompactJSON (json.Compact's bytes): large
+		// verdicts (Recorded Future's evidence, as the list spaces it) made
 		// json.Compact into a buffer of its own a tenth of a new value's cost.
-		if _, compact := scanJSON(o.Verdict); compact {
+		switch valid, compact := scanJSON(o.Verdict); {
+		case compact:
 			b = append(b, o.Verdict...)
-		} else {
-			buf := bytes.NewBuffer(b)
-			if err := json.Compact(buf, o.Verdict); err != nil {
-				return nil, fmt.Errorf("provenance verdict of %s: %w", o.Value, err)
-			}
-			b = buf.Bytes()
+		case valid:
+			b = appendCompactJSON(b, o.Verdict)
+		default:
+			var buf bytes.Buffer
+			err := json.Compact(&buf, o.Verdict) // fails: its error names the problem
+			return nil, fmt.Errorf("provenance verdict of %s: %w", o.Value, err)
 		}
 	}
 	c := &o.Context
