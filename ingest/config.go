@@ -329,6 +329,10 @@ func MoreRestrictiveShare(a, b string) string {
 	return a
 }
 
+// Enables reports whether the feed keeps values of v's type (EnabledTypes):
+// on-demand lookups skip a feed that would drop the answer.
+func (c *FeedConfig) Enables(v Value) bool { return c.typeEnabled(v) }
+
 // typeEnabled reports whether v passes EnabledTypes.
 func (c *FeedConfig) typeEnabled(v Value) bool {
 	if len(c.EnabledTypes) == 0 {

@@ -209,8 +209,8 @@ func (e *Enricher) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Enrich looks value up at every provider able to look up its kind, in
-// parallel: kind is anything ingest.Normalize accepts ("ipv4-addr", "domain",
+// Enrich looks value up at every provider able to look up its kind (and whose
+// feed's enabled_types keep it), in parallel: kind is anything ingest.Normalize accepts ("ipv4-addr", "domain",
 // "sha256", ...), or empty to guess it from the value. For each provider the
 // answer is reused when cached within the TTL; otherwise, within the
 // provider's quota and without waiting for it, the value is looked up, and a
@@ -237,7 +237,7 @@ func (e *Enricher) Enrich(ctx context.Context, kind, value string) (*Result, err
 	res := &Result{Kind: v.Kind(), Value: v.Value}
 	var todo []*provider
 	for _, p := range e.providers {
-		if p.looker.CanLookup(v) {
+		if p.looker.CanLookup(v) && p.feed.Config.Enables(v) {
 			todo = append(todo, p)
 		}
 	}

@@ -517,9 +517,17 @@ func TestEnrichErrors(t *testing.T) {
 	if _, err := e.Enrich(context.Background(), "ipv4-addr", "not an address"); !errors.Is(err, ingest.ErrInvalidValue) {
 		t.Errorf("bad value: %v", err)
 	}
-	// Values no provider can look up give an empty result.
+	// Only Maltiverse looks e-mail addresses up.
 	if res := mustEnrich(t, e, "email-addr", "a@b.example"); len(res.Providers) != 1 || res.Providers[0].Feed != "mv-feed" {
 		t.Errorf("e-mail: %+v", res.Providers)
+	}
+	// A feed whose enabled_types would drop the answer is not asked.
+	docs := p.feedDocs("", "")
+	docs[0] = strings.Replace(docs[0], "provider: maltiverse,", "provider: maltiverse, enabled_types: [file],", 1)
+	e = mustEnricher(t, s, nil, mustFeeds(t, docs...))
+	before := len(p.mv.asked())
+	if res := mustEnrich(t, e, "", mvHost); len(res.Providers) != 2 || outcomes(res)["mv-feed"] != "" || len(p.mv.asked()) != before {
+		t.Errorf("maltiverse feed of files only, a host name: %+v", res.Providers)
 	}
 }
 
