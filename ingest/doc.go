@@ -85,12 +85,13 @@
 // Recorded Future risk lists (ingest/recordedfuture BenchmarkIngest and
 // BenchmarkReingest, 100 000 rows generated from the columns of the synthetic
 // ip_default fixture, verdicts of about 1.4 KB with the evidence; same
-// machine, load average 2–3): new 36k stored objects/s (14.4k rows/s, 2.5
-// objects a row); an unchanged list the same day costs 0.10 s (304) or 0.19 s
-// (same digest), and re-parsed as other bytes 1.55–1.9 s (2.3–2.7 CPU-s,
-// against 3.1–4.4 s before the batch check, the in-place verdict copy and
-// scanJSON); the same list the next UTC day (one provenance record per value)
-// 4.8 s.
+// machine, load average 2–4): new 40–42k stored objects/s (16–17k rows/s,
+// 2.5 objects a row; 27–29k before scanJSON and appendCompactJSON); an
+// unchanged list the same day costs 0.10 s (304) or 0.19 s (same digest), and
+// re-parsed as other bytes 1.55–2.5 s (2.3–2.7 CPU-s, against 2.9–4.4 s
+// before the batch check); the same list the next UTC day (one provenance
+// record per value) 4.6 s. With the real list's 2 KB evidence a row
+// (RF_BENCH_FIXTURE=shared): new 17–24k objects/s, re-parse 3.1–4.5 s.
 //
 // # On-demand lookups
 //
