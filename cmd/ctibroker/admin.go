@@ -100,13 +100,14 @@ func (m *Main) handleAdmin(ctx context.Context, conn net.Conn, store storage.Sto
 	}
 	enc := &frameWriter{enc: json.NewEncoder(conn)}
 	sub := &Main{
-		Stdout: enc.stream("stdout"),
-		Stderr: enc.stream("stderr"),
-		Stdin:  strings.NewReader(""),
-		Getenv: m.Getenv,
-		Now:    m.Now,
-		Dir:    req.Dir,
-		shared: store,
+		Stdout:   enc.stream("stdout"),
+		Stderr:   enc.stream("stderr"),
+		Stdin:    strings.NewReader(""),
+		Getenv:   m.Getenv,
+		Now:      m.Now,
+		enricher: m.enricher,
+		Dir:      req.Dir,
+		shared:   store,
 	}
 	code := 0
 	v, _, ok := sub.lookup(req.Args)

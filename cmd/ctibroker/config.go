@@ -194,11 +194,14 @@ func (c *Config) validate() error {
 	}
 	for _, cc := range c.Auth.Consumers {
 		for _, id := range cc.Read {
-			if _, ok := known[id]; !ok {
+			if _, ok := known[id]; !ok && id != "*" { // "*": every collection
 				return fmt.Errorf("consumer %q: read: unknown collection %q", cc.Name, id)
 			}
 		}
 		for _, id := range cc.Write {
+			if id == "*" {
+				continue // every writable collection
+			}
 			col, ok := known[id]
 			if !ok {
 				return fmt.Errorf("consumer %q: write: unknown collection %q", cc.Name, id)

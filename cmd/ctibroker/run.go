@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ctibroker/ctibroker/ingest/enrich"
 	"io"
 	"os"
 	"sort"
@@ -35,6 +36,10 @@ type Main struct {
 	// Now is the clock of everything the verbs date (imports, curation passes,
 	// scores); nil: time.Now. Tests over dated corpora fix it.
 	Now func() time.Time
+
+	// enricher is serve's on-demand enricher while a verb runs inside serve
+	// (explain --enrich shares its provider budgets); nil otherwise.
+	enricher *enrich.Enricher
 
 	// shared is serve's open store while a verb runs inside serve (admin socket).
 	shared storage.Store

@@ -68,38 +68,45 @@ func newScheduler(m *Main, cfg *Config, store storage.Store, pipe *pipeline, log
 // run starts one loop per scheduled feed and returns when ctx ends and every
 // running pass has stopped.
 func (s *scheduler) run(ctx context.Context) error {
-	var feeds []ingest.FeedConfig
-	for _, f := range s.cfg.Feeds {
-		if f.IsEnabled() && f.Interval > 0 {
-			feeds = append(feeds, f)
-		}
-	}
-	if len(feeds) == 0 {
-		return nil
-	}
-	reg := registry(s.cfg.Identity.ID)
-	runner, ix := s.pipe.runner, s.pipe.attack
 	var wg sync.WaitGroup
-	for _, fc := range feeds {
+	for _, feed := range s.pipe.built {
+		if feed.Config.Interval <= 0 {
+			continue // pulled by `ctibroker ingest` only, or there for lookups
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.loop(ctx, s.pipe.runner, feed)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// buildFeeds builds the enabled feeds of cfg once for serve: the scheduler
+// pulls those with an interval, the enricher looks values up through them
+// (the same Feed, so a provider's request budget is shared). A feed that
+// cannot be built is logged and left out.
+func buildFeeds(m *Main, cfg *Config, ix *attack.Index, logger *slog.Logger) []*ingest.Feed {
+	reg := registry(cfg.Identity.ID)
+	var out []*ingest.Feed
+	for _, fc := range cfg.Feeds {
+		if !fc.IsEnabled() {
+			continue
+		}
 		fc.Attack = ix
-		fc.Getenv = s.m.Getenv
+		fc.Getenv = m.Getenv
 		feed, err := reg.New(fc)
 		if errors.Is(err, ingest.ErrUnknownProvider) {
 			err = providerError(fc.Provider)
 		}
 		if err != nil {
-			s.logger.Error("feed not scheduled", "feed", fc.Name, "err", err)
-			s.errors.WithLabelValues(fc.Name).Inc()
+			logger.Error("feed not scheduled", "feed", fc.Name, "err", err)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.loop(ctx, runner, feed)
-		}()
+		out = append(out, feed)
 	}
-	wg.Wait()
-	return nil
+	return out
 }
 
 // loop pulls feed soon after start, then every interval; a random delay (at most
@@ -172,6 +179,7 @@ type pipeline struct {
 	cfg    *Config
 	runner *ingest.Runner
 	attack *attack.Index
+	built  []*ingest.Feed // the enabled feeds (buildFeeds)
 
 	mu    sync.Mutex
 	feeds map[string]*sync.Mutex // one push at a time per feed

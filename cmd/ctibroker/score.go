@@ -249,11 +249,12 @@ type explainJSON struct {
 }
 
 func (m *Main) runExplain(ctx context.Context, args []string) error {
-	fs := m.flagSet("explain", "--config FILE [--type TYPE] [--as-of TIME] [--json] VALUE|STIX-ID")
+	fs := m.flagSet("explain", "--config FILE [--type TYPE] [--as-of TIME] [--json] [--enrich] VALUE|STIX-ID")
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
 	typ := fs.String("type", "", "the value's type (ipv4-addr, domain-name, url, file:sha256, ...); default: guessed from the value")
 	asOfFlag := fs.String("as-of", "", "score as of this time (RFC 3339 or a date); default: now")
 	asJSON := fs.Bool("json", false, "print the score and its breakdown as JSON (the risk-score extension's body)")
+	enrichFlag := fs.Bool("enrich", false, "first look the value up at the feeds' providers that can (Maltiverse, VirusTotal, Recorded Future), within their quota; the answers enter the pool like any observation")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -282,6 +283,11 @@ func (m *Main) runExplain(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
+	}
+	if *enrichFlag {
+		if err := m.enrichValue(ctx, cfg, store, cands[0], *asJSON); err != nil {
+			return fmt.Errorf("explain --enrich: %w", err)
+		}
 	}
 	for _, v := range cands {
 		in, meta, found, err := sc.inputs(ctx, v.Kind(), v.Value)

@@ -77,9 +77,22 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Sightings and false-positive reports move scores: each POST that stores
-	// new ones asks for a curation pass (the loop starts after the server).
+	pipe.built = buildFeeds(m, cfg, pipe.attack, logger)
+	// On-demand enrichment: explain --enrich, and internal sightings of
+	// values no feed reported, looked up within each provider's quota.
 	var curLoop atomic.Pointer[curationLoop]
+	en, err := newEnricher(m, pipe, logger, func() {
+		if l := curLoop.Load(); l != nil {
+			l.trigger()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	m.enricher = en
+	// Sightings and false-positive reports move scores: each POST that stores
+	// new ones asks for a curation pass (the loop starts after the server),
+	// and internal sightings of values no feed reported are looked up.
 	srv, err = taxii.NewServer(cfg.TAXII, taxii.Deps{
 		Store:         store,
 		Auth:          authn,
@@ -93,6 +106,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 			if l := curLoop.Load(); l != nil {
 				l.trigger()
 			}
+			enrichSighted(ctx, store, en, s, logger)
 		},
 		SightingCollections: []string{cfg.pool(), cfg.Curation.published()},
 		MISPFeed:            mispFeed(cfg, store),
@@ -159,6 +173,10 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	defer stopAdmin()
 
+	// The background loops below end with ctx; stopRun ends them too when
+	// serve returns early (a push that cannot start, a listener error).
+	ctx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	sched, err := newScheduler(m, cfg, store, pipe, logger, srv.Registry())
 	if err != nil {
 		return err
@@ -170,18 +188,26 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	sched.pulled = cur.trigger
 	curLoop.Store(cur)
+	if en != nil {
+		enDone := make(chan struct{})
+		go func() {
+			defer close(enDone)
+			_ = en.Run(ctx) // ends with ctx
+		}()
+		defer func() { stopRun(); <-enDone }()
+	}
 	// Pushes send collections to partners on their schedule (push.go).
 	waitPushes, err := m.startPushes(ctx, cfg, store, authn, logger, srv.Registry())
 	if err != nil {
 		return err
 	}
-	defer waitPushes()
+	defer func() { stopRun(); waitPushes() }()
 	curDone := make(chan struct{})
 	go func() {
 		defer close(curDone)
 		cur.run(ctx)
 	}()
-	defer func() { <-curDone }()
+	defer func() { stopRun(); <-curDone }()
 
 	schedDone := make(chan struct{})
 	go func() {
@@ -190,7 +216,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 			logger.Error("feed scheduler", "err", err)
 		}
 	}()
-	defer func() { <-schedDone }()
+	defer func() { stopRun(); <-schedDone }()
 
 	// Status resources are kept at least status_retention; purge the expired hourly.
 	go func() {
