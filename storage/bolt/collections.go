@@ -70,6 +70,9 @@ type coll struct {
 	gens  []*bbolt.Bucket // index generations, oldest first
 	genNo []uint64
 	info  info
+	// blooms are the index buckets' filters (see mayHave), read from the
+	// transaction at first use: valid only as long as it.
+	blooms []*bloom
 }
 
 // idx returns index bucket i: 0 the ids bucket, i the i-th generation.

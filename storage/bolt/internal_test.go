@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -118,5 +119,150 @@ func TestBloom(t *testing.T) {
 	}
 	if c := decodeBloom(b.encode()); c == nil || !bytes.Equal(c.bits, b.bits) || c.n != b.n {
 		t.Fatal("bloom does not round-trip")
+	}
+}
+
+// TestBloomInFile checks that writers test the filters where they are stored
+// (nothing is loaded at Open) and that a filter that is missing, truncated or
+// not a filter at all only costs index reads: a version already stored is
+// still found, a new one still added.
+func TestBloomInFile(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "db")
+	open := func() *Store {
+		st, err := Open(dir, Options{NoSync: true, IndexTail: 300, IndexGenerations: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	id := func(i int) string { return fmt.Sprintf("identity--7f2a4e0c-2f0a-4f55-9c1b-%012x", i) }
+	obj := func(i int, mod string) stix.RawObject {
+		return stix.RawObject{JSON: fmt.Appendf(nil, `{"type":"identity","spec_version":"2.1","id":%q,"created":"2024-01-01T00:00:00.000Z","modified":%q,"name":"x"}`, id(i), mod)}
+	}
+	batch := func(from, to int, mod string) []stix.RawObject {
+		var objs []stix.RawObject
+		for i := from; i < to; i++ {
+			objs = append(objs, obj(i, mod))
+		}
+		return objs
+	}
+	const v1, v2, v3 = "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z"
+	st := open()
+	if err := st.EnsureCollection(ctx, "c", storage.KindStored); err != nil {
+		t.Fatal(err)
+	}
+	for from := 0; from < 2000; from += 250 { // merges into generations and compactions
+		if _, err := st.PutObjects(ctx, "c", batch(from, from+250, v1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st = open()
+	defer func() { st.Close() }()
+
+	// Every filter holds every id of its bucket, and keeps most absent ids out.
+	gens := 0
+	err := st.db.View(func(tx *bbolt.Tx) error {
+		c, err := openColl(tx, "c")
+		if err != nil {
+			return err
+		}
+		gens = len(c.gens)
+		for i := 0; i <= len(c.gens); i++ {
+			n := 0
+			err := c.idx(i).ForEach(func(k, _ []byte) error {
+				n++
+				if !c.mayHave(i, string(idOfKey(k))) {
+					t.Errorf("index bucket %d: filter misses %s", i, idOfKey(k))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if c.blooms[i] == nil {
+				t.Errorf("index bucket %d (%d entries) has no filter in the file", i, n)
+			}
+		}
+		fp := 0
+		for i := 5000; i < 6000; i++ {
+			if c.mayHave(0, id(i)) {
+				fp++
+			}
+		}
+		if fp > 100 {
+			t.Errorf("%d of 1000 absent ids pass the main filter, want about 1 %%", fp)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gens == 0 {
+		t.Fatal("want at least one generation besides the main bucket: the test covers both")
+	}
+	if r, err := st.PutObjects(ctx, "c", batch(0, 2000, v1)); err != nil || r.Existing != 2000 || r.Added != 0 {
+		t.Fatalf("re-put of 2000 stored versions: %+v, %v; want 2000 existing", r, err)
+	}
+
+	// Damage the filters three ways: gone, truncated, garbage.
+	err = st.db.Update(func(tx *bbolt.Tx) error {
+		c, err := openColl(tx, "c")
+		if err != nil {
+			return err
+		}
+		if err := c.b.Delete(keyBloom); err != nil {
+			return err
+		}
+		for j, no := range c.genNo {
+			v := bytes.Clone(c.b.Get(genBloomKey(no)))
+			if j%2 == 0 {
+				v = v[:len(v)/2]
+			} else {
+				v = bytes.Repeat([]byte{0xff}, 20)
+			}
+			if err := c.b.Put(genBloomKey(no), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.PutObjects(ctx, "c", batch(0, 2000, v1)); err != nil || r.Existing != 2000 || r.Added != 0 {
+		t.Fatalf("re-put with damaged filters: %+v, %v; want 2000 existing", r, err)
+	}
+	if r, err := st.PutObjects(ctx, "c", batch(0, 100, v2)); err != nil || r.Existing != 0 || r.Added != 100 {
+		t.Fatalf("new versions with damaged filters: %+v, %v; want 100 added", r, err)
+	}
+	// The next compaction writes a sound main filter again.
+	for from := 100; from < 2000; from += 250 {
+		if _, err := st.PutObjects(ctx, "c", batch(from, min(from+250, 2000), v2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st = open()
+	err = st.db.View(func(tx *bbolt.Tx) error {
+		c, err := openColl(tx, "c")
+		if err != nil {
+			return err
+		}
+		c.mayHave(0, "")
+		if c.blooms[0] == nil {
+			t.Error("no main filter after the compactions that followed the damage")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.PutObjects(ctx, "c", append(batch(0, 2000, v2), batch(0, 2000, v3)...)); err != nil || r.Existing != 2000 || r.Added != 2000 {
+		t.Fatalf("re-put of v2 and new v3: %+v, %v; want 2000 existing, 2000 added", r, err)
+	}
+	if info, _ := st.CollectionInfo(ctx, "c"); info.Count != 6000 {
+		t.Fatalf("collection holds %d versions, want 6000", info.Count)
 	}
 }

@@ -85,10 +85,9 @@ type Store struct {
 	dir    string
 	opt    Options
 	closed atomic.Bool
-	wmu    sync.Mutex          // serialises writes together with their tail updates
-	tmu    sync.RWMutex        // guards tails against readers (see tail.go)
-	tails  map[string]*tail    // per collection: index entries not yet in its ids bucket
-	blooms map[string][]*bloom // per collection and index bucket: its ids (writers only)
+	wmu    sync.Mutex       // serialises writes together with their tail updates
+	tmu    sync.RWMutex     // guards tails against readers (see tail.go)
+	tails  map[string]*tail // per collection: index entries not yet in its ids bucket
 }
 
 var (
@@ -155,17 +154,12 @@ func Open(dir string, opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: %v", dir, err)
 	}
-	s := &Store{db: db, dir: dir, opt: opt, tails: map[string]*tail{}, blooms: map[string][]*bloom{}}
+	s := &Store{db: db, dir: dir, opt: opt, tails: map[string]*tail{}}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
-	if err := db.View(func(tx *bbolt.Tx) error {
-		if err := s.loadBlooms(tx); err != nil {
-			return err
-		}
-		return s.rebuildTails(tx)
-	}); err != nil {
+	if err := db.View(s.rebuildTails); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: rebuilding the index tail: %w", dir, err)
 	}

@@ -192,7 +192,7 @@ func (w *writeState) undo() {
 // and the staged tail's, sorted by version.
 func (w *writeState) writeVersions(c *coll, dst []entry, id string) []entry {
 	for i := 0; i <= len(c.gens); i++ {
-		if w.s.mayHave(c, i, id) {
+		if c.mayHave(i, id) {
 			dst = c.idxVersions(dst, i, id)
 		}
 	}
@@ -286,7 +286,6 @@ func (s *Store) mergeTail(name string) error {
 		all = append(all, unpackEntries(id, b)...)
 	}
 	slices.SortFunc(all, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
-	var blooms []*bloom
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		c, err := openColl(tx, name)
 		if err != nil {
@@ -314,7 +313,6 @@ func (s *Store) mergeTail(name string) error {
 			if err := c.b.Put(keyBloom, bl.encode()); err != nil {
 				return err
 			}
-			blooms = []*bloom{bl}
 		} else {
 			gens, err := c.b.CreateBucketIfNotExists(subGens)
 			if err != nil {
@@ -341,9 +339,6 @@ func (s *Store) mergeTail(name string) error {
 			if err := c.b.Put(genBloomKey(no), bl.encode()); err != nil {
 				return err
 			}
-			blooms = make([]*bloom, 1+len(c.gens), 2+len(c.gens))
-			copy(blooms, s.blooms[name])
-			blooms = append(blooms, bl)
 		}
 		c.info.indexed = c.info.seq
 		return c.saveInfo()
@@ -351,7 +346,6 @@ func (s *Store) mergeTail(name string) error {
 	if err != nil {
 		return err
 	}
-	s.blooms[name] = blooms
 	s.tmu.Lock()
 	delete(s.tails, name)
 	s.tmu.Unlock()
