@@ -24,6 +24,10 @@ import (
 const (
 	// DefaultMISPFeedCacheBytes bounds the built feeds kept in memory.
 	DefaultMISPFeedCacheBytes = 256 << 20
+	// DefaultMISPFeedMaxObjects bounds the collection a MISP feed is built
+	// from: a build holds the collection's objects and their events in memory
+	// (about 4 KB per object at 100 000).
+	DefaultMISPFeedMaxObjects = 250_000
 	// DefaultMISPFeedMaxAge is how long a built feed is served while its
 	// collection does not change; after it the feed is built again, so that
 	// indicators whose valid_until passed become deleted attributes.
@@ -67,6 +71,10 @@ type MISPFeed struct {
 	// MaxAge is how long a built feed is served while its collection is
 	// unchanged; 0: DefaultMISPFeedMaxAge.
 	MaxAge time.Duration
+	// MaxObjects is the largest collection (object versions stored) served
+	// as a MISP feed; a larger one answers 422 naming the limit, rather than
+	// building gigabytes in memory. 0: DefaultMISPFeedMaxObjects.
+	MaxObjects int64
 }
 
 // mispFeedRoutes registers the MISP feed of every collection (misp.md §3.1).
@@ -146,6 +154,14 @@ func (s *Server) mispFeedFor(c echo.Context) (*builtFeed, error) {
 	info, err := s.store.CollectionInfo(ctx, phys)
 	if err != nil {
 		return nil, err
+	}
+	limit := s.mispFeed.cfg.MaxObjects
+	if limit <= 0 {
+		limit = DefaultMISPFeedMaxObjects
+	}
+	if info.Count > limit {
+		return nil, fmt.Errorf("collection %s holds %d object versions, more than the %d a MISP feed is built from (misp_feed.max_objects); serve a narrower curated collection as a MISP feed, or raise the limit: %w",
+			col.ID, info.Count, limit, ErrUnprocessable)
 	}
 	maxTLP := curation.LimitsOf(cons).MaxTLP
 	key := feedKey{phys: phys, maxTLP: maxTLP}

@@ -607,3 +607,20 @@ func TestMISPFeedProvenanceTLP(t *testing.T) {
 		}
 	}
 }
+
+// TestMISPFeedMaxObjects: a collection larger than MISPFeed.MaxObjects is not
+// built into a MISP feed: 422 with a message naming the limit; within the
+// limit it is served.
+func TestMISPFeedMaxObjects(t *testing.T) {
+	e := newEnv(t, func(c *taxii.Config, d *taxii.Deps) {
+		d.MISPFeed = taxii.MISPFeed{Org: feedOrg, MaxObjects: 2}
+	})
+	e.put(collPublished, markedIndicator(1, stix.TLPNone), markedIndicator(2, stix.TLPNone))
+	mustFeedStatus(t, e.get("soc", feedPath(collPublished)+"manifest.json"), 200)
+	e.put(collPublished, markedIndicator(3, stix.TLPNone))
+	r := e.get("soc", feedPath(collPublished)+"manifest.json")
+	mustFeedStatus(t, r, 422)
+	if !strings.Contains(string(r.body), "misp_feed.max_objects") || !strings.Contains(string(r.body), "3 object versions") {
+		t.Errorf("over the limit: %s; want a message naming the count and misp_feed.max_objects", r.body)
+	}
+}
