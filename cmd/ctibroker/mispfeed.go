@@ -35,6 +35,8 @@ type MISPFeedConfig struct {
 	CacheBytes int64 `yaml:"cache_bytes"`
 	// MaxAge is how long a built feed is served while its collection is unchanged (default 1h).
 	MaxAge time.Duration `yaml:"max_age"`
+	// MaxObjects is the largest collection served as a MISP feed (default 250 000).
+	MaxObjects int64 `yaml:"max_objects"`
 }
 
 func (c *MISPFeedConfig) validate() error {
@@ -43,6 +45,8 @@ func (c *MISPFeedConfig) validate() error {
 		return fmt.Errorf("misp_feed.max_attributes %d: must not be negative", c.MaxAttributes)
 	case c.CacheBytes < 0:
 		return fmt.Errorf("misp_feed.cache_bytes %d: must not be negative", c.CacheBytes)
+	case c.MaxObjects < 0:
+		return fmt.Errorf("misp_feed.max_objects %d: must not be negative", c.MaxObjects)
 	case c.MaxAge < 0:
 		return fmt.Errorf("misp_feed.max_age %s: must not be negative", c.MaxAge)
 	}
@@ -68,6 +72,7 @@ func mispFeed(cfg *Config, store storage.Store) taxii.MISPFeed {
 		MaxAttributes: fc.MaxAttributes,
 		CacheBytes:    fc.CacheBytes,
 		MaxAge:        fc.MaxAge,
+		MaxObjects:    fc.MaxObjects,
 	}
 	if fc.Grouping == misp.GroupSingle {
 		f.Grouping = misp.GroupSingle // "" is GroupCollection
