@@ -354,9 +354,18 @@ func (p *pager) run() error {
 	}
 }
 
+// prefetchMax caps the read-ahead of one page (see prefetch).
+const prefetchMax = 8 << 20
+
 func (p *pager) runLog() error {
 	cur := p.c.log.Cursor()
 	for k, v := cur.Seek(daKey(p.q.start + 1)); k != nil; k, v = cur.Next() {
+		if p.scanned == 0 {
+			// The page's records follow this one in the file, mostly in order
+			// (log pages are allocated as the log grows): about limit records
+			// of this one's size, with a quarter more for keys and page headers.
+			prefetch(v, min(prefetchMax, p.q.limit*(len(v)+len(v)/4)))
+		}
 		if done, err := p.visit(be64(k), v); done || err != nil {
 			return err
 		}
