@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
@@ -77,6 +78,7 @@ func benchIndicator(i int, modified time.Time) []byte {
 // benchServer is a running server over a store holding n indicators.
 type benchServer struct {
 	store       *bolt.Store
+	dir         string
 	url         string
 	n           int
 	first, last time.Time // date_added range
@@ -89,6 +91,10 @@ func newBenchServer(b *testing.B, n int) *benchServer {
 	dir := filepath.Join(b.TempDir(), "db")
 	if keep := os.Getenv("CTIBROKER_BENCH_DIR"); keep != "" {
 		dir = filepath.Join(keep, fmt.Sprintf("taxii-n%d", n))
+	}
+	cold := os.Getenv("CTIBROKER_BENCH_COLD") != ""
+	if cold {
+		evict(b, filepath.Join(dir, bolt.FileName))
 	}
 	st, err := bolt.Open(dir, bolt.Options{NoSync: true})
 	if err != nil {
@@ -137,10 +143,12 @@ func newBenchServer(b *testing.B, n int) *benchServer {
 	}
 	// Warm up: read the collection once through the store, as a server that
 	// has run for a while has (page cache and memory map populated). The
-	// figures are for a warm store; a cold one adds disk reads and page faults.
+	// figures are for a warm store; a cold one adds disk reads and page faults
+	// (CTIBROKER_BENCH_COLD=1: the store file is dropped from the page cache
+	// before Open and not read before the benchmark).
 	start := time.Now()
 	f := storage.Filter{Limit: 10000}
-	for {
+	for !cold {
 		p, err := st.ScanObjects(ctx, collPublished, f, func(time.Time, []byte) bool { return true })
 		if err != nil {
 			b.Fatal(err)
@@ -150,10 +158,12 @@ func newBenchServer(b *testing.B, n int) *benchServer {
 		}
 		f.Next = p.Next
 	}
-	b.Logf("read %d objects to warm up in %s", n, time.Since(start).Round(time.Millisecond))
+	if !cold {
+		b.Logf("read %d objects to warm up in %s", n, time.Since(start).Round(time.Millisecond))
+	}
 	hs := httptest.NewServer(srv.Handler())
 	b.Cleanup(hs.Close)
-	return &benchServer{store: st, url: hs.URL, n: n, first: info.FirstAdded, last: info.LastAdded}
+	return &benchServer{store: st, dir: dir, url: hs.URL, n: n, first: info.FirstAdded, last: info.LastAdded}
 }
 
 // randomDepth returns an added_after uniform over the first 90 % of the
@@ -176,8 +186,8 @@ const walkLen = 20
 // it moves less than wall time on a shared machine), the baseline — the same
 // pages read from the store alone (bolt ScanObjects into a buffer, as the
 // handler does) by the same number of readers, measured right after — and
-// the ratio to it, and the 1-minute load average (the machine is shared:
-// figures are noisy).
+// the ratio to it, the 1-minute load average (the machine is shared:
+// figures are noisy) and how much of the store file is in the page cache.
 func BenchmarkServeObjects(b *testing.B) {
 	s := newBenchServer(b, benchN(b, 20000))
 	for _, page := range []int{1000, 100} {
@@ -193,9 +203,58 @@ func BenchmarkServeObjects(b *testing.B) {
 				b.ReportMetric(base, "store-objects/s")
 				b.ReportMetric(r.rate()/base, "ratio")
 				b.ReportMetric(loadAvg(), "loadavg")
+				b.ReportMetric(s.cached(), "page-cache-%")
 			})
 		}
 	}
+}
+
+// evict drops the pages of file (if it exists) from the page cache: only
+// this file's, and only those no process has mapped.
+func evict(b *testing.B, file string) {
+	f, err := os.Open(file)
+	if os.IsNotExist(err) {
+		return
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const fadvDontNeed = 4 // POSIX_FADV_DONTNEED
+	if _, _, e := syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0); e != 0 {
+		b.Fatalf("evicting %s from the page cache: %v", file, e)
+	}
+}
+
+// cached returns the percentage of the store file's pages in the page cache
+// (-1 when unknown). At 10 M objects the file is 14.4 GB: when other
+// processes crowd it out, pages come back from disk at a fraction of the
+// speed, and the figures say so.
+func (s *benchServer) cached() float64 {
+	f, err := os.Open(filepath.Join(s.dir, bolt.FileName))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return -1
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return -1
+	}
+	defer syscall.Munmap(m)
+	ps := os.Getpagesize()
+	vec := make([]byte, (len(m)+ps-1)/ps)
+	if _, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		return -1
+	}
+	in := 0
+	for _, v := range vec {
+		in += int(v & 1)
+	}
+	return 100 * float64(in) / float64(len(vec))
 }
 
 // loadResult is what a load run measured.
@@ -438,6 +497,7 @@ func BenchmarkServeMemory(b *testing.B) {
 	b.ReportMetric(mib(heapInUse()), "live-heap-after-MiB")
 	b.ReportMetric(float64(s.n), "collection-objects")
 	b.ReportMetric(loadAvg(), "loadavg")
+	b.ReportMetric(s.cached(), "page-cache-%")
 }
 
 // rssAnon returns the process's RssAnon in bytes (0 where /proc is missing).
