@@ -97,46 +97,68 @@
 // BenchmarkServeObjects: 1.1 KB indicators, pages of 1000 and of 100, 1 and 8
 // clients following next from random depths, Basic auth on every request, over
 // loopback HTTP with the load generator in the same process on the same two
-// cores (2 vCPU shared with other builds: figures move by 2× with the load
-// average, given for each). CPU is the whole process, clients included.
-// Reproduce with (the store is kept under CTIBROKER_BENCH_DIR; 10 M objects
-// take about 15 minutes and 14.4 GB to build):
+// cores (2 vCPU shared with other builds: figures move by up to 2× between
+// runs, with the load average given for each). CPU is the whole process,
+// clients included. Each run also reports how much of the store file is in
+// the page cache. Reproduce with (the store is kept under
+// CTIBROKER_BENCH_DIR; 10 M objects take 6 to 15 minutes and 14.4 GB to build,
+// and the figures assume the machine has the memory to cache them):
 //
 //	go test ./taxii -run '^$' -bench ServeObjects
 //	export CTIBROKER_BENCH_N=10000000 CTIBROKER_BENCH_DIR=/tmp/bench
 //	go test ./taxii -run '^$' -bench ServeObjects -timeout 1h
 //	go test ./taxii -run '^$' -bench ServeMemory -benchtime 1x
 //
-//	N = 20 000 (load 1.5 – 2.5)   objects/s      p50 ms       p99 ms
-//	pages of 1000, 1 client       0.88 – 0.89 M  0.99         1.7 – 1.9
-//	pages of 1000, 8 clients      1.47 – 1.83 M  4.0 – 4.8    12 – 15
-//	pages of 100, 1 client        0.49 – 0.59 M  0.12 – 0.14  0.50 – 0.51
-//	pages of 100, 8 clients       1.39 – 1.44 M  0.45 – 0.48  2.7 – 2.9
+//	N = 20 000 (load 1.3 – 1.6)   objects/s      p50 ms       p99 ms
+//	pages of 1000, 1 client       0.92 – 0.94 M  0.92 – 0.95  1.8 – 2.0
+//	pages of 1000, 8 clients      2.22 – 2.28 M  3.2 – 3.3    8.0 – 8.7
+//	pages of 100, 1 client        0.57 – 0.70 M  0.10 – 0.12  0.48 – 0.62
+//	pages of 100, 8 clients       1.23 – 1.41 M  0.48 – 0.54  2.4 – 3.2
 //
-//	N = 10 000 000 (load 2 – 3.5)
-//	pages of 1000, 1 client       0.72 – 0.86 M  1.0 – 1.2    2.0 – 2.6
-//	pages of 1000, 8 clients      0.92 – 1.09 M  5.3 – 7.2    25 – 41
-//	pages of 100, 1 client        0.37 – 0.62 M  0.13 – 0.24  0.43 – 0.80
-//	pages of 100, 8 clients       0.60 – 0.98 M  0.65 – 0.83  5.0 – 9.0
+//	N = 10 000 000 (load 1.3 – 1.8, 91 % of the file cached: all of the log)
+//	pages of 1000, 1 client       0.78 – 0.81 M  1.1 – 1.2    2.0 – 2.2
+//	pages of 1000, 8 clients      1.51 – 2.23 M  3.3 – 4.6    9.3 – 15
+//	pages of 100, 1 client        0.47 – 0.51 M  0.14 – 0.15  0.51 – 0.71
+//	pages of 100, 8 clients       1.13 – 1.20 M  0.56 – 0.60  2.5 – 2.9
 //
-// The process (server and clients) used 1.1 – 2.3 µs CPU an object at
-// 20 000 and 1.1 – 2.6 µs at 10 M.
+// The process (server and clients) used 0.9 – 2.4 µs CPU an object; the store
+// read alone (the baseline, ScanObjects into a buffer) ran at 6 – 18 M
+// objects/s at 20 000 and 3 – 10 M at 10 M, and HTTP at 0.1 – 0.25 × of it:
+// the rest is the copy into the socket, the client's read, the kernel's
+// loopback and echo's request handling. Ten more runs at 10 M in the same hour,
+// with and without this version's store changes, gave 1.23 – 2.45 M objects/s
+// for 8 clients and pages of 1000 (p99 6.8 – 19 ms). An earlier series at 10 M
+// (load 2 – 3.5, the store read alone at 3 – 4 M) gave 0.92 – 1.09 M with p99
+// 25 – 41 ms; the same code does not reproduce it here, and how much of the
+// file was then cached was not recorded: a 14.4 GB file on a 24 GB machine
+// shared with other builds loses pages, and a page read from disk costs what
+// the cold figures below show.
 //
-// At load 4 to 6 the same runs gave 0.69 – 1.34 M, 0.70 – 1.17 M (p99 36 –
-// 67 ms), 0.37 – 0.46 M and 0.52 – 1.11 M objects/s. Before ScanObjects (same
-// benchmark, QueryObjects' records through a buffered writer) the quiet
-// figures at 20 000 were 0.39 M, 0.87 M (p99 23 ms), 0.22 M and 0.38 M, at 2.1
-// – 6.2 µs CPU an object. The store read alone (the baseline, ScanObjects into
-// a buffer) runs at 4 – 17 M objects/s at 20 000 and 2.6 – 7.6 M at 10 M: what
-// is left is the copy into the socket and the client's read, the kernel's
-// loopback and echo's request handling.
+// Cold (CTIBROKER_BENCH_COLD=1: the file dropped from the page cache before
+// Open, no warm-up; 300 pages of 1000 at random depths of 10 M; 3 – 9 % cached
+// at the end): bbolt maps its file with MADV_RANDOM, so every missing 4 KiB
+// page was a disk read of its own, in turn: 36 – 44 k objects/s for 1 client
+// (p50 23 – 28 ms) and 94 – 97 k for 8 (p50 80 – 85 ms). The store now asks
+// mincore whether a page's range is cached and advises MADV_WILLNEED over it
+// when not: 131 – 134 k (p50 3.0 ms) and 256 – 277 k (p50 24 – 25 ms).
+//
+// Tried and not kept (10 M, 8 clients, pages of 1000, three runs each,
+// alternated, load 1.8 – 2.2): building the page without reading the memory
+// map at all (the bound of any zero-copy write from the map) gave 2.04 – 2.37 M
+// objects/s against 1.34 – 2.30 M for the copy, and 4 MiB socket buffers on
+// both ends 1.59 – 2.32 M: within the noise, so the page is still copied once
+// and written after the read transaction has closed, which no slow client can
+// hold open (TestSlowClientDoesNotHoldWriter: an ingest that remaps the file
+// completes while a client sits on a 10 MB page, which then arrives intact).
 //
 // BenchmarkServeMemory pages through a whole collection once with 8 clients
 // (pages of 1000), sampling the process's RssAnon (not the page cache the
-// store's map uses): at 1 M objects 1.5 – 1.6 M objects/s, p99 13 – 20 ms,
-// RssAnon 5 MiB before and 46 – 53 MiB at its peak; at 10 M 1.1 – 1.6 M
-// objects/s, p99 10 – 25 ms, 28 and 92 – 96 MiB. The live Go heap grows by 4 – 5 MiB while
-// serving (the kept page buffers) at both sizes; the difference between them
-// is the store's bloom filters of the id index (23 MiB at 10 M ids, loaded at
-// Open for writers), doubled at the peak by the collector's headroom.
+// store's map uses). At 1 M objects: 1.36 – 2.20 M objects/s, RssAnon 4 MiB
+// before and 41 – 43 MiB at its peak (50 – 66 MiB over 8 passes); at 10 M: 1.47
+// – 2.24 M objects/s, p99 7.3 – 16 ms, RssAnon 6 MiB before and 47 – 56 MiB at
+// its peak (load 1.5 – 3). The peak is the page buffers of the server and its
+// 8 clients and the collector's headroom over them, the same at both sizes.
+// Before the store read its id-index bloom filters from the file (storage/bolt,
+// Memory), they were decoded onto the heap at Open: 23 MiB at 10 M ids, and the
+// same runs then peaked at 89 – 96 MiB at 10 M (28 MiB before serving).
 package taxii
