@@ -125,7 +125,7 @@
 // read alone (the baseline, ScanObjects into a buffer) ran at 6 – 18 M
 // objects/s at 20 000 and 3 – 10 M at 10 M, and HTTP at 0.1 – 0.25 × of it:
 // the rest is the copy into the socket, the client's read, the kernel's
-// loopback and echo's request handling. Ten more runs at 10 M in the same hour,
+// loopback and echo's request handling. Eleven more runs at 10 M in the same hour,
 // with and without this version's store changes, gave 1.23 – 2.45 M objects/s
 // for 8 clients and pages of 1000 (p99 6.8 – 19 ms). An earlier series at 10 M
 // (load 2 – 3.5, the store read alone at 3 – 4 M) gave 0.92 – 1.09 M with p99
@@ -156,7 +156,7 @@
 // store's map uses). At 1 M objects: 1.36 – 2.20 M objects/s, RssAnon 4 MiB
 // before and 41 – 43 MiB at its peak (50 – 66 MiB over 8 passes); at 10 M: 1.47
 // – 2.24 M objects/s, p99 7.3 – 16 ms, RssAnon 6 MiB before and 47 – 56 MiB at
-// its peak (load 1.5 – 3). The peak is the page buffers of the server and its
+// its peak (load 1.8 – 3). The peak is the page buffers of the server and its
 // 8 clients and the collector's headroom over them, the same at both sizes.
 // Before the store read its id-index bloom filters from the file (storage/bolt,
 // Memory), they were decoded onto the heap at Open: 23 MiB at 10 M ids, and the
