@@ -582,7 +582,7 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	if err := fc.Validate(); err != nil {
 		return err
 	}
-	if err := seedPool(ctx, store, cfg); err != nil {
+	if err := seedPool(ctx, store, cfg, m.now()); err != nil {
 		return err
 	}
 	st, err := m.runner(is, cfg).Run(ctx, &ingest.Feed{Config: fc, Source: batchSource(batches)})
@@ -690,7 +690,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := seedPool(ctx, store, cfg); err != nil {
+	if err := seedPool(ctx, store, cfg, m.now()); err != nil {
 		return err
 	}
 	reg := registry(cfg.Identity.ID)

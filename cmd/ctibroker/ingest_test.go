@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -468,5 +469,52 @@ func TestConvertMatchesImport(t *testing.T) {
 	}
 	if scos == 0 {
 		t.Error("no SCO compared")
+	}
+}
+
+// TestPoolIdentity: an import puts the instance identity and the TLP 2.0
+// definitions into the pool once; renaming the instance in the config gives
+// the identity a new version with the new name, and an unchanged config none.
+func TestPoolIdentity(t *testing.T) {
+	cfg, data := testConfig(t, "")
+	imp := func() {
+		t.Helper()
+		if _, errOut, err := runVerb(t, nil, (*Main).runImport, "--config", cfg, "--provider", "stix", stixBundle); err != nil {
+			t.Fatalf("%v\n%s", err, errOut)
+		}
+	}
+	versions := func() []string {
+		t.Helper()
+		s := openData(t, data)
+		defer s.Close()
+		page, err := s.ListVersions(context.Background(), ingest.DefaultPool, testID, storage.Filter{})
+		if err != nil {
+			t.Fatalf("identity versions: %v", err)
+		}
+		var names []string
+		for _, r := range page.Records {
+			rec, err := s.GetObject(context.Background(), ingest.DefaultPool, testID, storage.Filter{Versions: []string{r.Version.UTC().Format("2006-01-02T15:04:05.000Z")}})
+			if err != nil || len(rec.Records) != 1 {
+				t.Fatalf("identity version %v: %v", r.Version, err)
+			}
+			var o struct{ Name string }
+			json.Unmarshal(rec.Records[0].JSON, &o)
+			names = append(names, o.Name)
+		}
+		if _, err := s.GetObject(context.Background(), ingest.DefaultPool, stix.TLPAmber.MarkingRef(), storage.Filter{}); err != nil {
+			t.Errorf("TLP:AMBER definition not in the pool: %v", err)
+		}
+		return names
+	}
+	imp()
+	imp()
+	if got := versions(); !slices.Equal(got, []string{"Test ctibroker"}) {
+		t.Fatalf("identity versions after two imports: %q", got)
+	}
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(b, []byte("name: Test ctibroker"), []byte("name: ACME ctibroker"), 1), 0o600)
+	imp()
+	if got := versions(); !slices.Equal(got, []string{"Test ctibroker", "ACME ctibroker"}) {
+		t.Fatalf("identity versions after the rename: %q", got)
 	}
 }

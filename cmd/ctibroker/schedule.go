@@ -193,7 +193,7 @@ func newPipeline(ctx context.Context, now func() time.Time, cfg *Config, store s
 	if err := store.EnsureCollection(ctx, cfg.pool(), storage.KindStored); err != nil {
 		return nil, fmt.Errorf("collection %s: %w", cfg.pool(), err)
 	}
-	if err := seedPool(ctx, store, cfg); err != nil {
+	if err := seedPool(ctx, store, cfg, now()); err != nil {
 		return nil, err
 	}
 	ix, err := attackIndex(ctx, store, AttackCollection)

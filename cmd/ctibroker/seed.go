@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/ctibroker/ctibroker/stix"
 	"github.com/ctibroker/ctibroker/storage"
@@ -77,12 +78,31 @@ func readObjects(path string, v *stix.Validator) ([]stix.RawObject, []stix.Findi
 }
 
 // seedPool puts the objects every curated graph refers to into the pool: the
-// instance identity (created_by_ref of everything ctibroker authors) and the
+// instance identity (created_by_ref of everything ctibroker authors; a new
+// version when the configured name changed) and the
 // TLP 2.0 marking definitions (the markings of authored indicators), so
 // curation can hand consumers a self-contained graph. Idempotent: versions
 // already stored are left alone.
-func seedPool(ctx context.Context, store storage.Store, cfg *Config) error {
-	objs := []stix.Object{identityObject(cfg.Identity)}
+func seedPool(ctx context.Context, store storage.Store, cfg *Config, now time.Time) error {
+	idn := identityObject(cfg.Identity)
+	// A renamed instance gets a new version of its identity (same created,
+	// modified now), so consumers see the new name.
+	if page, err := store.GetObject(ctx, cfg.pool(), idn.ID, storage.Filter{}); err == nil && len(page.Records) > 0 {
+		var cur struct {
+			Name     string         `json:"name"`
+			Modified stix.Timestamp `json:"modified"`
+		}
+		if err := json.Unmarshal(page.Records[len(page.Records)-1].JSON, &cur); err == nil && cur.Name != idn.Name {
+			m := stix.NewTimestamp(now)
+			if !m.After(cur.Modified.Time) {
+				m = stix.NewTimestamp(cur.Modified.Add(time.Millisecond))
+			}
+			idn.Modified = &m
+		}
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("pool %s: %w", cfg.pool(), err)
+	}
+	objs := []stix.Object{idn}
 	for _, md := range stix.TLPMarkingDefinitions() {
 		objs = append(objs, md)
 	}
