@@ -49,7 +49,8 @@
 //	                                                  per-page "first/last version of these ids" query (covered)
 //	objects     c_id_vk       {c, id, vk} unique      idempotent writes: a duplicate key is a version already stored
 //	statuses    exp           {exp}                   PurgeStatuses
-//	provenance  t_v_d_f       {t, v, d, f} unique     insert-only key; Provenance() ordered by day then feed
+//	provenance  t_v_d_f       {t, v, d, f} unique     insert-only key; Provenance() ordered by day then feed;
+//	                                                  HasProvenance's $or of exact keys (covered)
 //	provenance  d             {d}                     PruneProvenance
 //	sightings   t_v_fs        {t, v, fs}              Sightings() oldest first
 //
@@ -65,6 +66,13 @@
 // index runs of each value (SORT_MERGE); past MongoDB's
 // internalQueryMaxScansToExplode (200 values) the planner sorts the matching
 // records in memory instead, which stays bounded by the versions of those ids.
+//
+// HasProvenance (ingest.ProvenanceChecker, the ingest Runner's check of an
+// unchanged re-pull) answers a batch of (feed, type, value, day) keys with one
+// find per 500 distinct keys: {$or: [{t, v, d, f}, ...]} projecting only those
+// four fields, so each clause is a point lookup on t_v_d_f and no document is
+// fetched, and a batch size above the chunk's length, so the first reply holds
+// every match (one round trip per chunk). The same filter runs on FerretDB.
 //
 // # Proposed shard key
 //

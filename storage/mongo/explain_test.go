@@ -134,3 +134,55 @@ func collectStages(v any, out *[]string) {
 		}
 	}
 }
+
+// TestExplainHasProvenance asks a real MongoDB for the plan of HasProvenance's
+// find (a $or of exact {t, v, d, f} keys projecting only those fields): every
+// clause must be an index scan, with no collection scan; a FETCH stage (the
+// query not covered by t_v_d_f) is logged, not failed. Like TestExplain it does
+// not run on FerretDB.
+func TestExplainHasProvenance(t *testing.T) {
+	if _, flavor := TestURI(t); flavor == "ferretdb" {
+		t.Skip("explain plans are meaningful only on MongoDB, not on FerretDB")
+	}
+	ctx := context.Background()
+	s := MustOpenTemp(t, Options{})
+	day := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	var recs []storage.Provenance
+	for i := 0; i < 300; i++ {
+		recs = append(recs, storage.Provenance{Feed: "otx", Type: "ipv4-addr", Value: fmt.Sprintf("192.0.2.%d", i), Day: day})
+	}
+	if _, err := s.AddProvenance(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	var clauses bson.A
+	for _, r := range recs[:50] {
+		f, err := shapeProvKey.filter(cond{"t", r.Type}, cond{"v", r.Value}, cond{"d", nanos(r.Day)}, cond{"f", r.Feed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clauses = append(clauses, f)
+	}
+	proj := bson.D{{Key: "_id", Value: 0}, {Key: "t", Value: 1}, {Key: "v", Value: 1}, {Key: "d", Value: 1}, {Key: "f", Value: 1}}
+	cmd := bson.D{{Key: "find", Value: collProvenance}, {Key: "filter", Value: bson.D{{Key: "$or", Value: clauses}}}, {Key: "projection", Value: proj}}
+	var res bson.M
+	if err := s.db.RunCommand(ctx, bson.D{{Key: "explain", Value: cmd}, {Key: "verbosity", Value: "queryPlanner"}}).Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	collectStages(field(field(res, "queryPlanner"), "winningPlan"), &stages)
+	t.Logf("%s: %v", shapeProvKey.Name, stages)
+	ix := 0
+	for _, st := range stages {
+		switch {
+		case st == "COLLSCAN":
+			t.Errorf("collection scan: %v", stages)
+		case strings.Contains(st, "IXSCAN"):
+			ix++
+		case st == "FETCH":
+			t.Logf("not covered (FETCH): %v", stages)
+		}
+	}
+	if ix == 0 {
+		t.Errorf("no index scan in %v", stages)
+	}
+}

@@ -81,6 +81,7 @@ var (
 	shapeByKey      = queryShape{Name: "document by _id", Eq: []string{"_id"}} // feeds, misp_events, sequences, leases (Coll set per use)
 	shapeLease      = queryShape{Name: "lease free or ours", Coll: collLeases, Eq: []string{"_id"}, Residual: []string{"holder", "$or"}, Bounded: "one document by _id"}
 	shapeProv       = queryShape{Name: "provenance of a value", Coll: collProvenance, Eq: []string{"t", "v"}, Sort: []string{"d", "f"}}
+	shapeProvKey    = queryShape{Name: "provenance records by key", Coll: collProvenance, Eq: []string{"t", "v", "d", "f"}} // one $or clause per key (HasProvenance)
 	shapeProvPrune  = queryShape{Name: "old provenance", Coll: collProvenance, Range: []string{"d"}}
 	shapeProvScan   = queryShape{Name: "all provenance by value", Coll: collProvenance, Sort: []string{"t", "v", "d", "f"}, Offline: true}
 	shapeSightings  = queryShape{Name: "sightings of a value", Coll: collSightings, Eq: []string{"t", "v"}, Sort: []string{"fs"}}
@@ -93,7 +94,7 @@ var allShapes = []queryShape{
 	shapePage, shapePageType, shapePageID, shapeVersions, shapeByOID, shapeRange,
 	shapeFirstLast, shapeCount,
 	shapeStatus, shapeStatusPurg, shapeByKey, shapeLease,
-	shapeProv, shapeProvPrune, shapeProvScan, shapeSightings, shapeDump,
+	shapeProv, shapeProvKey, shapeProvPrune, shapeProvScan, shapeSightings, shapeDump,
 }
 
 // cond is one condition of a filter: a field and its value (a plain value for
