@@ -87,6 +87,7 @@ func (s Suite) Run(t *testing.T) {
 		{"FeedState", testFeedState},
 		{"Provenance", testProvenance},
 		{"ScanProvenance", testScanProvenance},
+		{"HasProvenance", testHasProvenance},
 		{"Sightings", testSightings},
 		{"Statuses", testStatuses},
 		{"MISPEvents", testMISPEvents},
