@@ -185,4 +185,13 @@ func TestExplainHasProvenance(t *testing.T) {
 	if ix == 0 {
 		t.Errorf("no index scan in %v", stages)
 	}
+	// Every clause also has an equality on d, which the d index could serve
+	// (a scan of a whole day): the plan must use t_v_d_f only.
+	plan, err := bson.MarshalExtJSON(bson.M{"p": field(field(res, "queryPlanner"), "winningPlan")}, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(plan), `"indexName":"t_v_d_f"`) || strings.Contains(string(plan), `"indexName":"d"`) {
+		t.Errorf("plan does not use t_v_d_f alone: %s", plan)
+	}
 }
