@@ -12,6 +12,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctibroker/ctibroker/ingest"
+	"github.com/ctibroker/ctibroker/ingest/maltiverse"
+	"github.com/ctibroker/ctibroker/ingest/recordedfuture"
+	"github.com/ctibroker/ctibroker/ingest/virustotal"
 	"github.com/ctibroker/ctibroker/scoring"
 	"github.com/ctibroker/ctibroker/taxii"
 	"github.com/ctibroker/ctibroker/taxii/auth"
@@ -154,6 +157,10 @@ func parseConfig(b []byte) (*Config, error) {
 	return &cfg, nil
 }
 
+// lookupProviders are the providers whose feeds can look single values up
+// (ingest.Looker), the only ones an enrich: block means something for.
+var lookupProviders = map[string]bool{maltiverse.Provider: true, virustotal.Provider: true, recordedfuture.Provider: true}
+
 func (c *Config) validate() error {
 	if c.Identity.Name == "" {
 		return errors.New("identity.name: required")
@@ -228,6 +235,9 @@ func (c *Config) validate() error {
 		}
 		if feeds[f.Name] {
 			return fmt.Errorf("feeds[%d]: name %q used twice", i, f.Name)
+		}
+		if f.Enrich != nil && !lookupProviders[f.Provider] {
+			return fmt.Errorf("feeds[%d] %q: enrich: provider %s cannot look values up (maltiverse, virustotal and recordedfuture can)", i, f.Name, f.Provider)
 		}
 		feeds[f.Name] = true
 	}

@@ -95,6 +95,12 @@ func TestConfigCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "colections") {
 		t.Fatalf("config check with unknown key: err = %v, want it named", err)
 	}
+	// An enrich block on a feed whose provider cannot look values up is named.
+	os.WriteFile(bad, bytes.Replace(b, []byte("    interval: 1h\n    reliability: B"), []byte("    interval: 1h\n    enrich: {per_day: 10}\n    reliability: B"), 1), 0o600)
+	_, _, err = run(t, env, "config", "check", bad)
+	if err == nil || !strings.Contains(err.Error(), `feeds[0] "sample-stix": enrich: provider stix cannot look values up`) {
+		t.Fatalf("config check with enrich on a stix feed: err = %v, want it named", err)
+	}
 }
 
 // TestServeSample runs the README's run command in-process: serve with the
