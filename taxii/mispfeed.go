@@ -258,14 +258,9 @@ func (s *Server) buildMISPFeed(ctx context.Context, collection, phys string, max
 				dropped++
 				continue
 			}
-			// misp.Export reads the common properties (modified, revoked,
-			// markings) from Common, as stix.ParseRaw fills it
-			o := stix.RawObject{JSON: r.JSON}
-			if err := json.Unmarshal(r.JSON, &o.Common); err != nil {
-				s.log.Warn("MISP feed: stored object skipped", "collection", collection, "id", r.ID, "error", err)
-				continue
-			}
-			objs = append(objs, o)
+			// misp.Export reads the common properties from the bytes when
+			// Common carries only type and id: no second decode here
+			objs = append(objs, stix.RawObject{Common: stix.Common{Type: r.Type, ID: r.ID}, JSON: r.JSON})
 			added[r.ID] = r.DateAdded
 		}
 		if !page.More {
