@@ -19,13 +19,14 @@ import (
 func newEnricher(m *Main, pipe *pipeline, logger *slog.Logger, wrote func()) (*enrich.Enricher, error) {
 	en, err := enrich.New(pipe.runner, pipe.built, enrich.Config{Now: m.now, Logger: logger.With("component", "enrich"),
 		OnResult: func(res *enrich.Result, err error) {
-			if err != nil || res == nil {
+			// the enricher logs every outcome itself (Run); here only the pass it calls for
+			if err != nil || res == nil || wrote == nil {
 				return
 			}
 			for _, p := range res.Providers {
-				logger.Info("enrichment", "value", res.Value, "result", p.String())
-				if len(p.Objects) > 0 && wrote != nil {
+				if len(p.Objects) > 0 {
 					wrote()
+					return
 				}
 			}
 		}})
@@ -83,7 +84,7 @@ func (m *Main) enrichValue(ctx context.Context, cfg *Config, store storage.Store
 		}
 		logger := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		pipe := &pipeline{cfg: cfg, runner: m.runner(is, cfg), attack: ix}
-		pipe.built = buildFeeds(m, cfg, ix, logger)
+		pipe.built, _ = buildFeeds(m, cfg, ix, logger) // failures are logged
 		if en, err = newEnricher(m, pipe, logger, nil); err != nil {
 			return err
 		}

@@ -62,6 +62,9 @@ func newScheduler(m *Main, cfg *Config, store storage.Store, pipe *pipeline, log
 			}
 		}
 	}
+	for _, name := range pipe.failed {
+		s.errors.WithLabelValues(name).Inc()
+	}
 	return s, nil
 }
 
@@ -87,9 +90,8 @@ func (s *scheduler) run(ctx context.Context) error {
 // pulls those with an interval, the enricher looks values up through them
 // (the same Feed, so a provider's request budget is shared). A feed that
 // cannot be built is logged and left out.
-func buildFeeds(m *Main, cfg *Config, ix *attack.Index, logger *slog.Logger) []*ingest.Feed {
+func buildFeeds(m *Main, cfg *Config, ix *attack.Index, logger *slog.Logger) (built []*ingest.Feed, failed []string) {
 	reg := registry(cfg.Identity.ID)
-	var out []*ingest.Feed
 	for _, fc := range cfg.Feeds {
 		if !fc.IsEnabled() {
 			continue
@@ -102,11 +104,12 @@ func buildFeeds(m *Main, cfg *Config, ix *attack.Index, logger *slog.Logger) []*
 		}
 		if err != nil {
 			logger.Error("feed not scheduled", "feed", fc.Name, "err", err)
+			failed = append(failed, fc.Name)
 			continue
 		}
-		out = append(out, feed)
+		built = append(built, feed)
 	}
-	return out
+	return built, failed
 }
 
 // loop pulls feed soon after start, then every interval; a random delay (at most
@@ -180,6 +183,7 @@ type pipeline struct {
 	runner *ingest.Runner
 	attack *attack.Index
 	built  []*ingest.Feed // the enabled feeds (buildFeeds)
+	failed []string       // enabled feeds that could not be built, counted as feed errors
 
 	mu    sync.Mutex
 	feeds map[string]*sync.Mutex // one push at a time per feed

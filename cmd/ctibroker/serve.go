@@ -77,7 +77,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pipe.built = buildFeeds(m, cfg, pipe.attack, logger)
+	pipe.built, pipe.failed = buildFeeds(m, cfg, pipe.attack, logger)
 	// On-demand enrichment: explain --enrich, and internal sightings of
 	// values no feed reported, looked up within each provider's quota.
 	var curLoop atomic.Pointer[curationLoop]
@@ -192,7 +192,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		enDone := make(chan struct{})
 		go func() {
 			defer close(enDone)
-			_ = en.Run(ctx) // ends with ctx
+			_ = en.Run(ctx) // returns nil when ctx ends; outcomes are logged by the enricher
 		}()
 		defer func() { stopRun(); <-enDone }()
 	}
